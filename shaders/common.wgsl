@@ -1,0 +1,156 @@
+// Shared by every family: the parameter block, the bindings, the NaN-safe
+// sign tests and the element-wise entry points. The family file appended
+// after this one supplies `forward1`/`forward4` and `backward1`/`backward4`;
+// a one-line precision header before it defines `elem` (f32 or f16).
+//
+// Every value is computed in f32: an f16 input converts to f32 exactly, and
+// the single rounding back to `elem` at the store is the only rounding, the
+// same as the CPU reference.
+
+// Invocations per workgroup (a power of two: the reductions halve it).
+override WG: u32 = 256u;
+// Vectors (or scalars) each invocation handles, WG apart so that
+// neighbouring invocations touch neighbouring memory.
+override ITEMS: u32 = 4u;
+
+// One block for every kernel; each reads the fields it needs. All offsets
+// are in elements from the start of their binding, which the host aligns
+// down to the adapter's offset alignment.
+struct Params {
+    len: u32,        // elements in this dispatch (tiles or channels for the reductions)
+    groups_x: u32,   // workgroups along x: the grid is 2-D past 65535 of them
+    x_off: u32,
+    g_off: u32,
+    y_off: u32,
+    w_off: u32,
+    slope: f32,      // Leaky ReLU's negative slope
+    channels: u32,   // PReLU: weights (1 for one shared slope)
+    inner: u32,      // PReLU: elements per channel run (product of the dims after the axis)
+    phase: u32,      // PReLU: global index of this dispatch's first element, mod channels*inner
+    first: u32,      // weight gradient: global index of the binding's first element
+    base: u32,       // weight gradient: first tile (rows) or first row block (cols)
+    tiles: u32,      // rows: tiles per channel run
+    period: u32,     // cols: channels*inner, the columns of the tensor seen as a matrix
+    col0: u32,       // cols: first column in this dispatch
+    cols: u32,       // cols: columns in this dispatch
+    rows: u32,       // cols: rows each invocation sums
+    outer: u32,      // cols: rows of the tensor
+    a_count: u32,    // reduce: partials per channel = a_count * b_count,
+    a_stride: u32,   //   at a * a_stride + channel * b_count + b
+    b_count: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+// Every tensor binding is read_write, inputs too: wgpu tracks usage per
+// buffer, so an input and an output in one buffer (in place, or side by side
+// in an app's arena) would otherwise be a read-only/read-write conflict.
+@group(0) @binding(1) var<storage, read_write> x4: array<vec4<elem>>;
+@group(0) @binding(2) var<storage, read_write> g4: array<vec4<elem>>;
+@group(0) @binding(3) var<storage, read_write> y4: array<vec4<elem>>;
+// The same ranges seen as scalars: the tail of a vec4 dispatch, and whole
+// dispatches whose offsets are not a multiple of four elements.
+@group(0) @binding(4) var<storage, read_write> x1: array<elem>;
+@group(0) @binding(5) var<storage, read_write> g1: array<elem>;
+@group(0) @binding(6) var<storage, read_write> y1: array<elem>;
+
+// x > 0 and x < 0 as bit tests. WGSL lets a compiler assume there is no
+// NaN, so `x > 0.0` could be rewritten into something that is true for NaN;
+// integer compares cannot. Positive: 0x00000001..=0x7f800000 (+inf);
+// negative: 0x80000001..=0xff800000 (-inf); NaN and +-0 are neither.
+fn is_positive1(x: f32) -> bool {
+    let b = bitcast<i32>(x);
+    return b > 0 && b <= 0x7f800000;
+}
+
+fn is_positive4(x: vec4<f32>) -> vec4<bool> {
+    let b = bitcast<vec4<i32>>(x);
+    return (b > vec4<i32>(0)) & (b <= vec4<i32>(0x7f800000));
+}
+
+fn is_negative1(x: f32) -> bool {
+    let b = bitcast<u32>(x);
+    return b > 0x80000000u && b <= 0xff800000u;
+}
+
+fn is_negative4(x: vec4<f32>) -> vec4<bool> {
+    let b = bitcast<vec4<u32>>(x);
+    return (b > vec4<u32>(0x80000000u)) & (b <= vec4<u32>(0xff800000u));
+}
+
+fn workgroup_index(wg: vec3<u32>) -> u32 {
+    return wg.y * params.groups_x + wg.x;
+}
+
+// Vector body: ITEMS vec4s per invocation; the first len % 4 invocations of
+// the grid also finish the scalar tail.
+@compute @workgroup_size(WG)
+fn forward_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let n4 = params.len / 4u;
+    let group = workgroup_index(wg);
+    let base = group * WG * ITEMS + lid;
+    let xo = params.x_off / 4u;
+    let yo = params.y_off / 4u;
+    for (var k = 0u; k < ITEMS; k++) {
+        let v = base + k * WG;
+        if v < n4 {
+            y4[yo + v] = vec4<elem>(forward4(vec4<f32>(x4[xo + v]), v * 4u));
+        }
+    }
+    let t = group * WG + lid;
+    if t < params.len % 4u {
+        let e = n4 * 4u + t;
+        y1[params.y_off + e] = elem(forward1(f32(x1[params.x_off + e]), e));
+    }
+}
+
+@compute @workgroup_size(WG)
+fn forward_scalar(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let base = workgroup_index(wg) * WG * ITEMS + lid;
+    for (var k = 0u; k < ITEMS; k++) {
+        let e = base + k * WG;
+        if e < params.len {
+            y1[params.y_off + e] = elem(forward1(f32(x1[params.x_off + e]), e));
+        }
+    }
+}
+
+@compute @workgroup_size(WG)
+fn backward_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let n4 = params.len / 4u;
+    let group = workgroup_index(wg);
+    let base = group * WG * ITEMS + lid;
+    let xo = params.x_off / 4u;
+    let go = params.g_off / 4u;
+    let yo = params.y_off / 4u;
+    for (var k = 0u; k < ITEMS; k++) {
+        let v = base + k * WG;
+        if v < n4 {
+            let x = vec4<f32>(x4[xo + v]);
+            let g = vec4<f32>(g4[go + v]);
+            y4[yo + v] = vec4<elem>(backward4(x, g, v * 4u));
+        }
+    }
+    let t = group * WG + lid;
+    if t < params.len % 4u {
+        let e = n4 * 4u + t;
+        let x = f32(x1[params.x_off + e]);
+        let g = f32(g1[params.g_off + e]);
+        y1[params.y_off + e] = elem(backward1(x, g, e));
+    }
+}
+
+@compute @workgroup_size(WG)
+fn backward_scalar(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let base = workgroup_index(wg) * WG * ITEMS + lid;
+    for (var k = 0u; k < ITEMS; k++) {
+        let e = base + k * WG;
+        if e < params.len {
+            let x = f32(x1[params.x_off + e]);
+            let g = f32(g1[params.g_off + e]);
+            y1[params.y_off + e] = elem(backward1(x, g, e));
+        }
+    }
+}

@@ -1,0 +1,158 @@
+// PReLU with one weight per channel (or one shared weight):
+//   y = x > 0 ? x : w[c] * x;   grad_x = x > 0 ? g : w[c] * g;
+//   grad_w[c] = sum over the channel of (x > 0 ? 0 : x * g).
+// The channel of element e is ((phase + e) / inner) % channels, where the
+// host passes `phase` so that a dispatch may start anywhere in the tensor.
+//
+// The weight gradient is reduced on the GPU in two passes with a fixed
+// order, so it is bit-identical from run to run (no float atomics):
+//   1. `weight_grad_rows` or `weight_grad_cols` writes grad_x and one f32
+//      partial sum per tile into `partials`;
+//   2. `weight_grad_reduce_*` sums each channel's partials in a fixed order
+//      and rounds once to `elem`.
+
+@group(0) @binding(7) var<storage, read_write> w1: array<elem>;
+@group(0) @binding(8) var<storage, read_write> partials: array<f32>;
+@group(0) @binding(9) var<storage, read_write> grad_w: array<elem>;
+
+var<workgroup> scratch: array<f32, WG>;
+
+fn weight_at(e: u32) -> f32 {
+    let c = ((params.phase + e) / params.inner) % params.channels;
+    return f32(w1[params.w_off + c]);
+}
+
+fn weights4(e: u32) -> vec4<f32> {
+    return vec4<f32>(weight_at(e), weight_at(e + 1u), weight_at(e + 2u), weight_at(e + 3u));
+}
+
+fn forward1(x: f32, e: u32) -> f32 {
+    return select(weight_at(e) * x, x, is_positive1(x));
+}
+
+fn forward4(x: vec4<f32>, e: u32) -> vec4<f32> {
+    return select(weights4(e) * x, x, is_positive4(x));
+}
+
+fn backward1(x: f32, g: f32, e: u32) -> f32 {
+    return select(weight_at(e) * g, g, is_positive1(x));
+}
+
+fn backward4(x: vec4<f32>, g: vec4<f32>, e: u32) -> vec4<f32> {
+    return select(weights4(e) * g, g, is_positive4(x));
+}
+
+// grad_x for the element at binding-relative index i, of channel c; returns
+// its contribution to grad_w[c].
+fn backward_element(i: u32, c: u32) -> f32 {
+    let x = f32(x1[params.x_off + i]);
+    let g = f32(g1[params.g_off + i]);
+    let w = f32(w1[params.w_off + c]);
+    let positive = is_positive1(x);
+    y1[params.y_off + i] = elem(select(w * g, g, positive));
+    return select(x * g, 0.0, positive);
+}
+
+// Tree sum of one value per invocation; the result is valid on lid 0.
+// The order is fixed by lid, never by timing.
+fn workgroup_sum(lid: u32, value: f32) -> f32 {
+    scratch[lid] = value;
+    for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
+        workgroupBarrier();
+        if lid < stride {
+            scratch[lid] += scratch[lid + stride];
+        }
+    }
+    workgroupBarrier();
+    return scratch[0];
+}
+
+// Pass 1 where channel runs are long (inner >= a tile): a workgroup takes a
+// tile of WG * ITEMS consecutive elements inside one run (one channel).
+// Tile t of run r is global tile r * tiles + t, and its partial goes there.
+@compute @workgroup_size(WG)
+fn weight_grad_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let local_tile = workgroup_index(wg);
+    if local_tile >= params.len {
+        return;
+    }
+    let tile = params.base + local_tile;
+    let run = tile / params.tiles;
+    let run_start = run * params.inner;
+    let start = run_start + (tile % params.tiles) * (WG * ITEMS);
+    let end = min(start + WG * ITEMS, run_start + params.inner);
+    let c = run % params.channels;
+    var sum = 0.0;
+    for (var k = 0u; k < ITEMS; k++) {
+        let e = start + k * WG + lid;
+        if e < end {
+            sum += backward_element(e - params.first, c);
+        }
+    }
+    let total = workgroup_sum(lid, sum);
+    if lid == 0u {
+        partials[tile] = total;
+    }
+}
+
+// Pass 1 where channel runs are short (channels-last, small images): the
+// tensor is a matrix of `outer` rows by `period` = channels * inner columns;
+// an invocation sums `rows` rows of one column, neighbouring invocations
+// taking neighbouring columns. Row block b of column q goes to partial
+// b * period + q.
+@compute @workgroup_size(WG)
+fn weight_grad_cols(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let t = workgroup_index(wg) * WG + lid;
+    if t >= params.len {
+        return;
+    }
+    let q = params.col0 + t % params.cols;
+    let block = params.base + t / params.cols;
+    let c = q / params.inner;
+    let row_start = block * params.rows;
+    let row_end = min(row_start + params.rows, params.outer);
+    var sum = 0.0;
+    for (var o = row_start; o < row_end; o++) {
+        sum += backward_element(o * params.period + q - params.first, c);
+    }
+    partials[block * params.period + q] = sum;
+}
+
+fn channel_partial(c: u32, j: u32) -> f32 {
+    let a = j / params.b_count;
+    let b = j % params.b_count;
+    return partials[a * params.a_stride + c * params.b_count + b];
+}
+
+// Pass 2 with many partials per channel: a workgroup per channel.
+@compute @workgroup_size(WG)
+fn weight_grad_reduce_wide(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let c = workgroup_index(wg);
+    if c >= params.len {
+        return;
+    }
+    let count = params.a_count * params.b_count;
+    var sum = 0.0;
+    for (var j = lid; j < count; j += WG) {
+        sum += channel_partial(c, j);
+    }
+    let total = workgroup_sum(lid, sum);
+    if lid == 0u {
+        grad_w[params.y_off + c] = elem(total);
+    }
+}
+
+// Pass 2 with few partials per channel: an invocation per channel.
+@compute @workgroup_size(WG)
+fn weight_grad_reduce_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let c = workgroup_index(wg) * WG + lid;
+    if c >= params.len {
+        return;
+    }
+    let count = params.a_count * params.b_count;
+    var sum = 0.0;
+    for (var j = 0u; j < count; j++) {
+        sum += channel_partial(c, j);
+    }
+    grad_w[params.y_off + c] = elem(sum);
+}

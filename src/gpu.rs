@@ -1,0 +1,652 @@
+//! `Gpu`: the device (owned or borrowed), transfers, and the op methods.
+
+use std::sync::{Arc, Mutex};
+
+use crate::activation::{Activation, Gradients};
+use crate::cpu::Channels;
+use crate::element::{Dtype, Element};
+use crate::error::{Error, Result};
+use crate::kernels::{lock, Allocations, ErrorScopes, Family, Kernels, Operand, MAX_ELEMENTS};
+use crate::tensor::Tensor;
+
+/// Usages of every buffer the library allocates for a tensor: bound as
+/// storage by the kernels, copied from by `download`, copied into by apps.
+const TENSOR_USAGES: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_SRC)
+    .union(wgpu::BufferUsages::COPY_DST);
+
+/// Staging buffers kept for reuse by `download`, and the largest one kept.
+const STAGING_POOL_COUNT: usize = 2;
+const STAGING_POOL_MAX_BYTES: u64 = 256 << 20;
+
+/// The features requested when the adapter has them: f16 kernels, and
+/// timestamps for the benchmark.
+const OPTIONAL_FEATURES: wgpu::Features = wgpu::Features::SHADER_F16
+    .union(wgpu::Features::TIMESTAMP_QUERY)
+    .union(wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS);
+
+/// A wgpu device and queue with the ReLU-family kernels ready to run on it.
+///
+/// Cheap to clone and share across threads (`Send + Sync`): clones share the
+/// device, the pipeline cache and the pools. Pipelines are built once per
+/// `Gpu`, on first use, and reused by every call.
+///
+/// The methods that return a new tensor ([`forward`](Gpu::forward),
+/// [`backward`](Gpu::backward)) submit their work and return without waiting;
+/// [`download`](Gpu::download) waits. The `encode_*` methods record into the
+/// caller's encoder and submit nothing.
+#[derive(Clone)]
+pub struct Gpu {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    kernels: Kernels,
+    staging: Mutex<Vec<wgpu::Buffer>>,
+}
+
+impl std::fmt::Debug for Gpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let info = self.adapter_info();
+        f.debug_struct("Gpu")
+            .field("adapter", &info.name)
+            .field("backend", &info.backend)
+            .finish()
+    }
+}
+
+impl Gpu {
+    /// Picks an adapter and creates a device for it, blocking until done.
+    ///
+    /// Honours wgpu's environment variables: `WGPU_BACKEND` (e.g. `vulkan`,
+    /// `gl`), `WGPU_ADAPTER_NAME` (a substring of the adapter's name) and
+    /// `WGPU_POWER_PREF` (`low` or `high`). The device gets the adapter's own
+    /// limits, so large buffers work, and `SHADER_F16` where the adapter has it.
+    pub fn new() -> Result<Self> {
+        pollster::block_on(Self::new_async())
+    }
+
+    /// [`Gpu::new`], asynchronously.
+    pub async fn new_async() -> Result<Self> {
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let adapter = select_adapter(&instance).await?;
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("wgpu_relu"),
+                required_features: adapter.features() & OPTIONAL_FEATURES,
+                required_limits: adapter.limits(),
+                ..Default::default()
+            })
+            .await?;
+        Ok(Self::from_device(device, queue))
+    }
+
+    /// Wraps an app's existing device and queue. Kernels then run on the
+    /// app's device, on the app's buffers ([`Tensor::from_buffer`]), in the
+    /// app's encoders (`encode_*`).
+    pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                kernels: Kernels::new(device.clone()),
+                device,
+                queue,
+                staging: Mutex::default(),
+            }),
+        }
+    }
+
+    /// The adapter the device runs on: name, backend, device type.
+    pub fn adapter_info(&self) -> wgpu::AdapterInfo {
+        self.inner.device.adapter_info()
+    }
+
+    /// The device.
+    pub fn device(&self) -> &wgpu::Device {
+        &self.inner.device
+    }
+
+    /// The queue.
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.inner.queue
+    }
+
+    /// Whether the device has `SHADER_F16`, so that `Tensor<half::f16>` works.
+    pub fn supports_f16(&self) -> bool {
+        self.inner
+            .device
+            .features()
+            .contains(wgpu::Features::SHADER_F16)
+    }
+
+    /// How many buffers the library itself holds on this device (parameter
+    /// blocks and scratch), for apps that account for their memory.
+    pub fn allocations(&self) -> Allocations {
+        self.inner.kernels.allocations()
+    }
+
+    /// Copies `data` into a new tensor of shape `[data.len()]`.
+    ///
+    /// The buffer is created mapped and filled directly, with `STORAGE`,
+    /// `COPY_SRC` and `COPY_DST` usage.
+    pub fn upload<T: Element>(&self, data: &[T]) -> Result<Tensor<T>> {
+        self.check_dtype::<T>("upload")?;
+        let bytes: &[u8] = bytemuck::cast_slice(data);
+        let buffer = self.create_buffer(bytes.len() as u64, "wgpu_relu.upload", true)?;
+        {
+            let padded = (bytes.len() as u64).next_multiple_of(4).max(4);
+            let mut view = buffer
+                .slice(..padded)
+                .get_mapped_range_mut()
+                .map_err(|e| Error::Map(e.to_string()))?;
+            view.slice(..bytes.len()).copy_from_slice(bytes);
+        }
+        buffer.unmap();
+        Tensor::new(
+            buffer,
+            0,
+            &[data.len()],
+            Some(self.inner.device.clone()),
+            "upload",
+        )
+    }
+
+    /// A new, uninitialised tensor of the given shape on this device.
+    pub fn empty<T: Element>(&self, shape: &[usize]) -> Result<Tensor<T>> {
+        self.check_dtype::<T>("empty")?;
+        let len = crate::tensor::element_count(shape)? as u64;
+        let bytes = len.checked_mul(T::SIZE).unwrap_or(u64::MAX);
+        let buffer = self.create_buffer(bytes, "wgpu_relu.tensor", false)?;
+        Tensor::new(buffer, 0, shape, Some(self.inner.device.clone()), "empty")
+    }
+
+    /// Copies a tensor back into a `Vec`, waiting for the work before it.
+    pub fn download<T: Element>(&self, tensor: &Tensor<T>) -> Result<Vec<T>> {
+        pollster::block_on(self.download_async(tensor))
+    }
+
+    /// [`Gpu::download`], asynchronously. On native backends the wait for the
+    /// device happens inside (wgpu has no other way to make progress there);
+    /// on the web it is a real await.
+    pub async fn download_async<T: Element>(&self, tensor: &Tensor<T>) -> Result<Vec<T>> {
+        self.check_tensor(
+            tensor,
+            "the downloaded tensor",
+            wgpu::BufferUsages::COPY_SRC,
+        )?;
+        if tensor.is_empty() {
+            return Ok(Vec::new());
+        }
+        // copy_buffer_to_buffer works in 4-byte units: copy the enclosing
+        // aligned range and skip the extra bytes on the host.
+        let range = tensor.byte_range();
+        let start = range.start / 4 * 4;
+        let end = range.end.next_multiple_of(4);
+        if end > tensor.buffer().size() {
+            return Err(Error::Misaligned {
+                tensor: "the downloaded tensor",
+                rule: format!(
+                    "it ends at byte {} of a {}-byte buffer that is not a multiple of 4 bytes, \
+                     and copies come in 4-byte units; make the buffer size a multiple of 4",
+                    range.end,
+                    tensor.buffer().size()
+                ),
+            });
+        }
+        let size = end - start;
+        let staging = self.take_staging(size)?;
+        let scope = ErrorScopes::push(&self.inner.device);
+        let mut encoder = self
+            .inner
+            .device
+            .create_command_encoder(&Default::default());
+        encoder.copy_buffer_to_buffer(tensor.buffer(), start, &staging, 0, size);
+        let submission = self.inner.queue.submit([encoder.finish()]);
+        scope.pop()?;
+
+        let slice = staging.slice(..size);
+        let (sender, receiver) = futures_intrusive::channel::shared::oneshot_channel();
+        slice.map_async(wgpu::MapMode::Read, move |result| {
+            // The receiver only goes away if this future was dropped.
+            let _ = sender.send(result);
+        });
+        self.inner.device.poll(wgpu::PollType::Wait {
+            submission_index: Some(submission),
+            timeout: None,
+        })?;
+        match receiver.receive().await {
+            Some(Ok(())) => {}
+            Some(Err(e)) => return Err(Error::Map(e.to_string())),
+            None => return Err(Error::Map("the mapping callback never ran".into())),
+        }
+        let mut out = vec![T::zeroed(); tensor.len()];
+        {
+            let view = slice
+                .get_mapped_range()
+                .map_err(|e| Error::Map(e.to_string()))?;
+            let skip = (range.start - start) as usize;
+            bytemuck::cast_slice_mut::<T, u8>(&mut out)
+                .copy_from_slice(&view[skip..skip + tensor.byte_len() as usize]);
+        }
+        staging.unmap();
+        self.return_staging(staging);
+        Ok(out)
+    }
+
+    /// Applies `activation` to `x` into a new tensor of the same shape.
+    pub fn forward<T: Element>(
+        &self,
+        activation: &Activation<'_, T>,
+        x: &Tensor<T>,
+    ) -> Result<Tensor<T>> {
+        self.check_tensor(x, "x", wgpu::BufferUsages::STORAGE)?;
+        let y = self.empty::<T>(x.shape())?;
+        self.submit(|encoder| self.encode_forward(encoder, activation, x, &y))?;
+        Ok(y)
+    }
+
+    /// Applies `activation` to `x` in place, overwriting it.
+    ///
+    /// Backward needs the forward's *input*: after an in-place forward that
+    /// input is gone, so keep a copy if you will call [`Gpu::backward`].
+    pub fn forward_in_place<T: Element>(
+        &self,
+        activation: &Activation<'_, T>,
+        x: &Tensor<T>,
+    ) -> Result<()> {
+        self.submit(|encoder| self.encode_forward(encoder, activation, x, x))
+    }
+
+    /// Gradients of `activation` at the forward's input `x`, given the
+    /// gradient of the output `grad_y` (same shape as `x`).
+    ///
+    /// `x` must be the input of the forward, not its output: an in-place
+    /// forward overwrites it. For PReLU, `weight` of the result is `Some`.
+    pub fn backward<T: Element>(
+        &self,
+        activation: &Activation<'_, T>,
+        x: &Tensor<T>,
+        grad_y: &Tensor<T>,
+    ) -> Result<Gradients<T>> {
+        self.check_tensor(x, "x", wgpu::BufferUsages::STORAGE)?;
+        let input = self.empty::<T>(x.shape())?;
+        let weight = match activation {
+            Activation::Prelu { weight, .. } => Some(self.empty::<T>(weight.shape())?),
+            _ => None,
+        };
+        self.submit(|encoder| {
+            self.encode_backward(encoder, activation, x, grad_y, &input, weight.as_ref())
+        })?;
+        Ok(Gradients { input, weight })
+    }
+
+    /// Records `y = activation(x)` into `encoder`; submits nothing.
+    ///
+    /// `y` may be exactly the same range as `x` (in place); a partial overlap
+    /// is an [`Error::Overlap`]. Everything is validated before anything is
+    /// recorded. What it allocates: a bind group per dispatch, and a small
+    /// uniform buffer per distinct (size, offsets, parameters), cached.
+    pub fn encode_forward<T: Element>(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        activation: &Activation<'_, T>,
+        x: &Tensor<T>,
+        y: &Tensor<T>,
+    ) -> Result<()> {
+        self.check_tensor(x, "x", wgpu::BufferUsages::STORAGE)?;
+        self.check_tensor(y, "y", wgpu::BufferUsages::STORAGE)?;
+        check_same_len(y, x, "y")?;
+        check_overlap(x, "x", y, "y", true)?;
+        let plan = self.plan(activation, x, y)?;
+        let (x_op, y_op) = (operand(x, "x"), operand(y, "y"));
+        self.inner.kernels.encode_elementwise(
+            encoder,
+            plan.family,
+            Dtype::of::<T>(),
+            T::SIZE,
+            x.len() as u64,
+            x_op,
+            None,
+            y_op,
+            plan.slope,
+            plan.weight.as_ref().map(|(w, c)| (*w, c)),
+        )
+    }
+
+    /// Records the backward of `activation` into `encoder`; submits nothing.
+    ///
+    /// `x` is the forward's input, `grad_y` the gradient of its output (same
+    /// shape), `grad_x` receives the input gradient (it may be exactly
+    /// `grad_y`'s range). `grad_weight` receives PReLU's weight gradient
+    /// (shaped like the weight); pass `None` to compute only `grad_x`, and
+    /// always `None` for the activations without a weight.
+    pub fn encode_backward<T: Element>(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        activation: &Activation<'_, T>,
+        x: &Tensor<T>,
+        grad_y: &Tensor<T>,
+        grad_x: &Tensor<T>,
+        grad_weight: Option<&Tensor<T>>,
+    ) -> Result<()> {
+        self.check_tensor(x, "x", wgpu::BufferUsages::STORAGE)?;
+        self.check_tensor(grad_y, "grad_y", wgpu::BufferUsages::STORAGE)?;
+        self.check_tensor(grad_x, "grad_x", wgpu::BufferUsages::STORAGE)?;
+        if grad_y.shape() != x.shape() {
+            return Err(Error::ShapeMismatch {
+                what: "grad_y",
+                actual: grad_y.shape().to_vec(),
+                expected: x.shape().to_vec(),
+            });
+        }
+        check_same_len(grad_x, x, "grad_x")?;
+        check_overlap(x, "x", grad_x, "grad_x", false)?;
+        check_overlap(grad_y, "grad_y", grad_x, "grad_x", true)?;
+        let plan = self.plan(activation, x, grad_x)?;
+        let len = x.len() as u64;
+        let (x_op, g_op, y_op) = (
+            operand(x, "x"),
+            operand(grad_y, "grad_y"),
+            operand(grad_x, "grad_x"),
+        );
+        match (grad_weight, &plan.weight) {
+            (Some(_), None) => Err(Error::InvalidWeight(format!(
+                "{} has no weight, so it has no weight gradient: pass grad_weight = None",
+                activation.name()
+            ))),
+            (Some(grad_w), Some((w_op, channels))) => {
+                self.check_tensor(grad_w, "grad_weight", wgpu::BufferUsages::STORAGE)?;
+                if grad_w.len() != channels.channels {
+                    return Err(Error::ShapeMismatch {
+                        what: "grad_weight",
+                        actual: grad_w.shape().to_vec(),
+                        expected: vec![channels.channels],
+                    });
+                }
+                for (t, name) in [(x, "x"), (grad_y, "grad_y"), (grad_x, "grad_x")] {
+                    check_overlap(t, name, grad_w, "grad_weight", false)?;
+                }
+                if let Activation::Prelu { weight, .. } = activation {
+                    check_overlap(weight, "the weight", grad_w, "grad_weight", false)?;
+                }
+                self.inner.kernels.encode_prelu_weight_grad(
+                    encoder,
+                    Dtype::of::<T>(),
+                    T::SIZE,
+                    len,
+                    x_op,
+                    g_op,
+                    y_op,
+                    *w_op,
+                    operand(grad_w, "grad_weight"),
+                    channels,
+                )
+            }
+            (None, weight) => self.inner.kernels.encode_elementwise(
+                encoder,
+                plan.family,
+                Dtype::of::<T>(),
+                T::SIZE,
+                len,
+                x_op,
+                Some(g_op),
+                y_op,
+                plan.slope,
+                weight.as_ref().map(|(w, c)| (*w, c)),
+            ),
+        }
+    }
+
+    /// Checks an activation's parameters against `x` and says which kernels
+    /// run it.
+    fn plan<'a, T: Element>(
+        &self,
+        activation: &Activation<'a, T>,
+        x: &Tensor<T>,
+        output: &Tensor<T>,
+    ) -> Result<Plan<'a>> {
+        self.check_dtype::<T>(activation.name())?;
+        if x.len() as u64 > MAX_ELEMENTS {
+            return Err(Error::TooLarge {
+                what: "the tensor's element count",
+                size: x.len() as u64,
+                limit: MAX_ELEMENTS,
+                hint: "split the tensor into several of at most 2^31 elements",
+            });
+        }
+        Ok(match *activation {
+            Activation::Relu => Plan {
+                family: Family::Relu,
+                slope: 0.0,
+                weight: None,
+            },
+            Activation::LeakyRelu { negative_slope } => {
+                if !negative_slope.is_finite() {
+                    return Err(Error::InvalidSlope(negative_slope));
+                }
+                Plan {
+                    family: Family::LeakyRelu,
+                    slope: negative_slope,
+                    weight: None,
+                }
+            }
+            Activation::Prelu {
+                weight,
+                channel_axis,
+            } => {
+                self.check_tensor(weight, "the weight", wgpu::BufferUsages::STORAGE)?;
+                check_overlap(weight, "the weight", output, "the output", false)?;
+                let channels = Channels::new(x.shape(), x.len(), weight.len(), channel_axis)?;
+                Plan {
+                    family: Family::Prelu,
+                    slope: 0.0,
+                    weight: Some((operand(weight, "the weight"), channels)),
+                }
+            }
+        })
+    }
+
+    /// Runs `encode` in a new encoder and submits it, with wgpu's errors
+    /// caught and returned.
+    fn submit(&self, encode: impl FnOnce(&mut wgpu::CommandEncoder) -> Result<()>) -> Result<()> {
+        let scope = ErrorScopes::push(&self.inner.device);
+        let mut encoder =
+            self.inner
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("wgpu_relu.op"),
+                });
+        let encoded = encode(&mut encoder);
+        if encoded.is_ok() {
+            self.inner.queue.submit([encoder.finish()]);
+        }
+        let caught = scope.pop();
+        encoded.and(caught)
+    }
+
+    /// Creates a tensor buffer of `bytes` (padded to 4), within the device's
+    /// limits, catching out-of-memory.
+    fn create_buffer(&self, bytes: u64, label: &str, mapped: bool) -> Result<wgpu::Buffer> {
+        let size = bytes.next_multiple_of(4).max(4);
+        let limit = self.inner.kernels.limits().max_buffer_size;
+        if size > limit {
+            return Err(Error::TooLarge {
+                what: "the tensor's size in bytes",
+                size,
+                limit,
+                hint: "the device's max_buffer_size; use a smaller tensor, or request a device \
+                       with the adapter's full limits (Gpu::new does)",
+            });
+        }
+        let scope = ErrorScopes::push(&self.inner.device);
+        let buffer = self.inner.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size,
+            usage: TENSOR_USAGES,
+            mapped_at_creation: mapped,
+        });
+        scope.pop()?;
+        Ok(buffer)
+    }
+
+    fn take_staging(&self, size: u64) -> Result<wgpu::Buffer> {
+        {
+            let mut pool = lock(&self.inner.staging);
+            if let Some(i) = pool.iter().position(|b| b.size() >= size) {
+                return Ok(pool.swap_remove(i));
+            }
+        }
+        // Round up so that a slightly larger download later reuses it.
+        let size = size
+            .next_power_of_two()
+            .max(4096)
+            .min(size.next_multiple_of(1 << 20));
+        let scope = ErrorScopes::push(&self.inner.device);
+        let buffer = self.inner.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("wgpu_relu.staging"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        scope.pop()?;
+        Ok(buffer)
+    }
+
+    fn return_staging(&self, buffer: wgpu::Buffer) {
+        if buffer.size() > STAGING_POOL_MAX_BYTES {
+            return;
+        }
+        let mut pool = lock(&self.inner.staging);
+        pool.push(buffer);
+        if pool.len() > STAGING_POOL_COUNT {
+            // Keep the largest ones.
+            pool.sort_by_key(|b| std::cmp::Reverse(b.size()));
+            pool.truncate(STAGING_POOL_COUNT);
+        }
+    }
+
+    fn check_dtype<T: Element>(&self, needed_for: &'static str) -> Result<()> {
+        if self.inner.device.features().contains(T::FEATURE) {
+            Ok(())
+        } else {
+            Err(Error::MissingFeature {
+                feature: T::FEATURE,
+                needed_for: f16_use(needed_for),
+            })
+        }
+    }
+
+    fn check_tensor<T: Element>(
+        &self,
+        tensor: &Tensor<T>,
+        name: &'static str,
+        usage: wgpu::BufferUsages,
+    ) -> Result<()> {
+        if let Some(device) = tensor.device() {
+            if device != &self.inner.device {
+                return Err(Error::DeviceMismatch { tensor: name });
+            }
+        }
+        if !tensor.buffer().usage().contains(usage) {
+            return Err(Error::MissingUsage {
+                tensor: name,
+                needed: usage,
+                actual: tensor.buffer().usage(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Names the f16 use in a missing-feature error.
+fn f16_use(op: &'static str) -> &'static str {
+    match op {
+        "upload" => "f16 tensors (upload)",
+        "empty" => "f16 tensors",
+        "relu" => "f16 ReLU",
+        "leaky_relu" => "f16 Leaky ReLU",
+        "prelu" => "f16 PReLU",
+        other => other,
+    }
+}
+
+struct Plan<'a> {
+    family: Family,
+    slope: f32,
+    weight: Option<(Operand<'a>, Channels)>,
+}
+
+fn operand<'a, T: Element>(tensor: &'a Tensor<T>, name: &'static str) -> Operand<'a> {
+    Operand {
+        buffer: tensor.buffer(),
+        byte_offset: tensor.byte_offset(),
+        name,
+    }
+}
+
+fn check_same_len<T: Element>(output: &Tensor<T>, x: &Tensor<T>, name: &'static str) -> Result<()> {
+    if output.len() == x.len() {
+        Ok(())
+    } else {
+        Err(Error::ShapeMismatch {
+            what: name,
+            actual: output.shape().to_vec(),
+            expected: x.shape().to_vec(),
+        })
+    }
+}
+
+/// An error if `output` overlaps `input` in the same buffer, unless it is
+/// exactly the same range and `same_allowed`.
+fn check_overlap<T: Element>(
+    input: &Tensor<T>,
+    input_name: &'static str,
+    output: &Tensor<T>,
+    output_name: &'static str,
+    same_allowed: bool,
+) -> Result<()> {
+    if input.buffer() != output.buffer() || input.is_empty() || output.is_empty() {
+        return Ok(());
+    }
+    let (a, b) = (input.byte_range(), output.byte_range());
+    let overlaps = a.start < b.end && b.start < a.end;
+    if !overlaps || (same_allowed && a == b) {
+        Ok(())
+    } else {
+        Err(Error::Overlap {
+            input: input_name,
+            output: output_name,
+        })
+    }
+}
+
+/// The adapter named by `WGPU_ADAPTER_NAME`, or the one wgpu prefers for
+/// `WGPU_POWER_PREF`.
+async fn select_adapter(instance: &wgpu::Instance) -> Result<wgpu::Adapter> {
+    if let Ok(wanted) = std::env::var("WGPU_ADAPTER_NAME") {
+        let adapters = instance.enumerate_adapters(wgpu::Backends::all()).await;
+        let names: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
+        return adapters
+            .into_iter()
+            .find(|a| {
+                a.get_info()
+                    .name
+                    .to_lowercase()
+                    .contains(&wanted.to_lowercase())
+            })
+            .ok_or_else(|| Error::NoAdapter {
+                reason: format!("WGPU_ADAPTER_NAME={wanted:?} matches none of {names:?}"),
+            });
+    }
+    instance
+        .request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::from_env().unwrap_or_default(),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| Error::NoAdapter {
+            reason: e.to_string(),
+        })
+}

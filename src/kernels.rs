@@ -1,0 +1,872 @@
+//! Shader loading, the pipeline cache, dispatch geometry and the `encode_*`
+//! machinery shared by every op.
+//!
+//! A tensor may sit at any element-aligned offset and be larger than one
+//! storage binding may be. Every op is therefore recorded as a list of
+//! *chunks*: element ranges small enough to bind, each bound at an offset
+//! aligned down to `min_storage_buffer_offset_alignment`, the remainder going
+//! to the shader as an element offset. A chunk whose offsets are all
+//! multiples of four elements runs the `vec4` entry point (with a scalar
+//! tail); any other runs the scalar one.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use wgpu::util::DeviceExt;
+
+use crate::cpu::Channels;
+use crate::element::Dtype;
+use crate::error::{Error, Result};
+
+/// Invocations per workgroup of every kernel: the WebGPU default limit, so it
+/// runs on every adapter.
+const WORKGROUP_SIZE: u32 = 256;
+/// `vec4`s (or scalars) per invocation in the element-wise kernels.
+const ITEMS_ELEMENTWISE: u32 = 4;
+/// Elements per invocation in a tile of `weight_grad_rows`.
+const ITEMS_ROWS: u32 = 8;
+/// Elements a tile of `weight_grad_rows` covers.
+const ROWS_TILE: u64 = (WORKGROUP_SIZE * ITEMS_ROWS) as u64;
+/// Rows an invocation of `weight_grad_cols` sums before writing a partial.
+const COLS_ROWS: u64 = 64;
+/// Below this many partials per channel, one invocation per channel sums
+/// them; above, a workgroup does.
+const REDUCE_WIDE_FROM: u64 = 64;
+/// Distinct parameter blocks kept before the cache starts again.
+const PARAMS_CACHE_CAPACITY: usize = 1024;
+/// Largest number of elements one dispatch addresses, so that every index in
+/// the shaders fits in a u32 with room to spare.
+const MAX_CHUNK_ELEMENTS: u64 = 1 << 30;
+/// Largest tensor, in elements: the PReLU channel arithmetic runs in u32.
+pub(crate) const MAX_ELEMENTS: u64 = 1 << 31;
+
+/// The shader families, one WGSL file each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Family {
+    Relu,
+    LeakyRelu,
+    Prelu,
+}
+
+impl Family {
+    fn source(self) -> &'static str {
+        match self {
+            Family::Relu => include_str!("../shaders/relu.wgsl"),
+            Family::LeakyRelu => include_str!("../shaders/leaky_relu.wgsl"),
+            Family::Prelu => include_str!("../shaders/prelu.wgsl"),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Family::Relu => "relu",
+            Family::LeakyRelu => "leaky_relu",
+            Family::Prelu => "prelu",
+        }
+    }
+}
+
+/// The shared part of every shader module.
+pub(crate) const COMMON_SOURCE: &str = include_str!("../shaders/common.wgsl");
+
+/// The full WGSL text of a family's module for one element type: the
+/// precision header, the common part, the family's own functions.
+pub(crate) fn module_source(family: Family, dtype: Dtype) -> String {
+    format!("{}{}{}", dtype.header(), COMMON_SOURCE, family.source())
+}
+
+/// Every module the crate compiles, as (label, WGSL), for validation.
+pub fn all_module_sources() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for family in [Family::Relu, Family::LeakyRelu, Family::Prelu] {
+        for dtype in [Dtype::F32, Dtype::F16] {
+            out.push((
+                format!("{}.{dtype:?}", family.name()),
+                module_source(family, dtype),
+            ));
+        }
+    }
+    out
+}
+
+/// Entry points, each with the bindings it uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Entry {
+    ForwardVec4,
+    ForwardScalar,
+    BackwardVec4,
+    BackwardScalar,
+    WeightGradRows,
+    WeightGradCols,
+    ReduceWide,
+    ReduceNarrow,
+}
+
+// Binding numbers, as in shaders/common.wgsl and shaders/prelu.wgsl.
+const PARAMS: u32 = 0;
+const X4: u32 = 1;
+const G4: u32 = 2;
+const Y4: u32 = 3;
+const X1: u32 = 4;
+const G1: u32 = 5;
+const Y1: u32 = 6;
+const W1: u32 = 7;
+const PARTIALS: u32 = 8;
+const GRAD_W: u32 = 9;
+
+impl Entry {
+    fn name(self) -> &'static str {
+        match self {
+            Entry::ForwardVec4 => "forward_vec4",
+            Entry::ForwardScalar => "forward_scalar",
+            Entry::BackwardVec4 => "backward_vec4",
+            Entry::BackwardScalar => "backward_scalar",
+            Entry::WeightGradRows => "weight_grad_rows",
+            Entry::WeightGradCols => "weight_grad_cols",
+            Entry::ReduceWide => "weight_grad_reduce_wide",
+            Entry::ReduceNarrow => "weight_grad_reduce_narrow",
+        }
+    }
+
+    /// The storage bindings the entry point reads or writes (the uniform at
+    /// binding 0 comes on top).
+    fn bindings(self, family: Family) -> Vec<u32> {
+        let mut bindings = match self {
+            Entry::ForwardVec4 => vec![X4, Y4, X1, Y1],
+            Entry::ForwardScalar => vec![X1, Y1],
+            Entry::BackwardVec4 => vec![X4, G4, Y4, X1, G1, Y1],
+            Entry::BackwardScalar => vec![X1, G1, Y1],
+            Entry::WeightGradRows | Entry::WeightGradCols => vec![X1, G1, Y1, PARTIALS],
+            Entry::ReduceWide | Entry::ReduceNarrow => return vec![PARTIALS, GRAD_W],
+        };
+        if family == Family::Prelu {
+            bindings.push(W1);
+        }
+        bindings
+    }
+
+    /// Vectors or scalars each invocation handles.
+    fn items(self) -> u32 {
+        match self {
+            Entry::WeightGradRows => ITEMS_ROWS,
+            _ => ITEMS_ELEMENTWISE,
+        }
+    }
+}
+
+/// The parameter block, laid out as `Params` in shaders/common.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, bytemuck::Pod, bytemuck::Zeroable)]
+pub(crate) struct Params {
+    pub len: u32,
+    pub groups_x: u32,
+    pub x_off: u32,
+    pub g_off: u32,
+    pub y_off: u32,
+    pub w_off: u32,
+    /// The f32 slope as bits, so the block can be hashed.
+    pub slope_bits: u32,
+    pub channels: u32,
+    pub inner: u32,
+    pub phase: u32,
+    pub first: u32,
+    pub base: u32,
+    pub tiles: u32,
+    pub period: u32,
+    pub col0: u32,
+    pub cols: u32,
+    pub rows: u32,
+    pub outer: u32,
+    pub a_count: u32,
+    pub a_stride: u32,
+    pub b_count: u32,
+    pub _pad: [u32; 3],
+}
+
+struct Kernel {
+    pipeline: wgpu::ComputePipeline,
+    layout: wgpu::BindGroupLayout,
+    bindings: Vec<u32>,
+}
+
+/// A tensor operand of an op: where its elements start and their size.
+#[derive(Clone, Copy)]
+pub(crate) struct Operand<'a> {
+    pub buffer: &'a wgpu::Buffer,
+    pub byte_offset: u64,
+    pub name: &'static str,
+}
+
+/// The part of an operand one dispatch binds.
+struct Bound<'a> {
+    buffer: &'a wgpu::Buffer,
+    offset: u64,
+    size: u64,
+    /// Element offset of the operand's first element within the binding.
+    elem_off: u32,
+}
+
+/// Pipelines, parameter blocks and scratch of one device, built once and
+/// reused by every call.
+pub(crate) struct Kernels {
+    device: wgpu::Device,
+    limits: wgpu::Limits,
+    modules: Mutex<HashMap<(Family, Dtype), wgpu::ShaderModule>>,
+    pipelines: Mutex<HashMap<(Family, Entry, Dtype), Arc<Kernel>>>,
+    params: Mutex<HashMap<Params, wgpu::Buffer>>,
+    /// f32 partial sums of the PReLU weight gradient; grown, never shrunk.
+    /// One buffer serves every op: the queue runs them one after another, and
+    /// wgpu places a barrier between dispatches that write it.
+    scratch: Mutex<Option<wgpu::Buffer>>,
+}
+
+/// How many buffers the library has created on this device, by purpose:
+/// what an embedding app pays (see the README).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Allocations {
+    /// Uniform parameter blocks: one per distinct (op, size, offsets,
+    /// parameters), cached and reused.
+    pub params_buffers: usize,
+    /// The shared scratch buffer of the PReLU weight gradient (0 or 1).
+    pub scratch_buffers: usize,
+}
+
+impl Kernels {
+    pub(crate) fn new(device: wgpu::Device) -> Self {
+        let limits = device.limits();
+        Self {
+            device,
+            limits,
+            modules: Mutex::default(),
+            pipelines: Mutex::default(),
+            params: Mutex::default(),
+            scratch: Mutex::default(),
+        }
+    }
+
+    pub(crate) fn limits(&self) -> &wgpu::Limits {
+        &self.limits
+    }
+
+    pub(crate) fn allocations(&self) -> Allocations {
+        Allocations {
+            params_buffers: lock(&self.params).len(),
+            scratch_buffers: lock(&self.scratch).is_some() as usize,
+        }
+    }
+
+    /// Largest storage binding, in bytes.
+    fn binding_limit(&self) -> u64 {
+        self.limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size)
+    }
+
+    /// Largest element range one binding can hold wherever it starts.
+    fn chunk_elements(&self, esize: u64) -> u64 {
+        let align = u64::from(self.limits.min_storage_buffer_offset_alignment);
+        let usable = self
+            .binding_limit()
+            .saturating_sub(align.saturating_sub(esize));
+        // A multiple of 64 elements keeps every chunk after the first as
+        // vec4-aligned as the first.
+        ((usable / esize) & !63).clamp(64, MAX_CHUNK_ELEMENTS)
+    }
+
+    fn kernel(&self, family: Family, entry: Entry, dtype: Dtype) -> Result<Arc<Kernel>> {
+        if let Some(kernel) = lock(&self.pipelines).get(&(family, entry, dtype)) {
+            return Ok(kernel.clone());
+        }
+        // Built outside the lock: another thread may build the same one at
+        // the same time, and the first insert wins. Both are correct.
+        let module = self.module(family, dtype)?;
+        let bindings = entry.bindings(family);
+        let label = format!("wgpu_relu.{}.{}.{dtype:?}", family.name(), entry.name());
+        let scope = ErrorScopes::push(&self.device);
+        let mut entries = vec![wgpu::BindGroupLayoutEntry {
+            binding: PARAMS,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        }];
+        entries.extend(bindings.iter().map(|&binding| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage { read_only: false },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        }));
+        let layout = self
+            .device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(&label),
+                entries: &entries,
+            });
+        let pipeline_layout = self
+            .device
+            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(&label),
+                bind_group_layouts: &[Some(&layout)],
+                immediate_size: 0,
+            });
+        let constants = [
+            ("WG", f64::from(WORKGROUP_SIZE)),
+            ("ITEMS", f64::from(entry.items())),
+        ];
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(&label),
+                layout: Some(&pipeline_layout),
+                module: &module,
+                entry_point: Some(entry.name()),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants: &constants,
+                    // The reductions write every workgroup slot before reading it.
+                    zero_initialize_workgroup_memory: false,
+                },
+                cache: None,
+            });
+        scope.pop()?;
+        let kernel = Arc::new(Kernel {
+            pipeline,
+            layout,
+            bindings,
+        });
+        Ok(lock(&self.pipelines)
+            .entry((family, entry, dtype))
+            .or_insert(kernel)
+            .clone())
+    }
+
+    fn module(&self, family: Family, dtype: Dtype) -> Result<wgpu::ShaderModule> {
+        if let Some(module) = lock(&self.modules).get(&(family, dtype)) {
+            return Ok(module.clone());
+        }
+        let scope = ErrorScopes::push(&self.device);
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(&format!("wgpu_relu.{}.{dtype:?}", family.name())),
+                source: wgpu::ShaderSource::Wgsl(module_source(family, dtype).into()),
+            });
+        scope.pop()?;
+        Ok(lock(&self.modules)
+            .entry((family, dtype))
+            .or_insert(module)
+            .clone())
+    }
+
+    /// A uniform buffer holding `params`. Blocks are immutable once written
+    /// and cached by content, so a call with the same sizes and parameters
+    /// allocates nothing, and a block recorded into an encoder that has not
+    /// been submitted yet is never overwritten.
+    fn params_buffer(&self, params: &Params) -> wgpu::Buffer {
+        let mut cache = lock(&self.params);
+        if let Some(buffer) = cache.get(params) {
+            return buffer.clone();
+        }
+        if cache.len() >= PARAMS_CACHE_CAPACITY {
+            // Pending command buffers keep their blocks alive on their own.
+            cache.clear();
+        }
+        let buffer = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("wgpu_relu.params"),
+                contents: bytemuck::bytes_of(params),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+        cache.insert(*params, buffer.clone());
+        buffer
+    }
+
+    /// The scratch buffer, at least `bytes` long.
+    fn scratch(&self, bytes: u64) -> wgpu::Buffer {
+        let mut scratch = lock(&self.scratch);
+        match &*scratch {
+            Some(buffer) if buffer.size() >= bytes => buffer.clone(),
+            _ => {
+                let size = bytes.next_power_of_two().max(256);
+                let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("wgpu_relu.scratch"),
+                    size,
+                    usage: wgpu::BufferUsages::STORAGE,
+                    mapped_at_creation: false,
+                });
+                *scratch = Some(buffer.clone());
+                buffer
+            }
+        }
+    }
+
+    /// The part of `operand` holding elements `start..start + len`, bound
+    /// at an aligned offset.
+    fn bind<'a>(
+        &self,
+        operand: Operand<'a>,
+        esize: u64,
+        start: u64,
+        len: u64,
+    ) -> Result<Bound<'a>> {
+        let align = u64::from(self.limits.min_storage_buffer_offset_alignment);
+        let first_byte = operand.byte_offset + start * esize;
+        let offset = first_byte / align * align;
+        let end = first_byte + len.max(1) * esize;
+        let size = (end - offset)
+            .next_multiple_of(4)
+            .min(operand.buffer.size() - offset);
+        if size % 4 != 0 {
+            return Err(Error::Misaligned {
+                tensor: operand.name,
+                rule: format!(
+                    "its range ends at byte {end}, at the end of a {}-byte buffer that is not a \
+                     multiple of 4 bytes; storage bindings come in 4-byte units, so make the \
+                     buffer size a multiple of 4",
+                    operand.buffer.size()
+                ),
+            });
+        }
+        Ok(Bound {
+            buffer: operand.buffer,
+            offset,
+            size,
+            elem_off: ((first_byte - offset) / esize) as u32,
+        })
+    }
+
+    /// Records one dispatch of `kernel` over `groups` workgroups.
+    fn dispatch(
+        &self,
+        pass: &mut wgpu::ComputePass<'_>,
+        kernel: &Kernel,
+        mut params: Params,
+        groups: u64,
+        bound: &[(u32, &Bound<'_>)],
+    ) -> Result<()> {
+        if groups == 0 {
+            return Ok(());
+        }
+        let max = u64::from(self.limits.max_compute_workgroups_per_dimension);
+        let x = groups.min(max);
+        let y = groups.div_ceil(x);
+        if y > max {
+            return Err(Error::TooLarge {
+                what: "the dispatch grid",
+                size: groups,
+                limit: max * max,
+                hint: "this cannot happen with chunked dispatches; please report it",
+            });
+        }
+        params.groups_x = x as u32;
+        let params_buffer = self.params_buffer(&params);
+        let mut entries = vec![wgpu::BindGroupEntry {
+            binding: PARAMS,
+            resource: params_buffer.as_entire_binding(),
+        }];
+        for &binding in &kernel.bindings {
+            let Some((_, b)) = bound.iter().find(|(n, _)| *n == binding) else {
+                unreachable!("binding {binding} of {:?} not supplied", kernel.bindings);
+            };
+            entries.push(wgpu::BindGroupEntry {
+                binding,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: b.buffer,
+                    offset: b.offset,
+                    size: wgpu::BufferSize::new(b.size),
+                }),
+            });
+        }
+        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("wgpu_relu.bind_group"),
+            layout: &kernel.layout,
+            entries: &entries,
+        });
+        pass.set_pipeline(&kernel.pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(x as u32, y as u32, 1);
+        Ok(())
+    }
+
+    /// Records an element-wise op over `len` elements: forward (`g` None) or
+    /// backward, `y` written. `channels` gives PReLU's weight layout.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn encode_elementwise(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        family: Family,
+        dtype: Dtype,
+        esize: u64,
+        len: u64,
+        x: Operand<'_>,
+        g: Option<Operand<'_>>,
+        y: Operand<'_>,
+        slope: f32,
+        prelu: Option<(Operand<'_>, &Channels)>,
+    ) -> Result<()> {
+        if len == 0 {
+            return Ok(());
+        }
+        let (vec4_entry, scalar_entry) = match g {
+            None => (Entry::ForwardVec4, Entry::ForwardScalar),
+            Some(_) => (Entry::BackwardVec4, Entry::BackwardScalar),
+        };
+        let vec4 = self.kernel(family, vec4_entry, dtype)?;
+        let scalar = self.kernel(family, scalar_entry, dtype)?;
+        // Every binding is checked before anything is recorded, so an error
+        // never leaves half an op in the caller's encoder.
+        for operand in [Some(x), Some(y), g].into_iter().flatten() {
+            self.bind(operand, esize, 0, len)?;
+        }
+        let weight = match prelu {
+            Some((w, channels)) => {
+                Some((self.bind(w, esize, 0, channels.channels as u64)?, channels))
+            }
+            None => None,
+        };
+        let period = weight
+            .as_ref()
+            .map_or(1, |(_, c)| (c.channels * c.inner) as u64);
+        let scope = ErrorScopes::push(&self.device);
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("wgpu_relu.elementwise"),
+            timestamp_writes: None,
+        });
+        let chunk = self.chunk_elements(esize);
+        let mut start = 0;
+        while start < len {
+            let n = chunk.min(len - start);
+            let bx = self.bind(x, esize, start, n)?;
+            let by = self.bind(y, esize, start, n)?;
+            let bg = match g {
+                Some(g) => Some(self.bind(g, esize, start, n)?),
+                None => None,
+            };
+            let mut params = Params {
+                len: n as u32,
+                x_off: bx.elem_off,
+                y_off: by.elem_off,
+                g_off: bg.as_ref().map_or(0, |b| b.elem_off),
+                slope_bits: slope.to_bits(),
+                channels: 1,
+                inner: 1,
+                phase: (start % period) as u32,
+                ..Params::default()
+            };
+            let mut bound = vec![(X4, &bx), (X1, &bx), (Y4, &by), (Y1, &by)];
+            if let Some(bg) = &bg {
+                bound.extend([(G4, bg), (G1, bg)]);
+            }
+            if let Some((bw, channels)) = &weight {
+                params.w_off = bw.elem_off;
+                params.channels = channels.channels as u32;
+                params.inner = channels.inner as u32;
+                bound.push((W1, bw));
+            }
+            let aligned = n >= 4
+                && [Some(&bx), Some(&by), bg.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .all(|b| b.elem_off % 4 == 0);
+            let per_group = u64::from(WORKGROUP_SIZE * ITEMS_ELEMENTWISE);
+            if aligned {
+                self.dispatch(
+                    &mut pass,
+                    &vec4,
+                    params,
+                    (n / 4).div_ceil(per_group).max(1),
+                    &bound,
+                )?;
+            } else {
+                self.dispatch(&mut pass, &scalar, params, n.div_ceil(per_group), &bound)?;
+            }
+            start += n;
+        }
+        drop(pass);
+        scope.pop()
+    }
+
+    /// Records PReLU's backward with the weight gradient: grad_x into `y`,
+    /// f32 partial sums into the scratch buffer, then one reduction per
+    /// channel into `grad_w`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn encode_prelu_weight_grad(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        dtype: Dtype,
+        esize: u64,
+        len: u64,
+        x: Operand<'_>,
+        g: Operand<'_>,
+        y: Operand<'_>,
+        w: Operand<'_>,
+        grad_w: Operand<'_>,
+        channels: &Channels,
+    ) -> Result<()> {
+        let c = channels.channels as u64;
+        if c == 0 {
+            return Ok(());
+        }
+        let inner = channels.inner as u64;
+        for operand in [x, g, y] {
+            self.bind(operand, esize, 0, len)?;
+        }
+        let period = c * inner;
+        let outer = if period == 0 { 0 } else { len / period };
+        let chunk = self.chunk_elements(esize);
+        let bw = self.bind(w, esize, 0, c)?;
+        let bgw = self.bind(grad_w, esize, 0, c)?;
+
+        // Plan pass 1: the chunks, each (entry, params, workgroups, first
+        // element, elements), and pass 2's view of the partials.
+        let mut chunks = Vec::new();
+        let (partial_count, a_count, a_stride, b_count);
+        if inner >= ROWS_TILE {
+            let tiles = inner.div_ceil(ROWS_TILE);
+            let total = outer * c * tiles;
+            let per_chunk = (chunk / ROWS_TILE).max(1);
+            let tile_start = |t: u64| (t / tiles) * inner + (t % tiles) * ROWS_TILE;
+            let tile_end = |t: u64| (tile_start(t) + ROWS_TILE).min((t / tiles + 1) * inner);
+            let mut t0 = 0;
+            while t0 < total {
+                let t1 = (t0 + per_chunk).min(total);
+                let first = tile_start(t0);
+                let params = Params {
+                    len: (t1 - t0) as u32,
+                    base: t0 as u32,
+                    tiles: tiles as u32,
+                    ..Params::default()
+                };
+                chunks.push((
+                    Entry::WeightGradRows,
+                    params,
+                    t1 - t0,
+                    first,
+                    tile_end(t1 - 1) - first,
+                ));
+                t0 = t1;
+            }
+            (partial_count, a_count, a_stride, b_count) = (total, outer, c * tiles, tiles);
+        } else if period <= chunk {
+            let fit = chunk / period;
+            let rows = COLS_ROWS.min(outer).min(fit).max(1);
+            let blocks = outer.div_ceil(rows);
+            let per_chunk = (fit / rows).max(1);
+            let mut b0 = 0;
+            while b0 < blocks {
+                let b1 = (b0 + per_chunk).min(blocks);
+                let first = b0 * rows * period;
+                let elements = ((b1 * rows).min(outer) - b0 * rows) * period;
+                let threads = (b1 - b0) * period;
+                let params = Params {
+                    len: threads as u32,
+                    base: b0 as u32,
+                    col0: 0,
+                    cols: period as u32,
+                    rows: rows as u32,
+                    ..Params::default()
+                };
+                chunks.push((
+                    Entry::WeightGradCols,
+                    params,
+                    threads.div_ceil(u64::from(WORKGROUP_SIZE)),
+                    first,
+                    elements,
+                ));
+                b0 = b1;
+            }
+            (partial_count, a_count, a_stride, b_count) = (blocks * period, blocks, period, inner);
+        } else {
+            // Rows longer than a binding: one row per block, the row split
+            // into column ranges.
+            for o in 0..outer {
+                let mut q0 = 0;
+                while q0 < period {
+                    let cols = chunk.min(period - q0);
+                    let params = Params {
+                        len: cols as u32,
+                        base: o as u32,
+                        col0: q0 as u32,
+                        cols: cols as u32,
+                        rows: 1,
+                        ..Params::default()
+                    };
+                    chunks.push((
+                        Entry::WeightGradCols,
+                        params,
+                        cols.div_ceil(u64::from(WORKGROUP_SIZE)),
+                        o * period + q0,
+                        cols,
+                    ));
+                    q0 += cols;
+                }
+            }
+            (partial_count, a_count, a_stride, b_count) = (outer * period, outer, period, inner);
+        }
+        let partial_bytes = partial_count.max(1) * 4;
+        if partial_bytes > self.binding_limit() {
+            return Err(Error::TooLarge {
+                what: "the weight gradient's partial sums (bytes)",
+                size: partial_bytes,
+                limit: self.binding_limit(),
+                hint: "reshape so that the dimensions after channel_axis hold more elements, \
+                       or request a device with a larger max_storage_buffer_binding_size",
+            });
+        }
+        let rows_kernel = self.kernel(Family::Prelu, Entry::WeightGradRows, dtype)?;
+        let cols_kernel = self.kernel(Family::Prelu, Entry::WeightGradCols, dtype)?;
+        let reduce_entry = if a_count * b_count >= REDUCE_WIDE_FROM {
+            Entry::ReduceWide
+        } else {
+            Entry::ReduceNarrow
+        };
+        let reduce_kernel = self.kernel(Family::Prelu, reduce_entry, dtype)?;
+        let scratch = self.scratch(partial_bytes);
+        let bp = Bound {
+            buffer: &scratch,
+            offset: 0,
+            size: partial_bytes,
+            elem_off: 0,
+        };
+
+        let scope = ErrorScopes::push(&self.device);
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("wgpu_relu.prelu_weight_grad"),
+            timestamp_writes: None,
+        });
+        for (entry, mut params, groups, first, elements) in chunks {
+            let kernel = if entry == Entry::WeightGradRows {
+                &rows_kernel
+            } else {
+                &cols_kernel
+            };
+            let bx = self.bind(x, esize, first, elements)?;
+            let bg = self.bind(g, esize, first, elements)?;
+            let by = self.bind(y, esize, first, elements)?;
+            params.x_off = bx.elem_off;
+            params.g_off = bg.elem_off;
+            params.y_off = by.elem_off;
+            params.w_off = bw.elem_off;
+            params.first = first as u32;
+            params.channels = c as u32;
+            params.inner = inner as u32;
+            params.period = period as u32;
+            params.outer = outer as u32;
+            let bound = [(X1, &bx), (G1, &bg), (Y1, &by), (W1, &bw), (PARTIALS, &bp)];
+            self.dispatch(&mut pass, kernel, params, groups, &bound)?;
+        }
+        let params = Params {
+            len: c as u32,
+            y_off: bgw.elem_off,
+            a_count: a_count as u32,
+            a_stride: a_stride as u32,
+            b_count: b_count as u32,
+            ..Params::default()
+        };
+        let bound = [(PARTIALS, &bp), (GRAD_W, &bgw)];
+        let groups = match reduce_entry {
+            Entry::ReduceWide => c,
+            _ => c.div_ceil(u64::from(WORKGROUP_SIZE)),
+        };
+        self.dispatch(&mut pass, &reduce_kernel, params, groups, &bound)?;
+        drop(pass);
+        scope.pop()
+    }
+}
+
+/// Validation and out-of-memory error scopes around a piece of work, so
+/// that a wgpu error becomes an [`Error`] instead of a panic.
+pub(crate) struct ErrorScopes {
+    validation: wgpu::ErrorScopeGuard,
+    memory: wgpu::ErrorScopeGuard,
+}
+
+impl ErrorScopes {
+    pub(crate) fn push(device: &wgpu::Device) -> Self {
+        let memory = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        Self { validation, memory }
+    }
+
+    /// Pops both scopes (innermost first) and returns the first error.
+    pub(crate) fn pop(self) -> Result<()> {
+        let validation = pollster::block_on(self.validation.pop());
+        let memory = pollster::block_on(self.memory.pop());
+        match validation.or(memory) {
+            Some(error) => Err(Error::from_wgpu(error)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Locks a mutex, recovering from a panic in another thread: every value
+/// behind these locks is a cache that is valid at all times.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every module parses and validates with naga, for both precisions,
+    /// and has every entry point the host dispatches: no GPU needed.
+    #[test]
+    fn every_shader_validates_with_naga() {
+        let families = [Family::Relu, Family::LeakyRelu, Family::Prelu];
+        for family in families {
+            for dtype in [Dtype::F32, Dtype::F16] {
+                let source = module_source(family, dtype);
+                let module = naga::front::wgsl::parse_str(&source).unwrap_or_else(|e| {
+                    panic!("{family:?} {dtype:?}: {}", e.emit_to_string(&source))
+                });
+                naga::valid::Validator::new(
+                    naga::valid::ValidationFlags::all(),
+                    naga::valid::Capabilities::all(),
+                )
+                .validate(&module)
+                .unwrap_or_else(|e| panic!("{family:?} {dtype:?}: {}", e.emit_to_string(&source)));
+                let mut entries = vec![
+                    Entry::ForwardVec4,
+                    Entry::ForwardScalar,
+                    Entry::BackwardVec4,
+                    Entry::BackwardScalar,
+                ];
+                if family == Family::Prelu {
+                    entries.extend([
+                        Entry::WeightGradRows,
+                        Entry::WeightGradCols,
+                        Entry::ReduceWide,
+                        Entry::ReduceNarrow,
+                    ]);
+                }
+                for entry in entries {
+                    assert!(
+                        module.entry_points.iter().any(|e| e.name == entry.name()),
+                        "{family:?} lacks {}",
+                        entry.name()
+                    );
+                }
+            }
+        }
+    }
+
+    /// The Rust and WGSL parameter blocks agree in size (WGSL: 24 u32/f32).
+    #[test]
+    fn params_block_matches_wgsl() {
+        assert_eq!(std::mem::size_of::<Params>(), 24 * 4);
+        assert_eq!(
+            COMMON_SOURCE.matches(": u32,").count() + COMMON_SOURCE.matches(": f32,").count(),
+            24
+        );
+    }
+}

@@ -1,0 +1,34 @@
+//! Bit-exact WGSL compute kernels for the ReLU family — ReLU, Leaky ReLU and
+//! PReLU, forward and backward — on any wgpu adapter.
+//!
+//! ```no_run
+//! use wgpu_relu::{Activation, Gpu};
+//!
+//! # fn main() -> Result<(), wgpu_relu::Error> {
+//! let gpu = Gpu::new()?;
+//! let x = gpu.upload(&[-2.0f32, -0.5, 0.0, 1.5])?;
+//! let y = gpu.forward(&Activation::Relu, &x)?;
+//! assert_eq!(gpu.download(&y)?, vec![0.0, 0.0, 0.0, 1.5]);
+//! # Ok(())
+//! # }
+//! ```
+
+#![warn(missing_docs)]
+
+mod activation;
+pub mod cpu;
+mod element;
+mod error;
+mod gpu;
+mod kernels;
+mod tensor;
+
+pub use activation::{Activation, Gradients};
+pub use element::Element;
+pub use error::{Error, Result};
+pub use gpu::Gpu;
+pub use kernels::{all_module_sources, Allocations};
+pub use tensor::Tensor;
+
+pub use half;
+pub use wgpu;

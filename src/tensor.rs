@@ -1,0 +1,153 @@
+//! `Tensor<T>`: a range of a `wgpu::Buffer` with a shape.
+
+use std::marker::PhantomData;
+
+use crate::element::Element;
+use crate::error::{Error, Result};
+
+/// A dense, row-major tensor: a byte range of a `wgpu::Buffer` and a shape.
+///
+/// Cloning is cheap (the buffer is reference-counted) and shares the data.
+/// A tensor made by a [`Gpu`](crate::Gpu) remembers its device, so using it
+/// with another device is an [`Error::DeviceMismatch`]; one wrapped with
+/// [`Tensor::from_buffer`] does not know its device, and a mismatch is
+/// caught by wgpu's validation instead (also an `Error`).
+#[derive(Clone, Debug)]
+pub struct Tensor<T: Element = f32> {
+    buffer: wgpu::Buffer,
+    byte_offset: u64,
+    shape: Vec<usize>,
+    len: usize,
+    device: Option<wgpu::Device>,
+    _element: PhantomData<T>,
+}
+
+/// Number of elements of a shape, or an error if it overflows.
+pub(crate) fn element_count(shape: &[usize]) -> Result<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| {
+            Error::Shape(format!(
+                "the shape {shape:?} has more elements than fit in a usize"
+            ))
+        })
+}
+
+impl<T: Element> Tensor<T> {
+    /// Wraps a range of an app's own buffer, starting `byte_offset` bytes in
+    /// and holding `shape`'s product of elements. Nothing is copied.
+    ///
+    /// Checks that the buffer has `STORAGE` usage (every kernel binds it as
+    /// storage), that the offset is a multiple of the element size, and that
+    /// the range lies inside the buffer. Any element-aligned offset works:
+    /// the kernels bind the range aligned down to the adapter's
+    /// `min_storage_buffer_offset_alignment` and index from the remainder.
+    pub fn from_buffer(buffer: wgpu::Buffer, byte_offset: u64, shape: &[usize]) -> Result<Self> {
+        if !buffer.usage().contains(wgpu::BufferUsages::STORAGE) {
+            return Err(Error::MissingUsage {
+                tensor: "the wrapped buffer",
+                needed: wgpu::BufferUsages::STORAGE,
+                actual: buffer.usage(),
+            });
+        }
+        Self::new(buffer, byte_offset, shape, None, "the wrapped buffer")
+    }
+
+    pub(crate) fn new(
+        buffer: wgpu::Buffer,
+        byte_offset: u64,
+        shape: &[usize],
+        device: Option<wgpu::Device>,
+        name: &'static str,
+    ) -> Result<Self> {
+        if byte_offset % T::SIZE != 0 {
+            return Err(Error::Misaligned {
+                tensor: name,
+                rule: format!(
+                    "byte offset {byte_offset} is not a multiple of the {}-byte element size of {}",
+                    T::SIZE,
+                    T::NAME
+                ),
+            });
+        }
+        let len = element_count(shape)?;
+        let end = (len as u64)
+            .checked_mul(T::SIZE)
+            .and_then(|bytes| bytes.checked_add(byte_offset));
+        match end {
+            Some(end) if end <= buffer.size() => {}
+            _ => {
+                return Err(Error::OutOfBounds {
+                    tensor: name,
+                    start: byte_offset,
+                    end: end.unwrap_or(u64::MAX),
+                    buffer_size: buffer.size(),
+                })
+            }
+        }
+        Ok(Self {
+            buffer,
+            byte_offset,
+            shape: shape.to_vec(),
+            len,
+            device,
+            _element: PhantomData,
+        })
+    }
+
+    /// The same buffer range with a new shape of the same number of elements.
+    pub fn reshape(&self, shape: &[usize]) -> Result<Self> {
+        let len = element_count(shape)?;
+        if len != self.len {
+            return Err(Error::Shape(format!(
+                "cannot reshape {:?} ({} elements) to {shape:?} ({len} elements)",
+                self.shape, self.len
+            )));
+        }
+        Ok(Self {
+            shape: shape.to_vec(),
+            ..self.clone()
+        })
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the tensor has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The shape, outermost dimension first.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The buffer holding the data.
+    pub fn buffer(&self) -> &wgpu::Buffer {
+        &self.buffer
+    }
+
+    /// Where the data starts in the buffer, in bytes.
+    pub fn byte_offset(&self) -> u64 {
+        self.byte_offset
+    }
+
+    /// Size of the data in bytes.
+    pub fn byte_len(&self) -> u64 {
+        self.len as u64 * T::SIZE
+    }
+
+    /// The device that created the tensor, when it is known.
+    pub(crate) fn device(&self) -> Option<&wgpu::Device> {
+        self.device.as_ref()
+    }
+
+    /// Byte range in the buffer.
+    pub(crate) fn byte_range(&self) -> std::ops::Range<u64> {
+        self.byte_offset..self.byte_offset + self.byte_len()
+    }
+}
