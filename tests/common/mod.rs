@@ -3,19 +3,25 @@
 
 use std::sync::OnceLock;
 
-use wgpu_relu::{Element, Gpu};
+use wgpu_relu::{cpu, Activation, Element, Gpu};
 
 /// The one `Gpu` of a test binary. No adapter is a failure, never a skip.
 pub fn gpu() -> &'static Gpu {
     static GPU: OnceLock<Gpu> = OnceLock::new();
     GPU.get_or_init(|| {
-        Gpu::new().unwrap_or_else(|e| {
+        let gpu = Gpu::new().unwrap_or_else(|e| {
             panic!(
                 "these tests need a GPU adapter and found none: {e}\n\
                  install a software one with `apt-get install mesa-vulkan-drivers libvulkan1` \
                  and choose it with WGPU_BACKEND=vulkan (or WGPU_BACKEND=gl for llvmpipe)"
             )
-        })
+        });
+        let info = gpu.adapter_info();
+        eprintln!(
+            "adapter: {} ({:?}, {:?})",
+            info.name, info.backend, info.device_type
+        );
+        gpu
     })
 }
 
@@ -146,4 +152,163 @@ pub fn poisoned<T: Element>(gpu: &Gpu, shape: &[usize]) -> wgpu_relu::Tensor<T> 
     let len: usize = shape.iter().product();
     let poison = vec![T::from_f32(-12345.0); len];
     gpu.upload(&poison).unwrap().reshape(shape).unwrap()
+}
+
+/// An activation described by host data, so that tests can build both the
+/// GPU `Activation` and the CPU reference from it.
+#[derive(Clone, Debug)]
+pub enum Op<T> {
+    Relu,
+    Leaky(f32),
+    Prelu { weight: Vec<T>, axis: usize },
+}
+
+/// Runs `f` with the GPU activation for `op` (uploading PReLU's weight).
+pub fn with_activation<T: Element, R>(
+    gpu: &Gpu,
+    op: &Op<T>,
+    f: impl FnOnce(&Activation<'_, T>) -> R,
+) -> R {
+    match op {
+        Op::Relu => f(&Activation::Relu),
+        Op::Leaky(s) => f(&Activation::LeakyRelu { negative_slope: *s }),
+        Op::Prelu { weight, axis } => {
+            let w = gpu.upload(weight).unwrap();
+            f(&Activation::Prelu {
+                weight: &w,
+                channel_axis: *axis,
+            })
+        }
+    }
+}
+
+pub fn cpu_forward<T: Element>(op: &Op<T>, x: &[T], shape: &[usize]) -> Vec<T> {
+    match op {
+        Op::Relu => cpu::relu(x),
+        Op::Leaky(s) => cpu::leaky_relu(x, *s),
+        Op::Prelu { weight, axis } => cpu::prelu(x, shape, weight, *axis).unwrap(),
+    }
+}
+
+/// Forward three ways — `forward`, `encode_forward` into a poisoned
+/// output, `forward_in_place` — each against the CPU reference.
+pub fn check_forward<T: Element>(gpu: &Gpu, op: &Op<T>, x: &[T], shape: &[usize]) {
+    let expected = cpu_forward(op, x, shape);
+    let what = format!("{op:?} forward, shape {shape:?}");
+    with_activation(gpu, op, |act| {
+        let xt = gpu.upload(x).unwrap().reshape(shape).unwrap();
+        let y = gpu.forward(act, &xt).unwrap();
+        assert_eq!(y.shape(), shape);
+        assert_same(&gpu.download(&y).unwrap(), &expected, &what);
+
+        let y = poisoned::<T>(gpu, shape);
+        let mut encoder = gpu.device().create_command_encoder(&Default::default());
+        gpu.encode_forward(&mut encoder, act, &xt, &y).unwrap();
+        gpu.queue().submit([encoder.finish()]);
+        assert_same(
+            &gpu.download(&y).unwrap(),
+            &expected,
+            &format!("{what} (encode, poisoned output)"),
+        );
+
+        gpu.forward_in_place(act, &xt).unwrap();
+        assert_same(
+            &gpu.download(&xt).unwrap(),
+            &expected,
+            &format!("{what} (in place)"),
+        );
+    });
+}
+
+/// Backward (input gradient into a poisoned tensor, and PReLU's weight
+/// gradient within `tolerance · Σ|x·g|` of the f64 reference).
+pub fn check_backward<T: Element>(
+    gpu: &Gpu,
+    op: &Op<T>,
+    x: &[T],
+    g: &[T],
+    shape: &[usize],
+    tolerance: f64,
+) {
+    let what = format!("{op:?} backward, shape {shape:?}");
+    let expected = match op {
+        Op::Relu => cpu::relu_backward(x, g),
+        Op::Leaky(s) => cpu::leaky_relu_backward(x, g, *s),
+        Op::Prelu { weight, axis } => cpu::prelu_backward(x, g, shape, weight, *axis).unwrap().0,
+    };
+    with_activation(gpu, op, |act| {
+        let xt = gpu.upload(x).unwrap().reshape(shape).unwrap();
+        let gt = gpu.upload(g).unwrap().reshape(shape).unwrap();
+        let grads = gpu.backward(act, &xt, &gt).unwrap();
+        assert_same(&gpu.download(&grads.input).unwrap(), &expected, &what);
+
+        let gx = poisoned::<T>(gpu, shape);
+        let gw = match op {
+            Op::Prelu { weight, .. } => Some(poisoned::<T>(gpu, &[weight.len()])),
+            _ => None,
+        };
+        let mut encoder = gpu.device().create_command_encoder(&Default::default());
+        gpu.encode_backward(&mut encoder, act, &xt, &gt, &gx, gw.as_ref())
+            .unwrap();
+        gpu.queue().submit([encoder.finish()]);
+        assert_same(
+            &gpu.download(&gx).unwrap(),
+            &expected,
+            &format!("{what} (encode, poisoned)"),
+        );
+
+        if let Op::Prelu { weight, axis } = op {
+            let reference = cpu::prelu_weight_grad(x, g, shape, weight.len(), *axis).unwrap();
+            let scale = cpu::prelu_weight_grad_magnitude(x, g, shape, weight.len(), *axis).unwrap();
+            let from_backward = gpu
+                .download(
+                    grads
+                        .weight
+                        .as_ref()
+                        .expect("PReLU gives a weight gradient"),
+                )
+                .unwrap();
+            let from_encode = gpu.download(gw.as_ref().unwrap()).unwrap();
+            assert_same(
+                &from_encode,
+                &from_backward,
+                &format!("{what}: weight gradient, two runs"),
+            );
+            assert_close(&from_backward, &reference, &scale, tolerance, &what);
+        } else {
+            assert!(
+                grads.weight.is_none(),
+                "{what}: no weight gradient expected"
+            );
+        }
+    });
+}
+
+/// Each value within `tolerance · scale` of the f64 reference; NaN exactly
+/// where the reference is NaN, infinities equal.
+pub fn assert_close<T: Element>(
+    actual: &[T],
+    reference: &[f64],
+    scale: &[f64],
+    tolerance: f64,
+    what: &str,
+) {
+    assert_eq!(
+        actual.len(),
+        reference.len(),
+        "{what}: weight gradient length"
+    );
+    for (c, ((&a, &r), &s)) in actual.iter().zip(reference).zip(scale).enumerate() {
+        let a = f64::from(a.to_f32());
+        let ok = if r.is_nan() || !s.is_finite() {
+            a.is_nan() == r.is_nan() && (r.is_nan() || a == r || !s.is_finite())
+        } else {
+            (a - r).abs() <= tolerance * s + f64::MIN_POSITIVE
+        };
+        assert!(
+            ok,
+            "{what}: weight gradient of channel {c}: got {a}, expected {r} (tolerance {})",
+            tolerance * s
+        );
+    }
 }

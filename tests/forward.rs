@@ -1,0 +1,82 @@
+//! Every forward op against the CPU reference: random inputs (fresh each
+//! run), every edge value, odd lengths, several layouts.
+
+mod common;
+use common::*;
+
+const LENGTHS: [usize; 9] = [0, 1, 3, 4, 5, 1023, 1757, 4096, 65535 * 64 + 1];
+const SLOPES: [f32; 6] = [0.01, 0.0, -0.5, 2.5, 1.0, -1e-3];
+
+#[test]
+fn relu_matches_reference_at_every_length() {
+    let mut rng = Rng::new("relu");
+    for len in LENGTHS {
+        check_forward(gpu(), &Op::Relu, &rng.values(len), &[len]);
+    }
+}
+
+#[test]
+fn relu_edge_values() {
+    let x = edge_values();
+    check_forward(gpu(), &Op::Relu, &x, &[x.len()]);
+    let y = gpu()
+        .forward(&wgpu_relu::Activation::Relu, &gpu().upload(&x).unwrap())
+        .unwrap();
+    let y = gpu().download(&y).unwrap();
+    assert!(y[0].is_nan(), "NaN stays NaN");
+    assert_eq!(y[3], f32::INFINITY, "+inf stays +inf");
+    assert_eq!(y[4], 0.0, "-inf gives 0");
+    assert_eq!(y[9].to_bits(), 1, "a positive subnormal survives");
+    assert_eq!(y[10], 0.0, "a negative subnormal gives 0");
+}
+
+#[test]
+fn leaky_relu_matches_reference_for_every_slope() {
+    let mut rng = Rng::new("leaky");
+    for slope in SLOPES {
+        for len in [1, 5, 1757, 100_003] {
+            check_forward(gpu(), &Op::Leaky(slope), &rng.values(len), &[len]);
+        }
+        let x = edge_values();
+        check_forward(gpu(), &Op::Leaky(slope), &x, &[x.len()]);
+    }
+}
+
+/// NCHW (axis 1), channels-last (last axis), a shared weight, rank 1 and
+/// rank 5, channel counts 1, 3, 64, 1000.
+#[test]
+fn prelu_matches_reference_for_every_layout() {
+    let mut rng = Rng::new("prelu");
+    let cases: [(&[usize], usize, bool); 9] = [
+        (&[2, 3, 17, 19], 1, false),
+        (&[2, 3, 17, 19], 1, true),
+        (&[4, 7, 9, 64], 3, false),
+        (&[1000], 0, false),
+        (&[5, 1000], 1, false),
+        (&[3, 64, 33], 1, false),
+        (&[2, 1, 3, 4, 5], 2, false),
+        (&[1, 2, 4096], 1, false),
+        (&[0, 3, 4], 1, false),
+    ];
+    for (shape, axis, shared) in cases {
+        let len = shape.iter().product();
+        let channels = if shared { 1 } else { shape[axis] };
+        let weight = rng.values(channels);
+        check_forward(gpu(), &Op::Prelu { weight, axis }, &rng.values(len), shape);
+    }
+}
+
+/// 20,000,000 elements: past what a naive 1-D dispatch reaches.
+#[test]
+fn twenty_million_elements() {
+    let mut rng = Rng::new("twenty_million");
+    let x = rng.values(20_000_000);
+    check_forward(gpu(), &Op::Relu, &x, &[x.len()]);
+    let weight = rng.values(5);
+    check_forward(
+        gpu(),
+        &Op::Prelu { weight, axis: 1 },
+        &x,
+        &[2, 5, 2_000_000],
+    );
+}
