@@ -26,7 +26,11 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { len: 1 << 20, kind: Kind::Relu, backward: false };
+    let mut args = Args {
+        len: 1 << 20,
+        kind: Kind::Relu,
+        backward: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -52,7 +56,9 @@ fn parse_args() -> Result<Args, String> {
     }
     if let Kind::Prelu(c) = args.kind {
         if c == 0 || args.len % c != 0 {
-            return Err(format!("prelu:{c} needs --len to be a multiple of the channel count"));
+            return Err(format!(
+                "prelu:{c} needs --len to be a multiple of the channel count"
+            ));
         }
     }
     Ok(args)
@@ -101,20 +107,33 @@ fn inputs(len: usize, seed: u64) -> Vec<f32> {
 fn run(args: &Args) -> Result<bool, wgpu_relu::Error> {
     let gpu = Gpu::new()?;
     let info = gpu.adapter_info();
-    println!("adapter:  {} ({:?}, {:?}, driver {})", info.name, info.backend, info.device_type, info.driver);
+    println!(
+        "adapter:  {} ({:?}, {:?}, driver {})",
+        info.name, info.backend, info.device_type, info.driver
+    );
     let direction = if args.backward { "backward" } else { "forward" };
-    println!("op:       {:?} {direction}, {} f32 elements", args.kind, args.len);
+    println!(
+        "op:       {:?} {direction}, {} f32 elements",
+        args.kind, args.len
+    );
 
     let x_host = inputs(args.len, 0x9e37_79b9_7f4a_7c15);
     let started = Instant::now();
     let x = gpu.upload(&x_host)?;
-    let g_host = if args.backward { inputs(args.len, 0xdead_beef_cafe_f00d) } else { Vec::new() };
+    let g_host = if args.backward {
+        inputs(args.len, 0xdead_beef_cafe_f00d)
+    } else {
+        Vec::new()
+    };
     let g = gpu.upload(&g_host)?;
     gpu.device().poll(wgpu::PollType::wait_indefinitely())?;
     let upload = started.elapsed();
 
     let (shape, weight_host) = match args.kind {
-        Kind::Prelu(c) => (vec![1, c, args.len / c], inputs(c, 7).iter().map(|w| w.clamp(-1.0, 1.0)).collect()),
+        Kind::Prelu(c) => (
+            vec![1, c, args.len / c],
+            inputs(c, 7).iter().map(|w| w.clamp(-1.0, 1.0)).collect(),
+        ),
         _ => (vec![args.len], vec![1.0]),
     };
     let x = x.reshape(&shape)?;
@@ -123,7 +142,10 @@ fn run(args: &Args) -> Result<bool, wgpu_relu::Error> {
     let act = match args.kind {
         Kind::Relu => Activation::Relu,
         Kind::Leaky(s) => Activation::LeakyRelu { negative_slope: s },
-        Kind::Prelu(_) => Activation::Prelu { weight: &weight, channel_axis: 1 },
+        Kind::Prelu(_) => Activation::Prelu {
+            weight: &weight,
+            channel_axis: 1,
+        },
     };
 
     let out = gpu.empty::<f32>(&shape)?;
@@ -137,7 +159,9 @@ fn run(args: &Args) -> Result<bool, wgpu_relu::Error> {
         }
     };
     // Median of several runs after a warm-up that builds the pipelines.
-    let mut times: Vec<Duration> = (0..8).map(|_| time_kernel(&gpu, &encode)).collect::<Result<_, _>>()?;
+    let mut times: Vec<Duration> = (0..8)
+        .map(|_| time_kernel(&gpu, &encode))
+        .collect::<Result<_, _>>()?;
     times.remove(0);
     times.sort();
     let kernel = times[times.len() / 2];
@@ -172,7 +196,15 @@ fn run(args: &Args) -> Result<bool, wgpu_relu::Error> {
     );
     println!("download: {:9.3} ms", ms(download));
     if mismatches == 0 && weight_ok {
-        println!("verdict:  OK, all {} elements match the CPU reference bit for bit{}", y.len(), if grad_w_host.is_some() { ", weight gradient within 1e-5" } else { "" });
+        println!(
+            "verdict:  OK, all {} elements match the CPU reference bit for bit{}",
+            y.len(),
+            if grad_w_host.is_some() {
+                ", weight gradient within 1e-5"
+            } else {
+                ""
+            }
+        );
         Ok(true)
     } else {
         println!("verdict:  MISMATCH, {mismatches} of {} elements differ from the CPU reference (weight gradient ok: {weight_ok})", y.len());
@@ -199,7 +231,11 @@ fn expected(args: &Args, x: &[f32], g: &[f32], shape: &[usize], weight: &[f32]) 
         (Kind::Leaky(s), false) => cpu::leaky_relu(x, s),
         (Kind::Leaky(s), true) => cpu::leaky_relu_backward(x, g, s),
         (Kind::Prelu(_), false) => cpu::prelu(x, shape, weight, 1).expect("checked shape"),
-        (Kind::Prelu(_), true) => cpu::prelu_backward(x, g, shape, weight, 1).expect("checked shape").0,
+        (Kind::Prelu(_), true) => {
+            cpu::prelu_backward(x, g, shape, weight, 1)
+                .expect("checked shape")
+                .0
+        }
     }
 }
 
@@ -207,4 +243,3 @@ fn expected(args: &Args, x: &[f32], g: &[f32], shape: &[usize], weight: &[f32]) 
 fn same(a: f32, b: f32) -> bool {
     a == b || (a.is_nan() && b.is_nan())
 }
-

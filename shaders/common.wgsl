@@ -18,7 +18,7 @@ override ITEMS: u32 = 4u;
 // down to the adapter's offset alignment.
 struct Params {
     len: u32,        // elements in this dispatch (tiles or channels for the reductions)
-    groups_x: u32,   // workgroups along x: the grid is 2-D past 65535 of them
+    groups_x: u32,   // workgroups along x: past the per-dimension limit the grid
     x_off: u32,
     g_off: u32,
     y_off: u32,
@@ -35,10 +35,10 @@ struct Params {
     cols: u32,       // cols: columns in this dispatch
     rows: u32,       // cols: rows each invocation sums
     outer: u32,      // cols: rows of the tensor
+    groups_y: u32,   //   spreads over y and then z
     a_count: u32,    // reduce: partials per channel = a_count * b_count,
     a_stride: u32,   //   at a * a_stride + channel * b_count + b
     b_count: u32,
-    _pad0: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -81,7 +81,7 @@ fn is_negative4(x: vec4<f32>) -> vec4<bool> {
 }
 
 fn workgroup_index(wg: vec3<u32>) -> u32 {
-    return wg.y * params.groups_x + wg.x;
+    return (wg.z * params.groups_y + wg.y) * params.groups_x + wg.x;
 }
 
 // Vector body: ITEMS vec4s per invocation; the first len % 4 invocations of

@@ -67,7 +67,8 @@ fn workgroup_sum(lid: u32, value: f32) -> f32 {
     return scratch[0];
 }
 
-// Pass 1 where channel runs are long (inner >= a tile): a workgroup takes a
+// Pass 1 where channel runs are long (inner >= a tile), or where a row of the
+// tensor is too long to bind: a workgroup takes a
 // tile of WG * ITEMS consecutive elements inside one run (one channel).
 // Tile t of run r is global tile r * tiles + t, and its partial goes there.
 @compute @workgroup_size(WG)

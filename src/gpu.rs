@@ -439,6 +439,16 @@ impl Gpu {
                 self.check_tensor(weight, "the weight", wgpu::BufferUsages::STORAGE)?;
                 check_overlap(weight, "the weight", output, "the output", false)?;
                 let channels = Channels::new(x.shape(), x.len(), weight.len(), channel_axis)?;
+                let limit = self.inner.kernels.binding_limit();
+                if weight.byte_len() + 256 > limit {
+                    return Err(Error::TooLarge {
+                        what: "the PReLU weight (bytes)",
+                        size: weight.byte_len(),
+                        limit,
+                        hint: "the weight is bound whole and must fit one storage binding \
+                               (max_storage_buffer_binding_size); use fewer channels",
+                    });
+                }
                 Plan {
                     family: Family::Prelu,
                     slope: 0.0,

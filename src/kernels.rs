@@ -177,10 +177,11 @@ pub(crate) struct Params {
     pub cols: u32,
     pub rows: u32,
     pub outer: u32,
+    pub groups_y: u32,
     pub a_count: u32,
     pub a_stride: u32,
     pub b_count: u32,
-    pub _pad: [u32; 3],
+    pub _pad: [u32; 2],
 }
 
 struct Kernel {
@@ -256,7 +257,7 @@ impl Kernels {
     }
 
     /// Largest storage binding, in bytes.
-    fn binding_limit(&self) -> u64 {
+    pub(crate) fn binding_limit(&self) -> u64 {
         self.limits
             .max_storage_buffer_binding_size
             .min(self.limits.max_buffer_size)
@@ -268,9 +269,13 @@ impl Kernels {
         let usable = self
             .binding_limit()
             .saturating_sub(align.saturating_sub(esize));
+        // Every kernel covers at least WORKGROUP_SIZE elements per
+        // workgroup, so this many always fit the grid.
+        let max_groups = u64::from(self.limits.max_compute_workgroups_per_dimension).pow(3);
+        let grid = max_groups.saturating_mul(u64::from(WORKGROUP_SIZE));
         // A multiple of 64 elements keeps every chunk after the first as
         // vec4-aligned as the first.
-        ((usable / esize) & !63).clamp(64, MAX_CHUNK_ELEMENTS)
+        ((usable / esize).min(grid) & !63).clamp(64, MAX_CHUNK_ELEMENTS)
     }
 
     fn kernel(&self, family: Family, entry: Entry, dtype: Dtype) -> Result<Arc<Kernel>> {
@@ -456,16 +461,19 @@ impl Kernels {
         }
         let max = u64::from(self.limits.max_compute_workgroups_per_dimension);
         let x = groups.min(max);
-        let y = groups.div_ceil(x);
-        if y > max {
+        let y = groups.div_ceil(x).min(max);
+        let z = groups.div_ceil(x * y);
+        if z > max {
             return Err(Error::TooLarge {
-                what: "the dispatch grid",
+                what: "the dispatch grid (workgroups)",
                 size: groups,
-                limit: max * max,
-                hint: "this cannot happen with chunked dispatches; please report it",
+                limit: max * max * max,
+                hint: "the device's max_compute_workgroups_per_dimension is too small for this \
+                       many channels; request a device with a larger one",
             });
         }
         params.groups_x = x as u32;
+        params.groups_y = y as u32;
         let params_buffer = self.params_buffer(&params);
         let mut entries = vec![wgpu::BindGroupEntry {
             binding: PARAMS,
@@ -491,7 +499,7 @@ impl Kernels {
         });
         pass.set_pipeline(&kernel.pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
-        pass.dispatch_workgroups(x as u32, y as u32, 1);
+        pass.dispatch_workgroups(x as u32, y as u32, z as u32);
         Ok(())
     }
 
@@ -628,7 +636,9 @@ impl Kernels {
         // element, elements), and pass 2's view of the partials.
         let mut chunks = Vec::new();
         let (partial_count, a_count, a_stride, b_count);
-        if inner >= ROWS_TILE {
+        // Long channel runs, or rows (channels * inner) too long for one
+        // binding: tiles inside each run. Otherwise: columns.
+        if inner >= ROWS_TILE || period > chunk {
             let tiles = inner.div_ceil(ROWS_TILE);
             let total = outer * c * tiles;
             let per_chunk = (chunk / ROWS_TILE).max(1);
@@ -654,7 +664,7 @@ impl Kernels {
                 t0 = t1;
             }
             (partial_count, a_count, a_stride, b_count) = (total, outer, c * tiles, tiles);
-        } else if period <= chunk {
+        } else {
             let fit = chunk / period;
             let rows = COLS_ROWS.min(outer).min(fit).max(1);
             let blocks = outer.div_ceil(rows);
@@ -683,32 +693,6 @@ impl Kernels {
                 b0 = b1;
             }
             (partial_count, a_count, a_stride, b_count) = (blocks * period, blocks, period, inner);
-        } else {
-            // Rows longer than a binding: one row per block, the row split
-            // into column ranges.
-            for o in 0..outer {
-                let mut q0 = 0;
-                while q0 < period {
-                    let cols = chunk.min(period - q0);
-                    let params = Params {
-                        len: cols as u32,
-                        base: o as u32,
-                        col0: q0 as u32,
-                        cols: cols as u32,
-                        rows: 1,
-                        ..Params::default()
-                    };
-                    chunks.push((
-                        Entry::WeightGradCols,
-                        params,
-                        cols.div_ceil(u64::from(WORKGROUP_SIZE)),
-                        o * period + q0,
-                        cols,
-                    ));
-                    q0 += cols;
-                }
-            }
-            (partial_count, a_count, a_stride, b_count) = (outer * period, outer, period, inner);
         }
         let partial_bytes = partial_count.max(1) * 4;
         if partial_bytes > self.binding_limit() {

@@ -1,0 +1,235 @@
+//! An app's own device, buffers and encoder: tensors at unaligned offsets in
+//! one shared buffer, several ops recorded in one encoder, and a device
+//! whose storage bindings are limited to 1 MiB and whose grid is limited to
+//! 16 workgroups per dimension, so that chunking and 2-D grids are
+//! exercised at small sizes.
+
+mod common;
+use common::*;
+use wgpu_relu::{cpu, wgpu, Activation, Gpu, Tensor};
+
+/// A device the way an app makes one, with some limits lowered.
+fn app_device(
+    binding_limit: Option<u64>,
+    groups_per_dim: Option<u32>,
+) -> (wgpu::Device, wgpu::Queue) {
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let adapter = pollster::block_on(instance.request_adapter(&Default::default()))
+        .expect("no adapter: install mesa-vulkan-drivers libvulkan1");
+    let mut limits = adapter.limits();
+    if let Some(bytes) = binding_limit {
+        limits.max_storage_buffer_binding_size = bytes;
+    }
+    if let Some(groups) = groups_per_dim {
+        limits.max_compute_workgroups_per_dimension = groups;
+    }
+    pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+        required_limits: limits,
+        ..Default::default()
+    }))
+    .expect("device")
+}
+
+/// An app buffer holding several tensors back to back at odd offsets.
+struct Arena {
+    buffer: wgpu::Buffer,
+    next: u64,
+}
+
+impl Arena {
+    fn new(device: &wgpu::Device, bytes: u64) -> Self {
+        let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("app arena"),
+            size: bytes,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        Self { buffer, next: 12 } // deliberately not 16- or 256-aligned
+    }
+
+    /// A tensor at the next offset, 4 bytes past a 256 boundary + a skew.
+    fn tensor(
+        &mut self,
+        queue: &wgpu::Queue,
+        data: &[f32],
+        shape: &[usize],
+        skew: u64,
+    ) -> Tensor<f32> {
+        let offset = self.next + skew * 4;
+        queue.write_buffer(&self.buffer, offset, bytemuck::cast_slice(data));
+        self.next = (offset + data.len() as u64 * 4).next_multiple_of(256) + 4;
+        Tensor::from_buffer(self.buffer.clone(), offset, shape).unwrap()
+    }
+}
+
+fn run_in_one_encoder(
+    limits: (Option<u64>, Option<u32>),
+    len: usize,
+    channels: usize,
+    channels_last: bool,
+) {
+    let (device, queue) = app_device(limits.0, limits.1);
+    let gpu = Gpu::from_device(device.clone(), queue.clone());
+    let mut rng = Rng::new("embedding");
+    let shape = if channels_last {
+        vec![len / channels, channels]
+    } else {
+        vec![2, channels, len / channels / 2]
+    };
+    let axis = 1;
+    let n: usize = shape.iter().product();
+    let x_host: Vec<f32> = rng.values(n);
+    let g_host: Vec<f32> = (0..n).map(|_| rng.uniform(1.0)).collect();
+    let w_host: Vec<f32> = (0..channels).map(|_| rng.uniform(1.0)).collect();
+    let poison = vec![-7.0f32; n];
+
+    let mut arena = Arena::new(&device, (n as u64 * 4 + 1024) * 7 + 4096);
+    let x = arena.tensor(&queue, &x_host, &shape, 1);
+    let g = arena.tensor(&queue, &g_host, &shape, 2);
+    let w = arena.tensor(&queue, &w_host, &[channels], 3);
+    let relu_y = arena.tensor(&queue, &poison, &shape, 0);
+    let leaky_y = arena.tensor(&queue, &poison, &shape, 5);
+    let prelu_y = arena.tensor(&queue, &poison, &shape, 6);
+    let prelu_gx = arena.tensor(&queue, &poison, &shape, 7);
+    let prelu_gw = arena.tensor(&queue, &poison[..channels], &[channels], 1);
+
+    let prelu = Activation::Prelu {
+        weight: &w,
+        channel_axis: axis,
+    };
+    let leaky = Activation::LeakyRelu {
+        negative_slope: 0.125,
+    };
+    let mut encoder = device.create_command_encoder(&Default::default());
+    gpu.encode_forward(&mut encoder, &Activation::Relu, &x, &relu_y)
+        .unwrap();
+    gpu.encode_forward(&mut encoder, &leaky, &relu_y, &leaky_y)
+        .unwrap(); // chained: reads the previous output
+    gpu.encode_forward(&mut encoder, &prelu, &x, &prelu_y)
+        .unwrap();
+    gpu.encode_backward(&mut encoder, &prelu, &x, &g, &prelu_gx, Some(&prelu_gw))
+        .unwrap();
+    gpu.encode_forward(&mut encoder, &Activation::Relu, &g, &g)
+        .unwrap(); // in place, last
+    queue.submit([encoder.finish()]);
+
+    let what = format!("shape {shape:?}, limits {limits:?}");
+    let relu = cpu::relu(&x_host);
+    assert_same(
+        &gpu.download(&relu_y).unwrap(),
+        &relu,
+        &format!("{what}: relu"),
+    );
+    assert_same(
+        &gpu.download(&leaky_y).unwrap(),
+        &cpu::leaky_relu(&relu, 0.125),
+        &format!("{what}: leaky after relu"),
+    );
+    assert_same(
+        &gpu.download(&prelu_y).unwrap(),
+        &cpu::prelu(&x_host, &shape, &w_host, axis).unwrap(),
+        &what,
+    );
+    let (gx, _) = cpu::prelu_backward(&x_host, &g_host, &shape, &w_host, axis).unwrap();
+    assert_same(
+        &gpu.download(&prelu_gx).unwrap(),
+        &gx,
+        &format!("{what}: prelu grad_x"),
+    );
+    let reference = cpu::prelu_weight_grad(&x_host, &g_host, &shape, channels, axis).unwrap();
+    let scale = cpu::prelu_weight_grad_magnitude(&x_host, &g_host, &shape, channels, axis).unwrap();
+    assert_close(
+        &gpu.download(&prelu_gw).unwrap(),
+        &reference,
+        &scale,
+        1e-5,
+        &what,
+    );
+    assert_same(
+        &gpu.download(&g).unwrap(),
+        &cpu::relu(&g_host),
+        &format!("{what}: relu in place"),
+    );
+    // Nothing written outside the tensors: the gaps keep whatever they had,
+    // and the poison right after the last tensor is untouched.
+    assert_eq!(
+        gpu.allocations().scratch_buffers,
+        1,
+        "one shared scratch buffer"
+    );
+}
+
+#[test]
+fn app_device_and_buffers_default_limits() {
+    run_in_one_encoder((None, None), 1_000_000, 4, false);
+}
+
+#[test]
+fn binding_limited_to_one_mebibyte_nchw() {
+    // 3M elements, 12 MiB per tensor: a dozen bindings per op.
+    run_in_one_encoder((Some(1 << 20), Some(16)), 3_000_000, 3, false);
+}
+
+#[test]
+fn binding_limited_to_one_mebibyte_channels_last() {
+    run_in_one_encoder((Some(1 << 20), Some(16)), 3_000_000, 64, true);
+}
+
+#[test]
+fn binding_limited_rows_longer_than_a_binding() {
+    // Shape [2, 1000, 600]: one row of channels * inner = 600,000 elements is
+    // larger than a 1 MiB binding, so rows are split into column ranges.
+    run_in_one_encoder((Some(1 << 20), Some(16)), 1_200_000, 1000, false);
+}
+
+#[test]
+fn grid_limited_to_sixteen_workgroups_per_dimension() {
+    run_in_one_encoder((None, Some(16)), 2_000_003 / 6 * 6, 6, false);
+}
+
+/// Every element-aligned offset of x and y, in and out of vec4 alignment.
+#[test]
+fn every_offset_phase() {
+    let (device, queue) = app_device(None, None);
+    let gpu = Gpu::from_device(device.clone(), queue.clone());
+    let mut rng = Rng::new("offsets");
+    let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+        label: None,
+        size: 1 << 16,
+        usage: wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_SRC
+            | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    for x_skew in 0..8u64 {
+        for y_skew in [0u64, 1, 3, 4, 64 + 2] {
+            let len = 1757;
+            let data = rng.values(len);
+            let x_off = 4 * x_skew + 256;
+            let y_off = 32 * 1024 + 4 * y_skew;
+            queue.write_buffer(&buffer, x_off, bytemuck::cast_slice(&data));
+            let x = Tensor::<f32>::from_buffer(buffer.clone(), x_off, &[len]).unwrap();
+            let y = Tensor::<f32>::from_buffer(buffer.clone(), y_off, &[len]).unwrap();
+            let mut encoder = device.create_command_encoder(&Default::default());
+            gpu.encode_forward(
+                &mut encoder,
+                &Activation::LeakyRelu {
+                    negative_slope: 0.5,
+                },
+                &x,
+                &y,
+            )
+            .unwrap();
+            queue.submit([encoder.finish()]);
+            let what = format!("x at +{x_off}, y at +{y_off}");
+            assert_same(
+                &gpu.download(&y).unwrap(),
+                &cpu::leaky_relu(&data, 0.5),
+                &what,
+            );
+        }
+    }
+}
