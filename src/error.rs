@@ -109,10 +109,10 @@ pub enum Error {
         hint: &'static str,
     },
 
-    /// A tensor created by another `Gpu`'s device.
+    /// A tensor created by another `Gpu`, or a buffer of another device.
     #[error(
-        "{tensor} was created on another device: upload it with this Gpu, or wrap this \
-         Gpu's device with Gpu::from_device"
+        "{tensor} belongs to another Gpu or device: upload it with this Gpu (clones of a Gpu \
+         share tensors), or wrap a buffer of this Gpu's device with Tensor::from_buffer"
     )]
     DeviceMismatch {
         /// Which tensor was foreign.

@@ -7,7 +7,7 @@ use crate::cpu::Channels;
 use crate::element::{Dtype, Element};
 use crate::error::{Error, Result};
 use crate::kernels::{lock, Allocations, ErrorScopes, Family, Kernels, Operand, MAX_ELEMENTS};
-use crate::tensor::Tensor;
+use crate::tensor::{Owner, Tensor};
 
 /// Usages of every buffer the library allocates for a tensor: bound as
 /// storage by the kernels, copied from by `download`, copied into by apps.
@@ -44,6 +44,7 @@ struct Inner {
     device: wgpu::Device,
     queue: wgpu::Queue,
     kernels: Kernels,
+    owner: Owner,
     staging: Mutex<Vec<wgpu::Buffer>>,
 }
 
@@ -59,6 +60,10 @@ impl std::fmt::Debug for Gpu {
 
 impl Gpu {
     /// Picks an adapter and creates a device for it, blocking until done.
+    ///
+    /// Every `Gpu::new` in a process uses one wgpu instance, created from the
+    /// environment on the first call. Tensors must come from devices of one
+    /// instance: wgpu cannot tell apart devices of different instances.
     ///
     /// Honours wgpu's environment variables: `WGPU_BACKEND` (e.g. `vulkan`,
     /// `gl`), `WGPU_ADAPTER_NAME` (a substring of the adapter's name) and
@@ -93,6 +98,7 @@ impl Gpu {
                 kernels: Kernels::new(device.clone()),
                 device,
                 queue,
+                owner: Owner(Arc::new(())),
                 staging: Mutex::default(),
             }),
         }
@@ -148,7 +154,7 @@ impl Gpu {
             buffer,
             0,
             &[data.len()],
-            Some(self.inner.device.clone()),
+            Some(self.inner.owner.clone()),
             "upload",
         )
     }
@@ -159,7 +165,7 @@ impl Gpu {
         let len = crate::tensor::element_count(shape)? as u64;
         let bytes = len.checked_mul(T::SIZE).unwrap_or(u64::MAX);
         let buffer = self.create_buffer(bytes, "wgpu_relu.tensor", false)?;
-        Tensor::new(buffer, 0, shape, Some(self.inner.device.clone()), "empty")
+        Tensor::new(buffer, 0, shape, Some(self.inner.owner.clone()), "empty")
     }
 
     /// Copies a tensor back into a `Vec`, waiting for the work before it.
@@ -202,7 +208,14 @@ impl Gpu {
             .inner
             .device
             .create_command_encoder(&Default::default());
-        encoder.copy_buffer_to_buffer(tensor.buffer(), start, &staging, 0, size);
+        // wgpu panics on a buffer of another device (a wrapped app buffer
+        // may be one): make that an error.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            encoder.copy_buffer_to_buffer(tensor.buffer(), start, &staging, 0, size)
+        }))
+        .map_err(|_| Error::DeviceMismatch {
+            tensor: "the downloaded tensor",
+        })?;
         let submission = self.inner.queue.submit([encoder.finish()]);
         scope.pop()?;
 
@@ -554,8 +567,8 @@ impl Gpu {
         name: &'static str,
         usage: wgpu::BufferUsages,
     ) -> Result<()> {
-        if let Some(device) = tensor.device() {
-            if device != &self.inner.device {
+        if let Some(owner) = tensor.owner() {
+            if owner != &self.inner.owner {
                 return Err(Error::DeviceMismatch { tensor: name });
             }
         }
@@ -630,6 +643,18 @@ fn check_overlap<T: Element>(
             output: output_name,
         })
     }
+}
+
+/// The process's one wgpu instance, made from the environment on first use.
+///
+/// Shared so that devices made by `Gpu::new` are told apart: wgpu numbers
+/// devices and buffers per instance, so objects of two instances can carry
+/// the same id and compare equal.
+fn instance() -> &'static wgpu::Instance {
+    static INSTANCE: std::sync::OnceLock<wgpu::Instance> = std::sync::OnceLock::new();
+    INSTANCE.get_or_init(|| {
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
+    })
 }
 
 /// The adapter named by `WGPU_ADAPTER_NAME`, or the one wgpu prefers for

@@ -492,11 +492,19 @@ impl Kernels {
                 }),
             });
         }
-        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+        let descriptor = wgpu::BindGroupDescriptor {
             label: Some("wgpu_relu.bind_group"),
             layout: &kernel.layout,
             entries: &entries,
-        });
+        };
+        // wgpu looks buffers up in the device's own registry and panics on
+        // one from another device; a wrapped app buffer may be one.
+        let created = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.device.create_bind_group(&descriptor)
+        }));
+        let bind_group = created.map_err(|_| Error::DeviceMismatch {
+            tensor: "a wrapped buffer",
+        })?;
         pass.set_pipeline(&kernel.pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
         pass.dispatch_workgroups(x as u32, y as u32, z as u32);

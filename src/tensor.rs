@@ -5,20 +5,32 @@ use std::marker::PhantomData;
 use crate::element::Element;
 use crate::error::{Error, Result};
 
+/// Which `Gpu` (and so which device) made a tensor. wgpu's own handles
+/// cannot tell devices apart (their ids repeat from one device to the next),
+/// so each `Gpu` carries a token of its own, shared by its clones.
+#[derive(Clone, Debug)]
+pub(crate) struct Owner(pub(crate) std::sync::Arc<()>);
+
+impl PartialEq for Owner {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
 /// A dense, row-major tensor: a byte range of a `wgpu::Buffer` and a shape.
 ///
 /// Cloning is cheap (the buffer is reference-counted) and shares the data.
-/// A tensor made by a [`Gpu`](crate::Gpu) remembers its device, so using it
-/// with another device is an [`Error::DeviceMismatch`]; one wrapped with
-/// [`Tensor::from_buffer`] does not know its device, and a mismatch is
-/// caught by wgpu's validation instead (also an `Error`).
+/// A tensor made by a [`Gpu`](crate::Gpu) remembers that `Gpu` (and its
+/// clones), so using it with another is an [`Error::DeviceMismatch`]. One
+/// wrapped with [`Tensor::from_buffer`] works with any `Gpu` on its device;
+/// a buffer of another device is caught when it is bound (also an `Error`).
 #[derive(Clone, Debug)]
 pub struct Tensor<T: Element = f32> {
     buffer: wgpu::Buffer,
     byte_offset: u64,
     shape: Vec<usize>,
     len: usize,
-    device: Option<wgpu::Device>,
+    owner: Option<Owner>,
     _element: PhantomData<T>,
 }
 
@@ -58,7 +70,7 @@ impl<T: Element> Tensor<T> {
         buffer: wgpu::Buffer,
         byte_offset: u64,
         shape: &[usize],
-        device: Option<wgpu::Device>,
+        owner: Option<Owner>,
         name: &'static str,
     ) -> Result<Self> {
         if byte_offset % T::SIZE != 0 {
@@ -91,7 +103,7 @@ impl<T: Element> Tensor<T> {
             byte_offset,
             shape: shape.to_vec(),
             len,
-            device,
+            owner,
             _element: PhantomData,
         })
     }
@@ -141,9 +153,9 @@ impl<T: Element> Tensor<T> {
         self.len as u64 * T::SIZE
     }
 
-    /// The device that created the tensor, when it is known.
-    pub(crate) fn device(&self) -> Option<&wgpu::Device> {
-        self.device.as_ref()
+    /// The `Gpu` that created the tensor, when it is known.
+    pub(crate) fn owner(&self) -> Option<&Owner> {
+        self.owner.as_ref()
     }
 
     /// Byte range in the buffer.
