@@ -55,7 +55,7 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     if let Kind::Prelu(c) = args.kind {
-        if c == 0 || args.len % c != 0 {
+        if c == 0 || !args.len.is_multiple_of(c) {
             return Err(format!(
                 "prelu:{c} needs --len to be a multiple of the channel count"
             ));

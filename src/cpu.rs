@@ -130,7 +130,8 @@ pub fn prelu_weight_grad<T: Element>(
     let mut sums = vec![0.0f64; weight_len];
     for (i, (&x, &g)) in x.iter().zip(grad_y).enumerate() {
         let x = x.to_f32();
-        if !(x > 0.0) {
+        // Not `x <= 0`: NaN must take this branch, as in the kernels.
+        if x.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
             sums[channels.of(i)] += f64::from(x) * f64::from(g.to_f32());
         }
     }

@@ -61,10 +61,6 @@ impl std::fmt::Debug for Gpu {
 impl Gpu {
     /// Picks an adapter and creates a device for it, blocking until done.
     ///
-    /// Every `Gpu::new` in a process uses one wgpu instance, created from the
-    /// environment on the first call. Tensors must come from devices of one
-    /// instance: wgpu cannot tell apart devices of different instances.
-    ///
     /// Honours wgpu's environment variables: `WGPU_BACKEND` (e.g. `vulkan`,
     /// `gl`), `WGPU_ADAPTER_NAME` (a substring of the adapter's name) and
     /// `WGPU_POWER_PREF` (`low` or `high`). The device gets the adapter's own
@@ -163,7 +159,7 @@ impl Gpu {
     pub fn empty<T: Element>(&self, shape: &[usize]) -> Result<Tensor<T>> {
         self.check_dtype::<T>("empty")?;
         let len = crate::tensor::element_count(shape)? as u64;
-        let bytes = len.checked_mul(T::SIZE).unwrap_or(u64::MAX);
+        let bytes = len.saturating_mul(T::SIZE);
         let buffer = self.create_buffer(bytes, "wgpu_relu.tensor", false)?;
         Tensor::new(buffer, 0, shape, Some(self.inner.owner.clone()), "empty")
     }
@@ -643,18 +639,6 @@ fn check_overlap<T: Element>(
             output: output_name,
         })
     }
-}
-
-/// The process's one wgpu instance, made from the environment on first use.
-///
-/// Shared so that devices made by `Gpu::new` are told apart: wgpu numbers
-/// devices and buffers per instance, so objects of two instances can carry
-/// the same id and compare equal.
-fn instance() -> &'static wgpu::Instance {
-    static INSTANCE: std::sync::OnceLock<wgpu::Instance> = std::sync::OnceLock::new();
-    INSTANCE.get_or_init(|| {
-        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
-    })
 }
 
 /// The adapter named by `WGPU_ADAPTER_NAME`, or the one wgpu prefers for

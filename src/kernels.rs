@@ -428,7 +428,7 @@ impl Kernels {
         let size = (end - offset)
             .next_multiple_of(4)
             .min(operand.buffer.size() - offset);
-        if size % 4 != 0 {
+        if !size.is_multiple_of(4) {
             return Err(Error::Misaligned {
                 tensor: operand.name,
                 rule: format!(
@@ -635,7 +635,7 @@ impl Kernels {
             self.bind(operand, esize, 0, len)?;
         }
         let period = c * inner;
-        let outer = if period == 0 { 0 } else { len / period };
+        let outer = len.checked_div(period).unwrap_or(0);
         let chunk = self.chunk_elements(esize);
         let bw = self.bind(w, esize, 0, c)?;
         let bgw = self.bind(grad_w, esize, 0, c)?;

@@ -1,7 +1,7 @@
 //! Bit-exact WGSL compute kernels for the ReLU family — ReLU, Leaky ReLU and
 //! PReLU, forward and backward — on any wgpu adapter.
 //!
-//! ```no_run
+//! ```
 //! use wgpu_relu::{Activation, Gpu};
 //!
 //! # fn main() -> Result<(), wgpu_relu::Error> {
@@ -32,3 +32,8 @@ pub use tensor::Tensor;
 
 pub use half;
 pub use wgpu;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

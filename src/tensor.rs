@@ -73,7 +73,7 @@ impl<T: Element> Tensor<T> {
         owner: Option<Owner>,
         name: &'static str,
     ) -> Result<Self> {
-        if byte_offset % T::SIZE != 0 {
+        if !byte_offset.is_multiple_of(T::SIZE) {
             return Err(Error::Misaligned {
                 tensor: name,
                 rule: format!(
