@@ -23,6 +23,11 @@ fn weight_at(e: u32) -> f32 {
 }
 
 fn weights4(e: u32) -> vec4<f32> {
+    // Usually all four elements lie in one channel run: one lookup.
+    let position = params.phase + e;
+    if position % params.inner + 3u < params.inner {
+        return vec4<f32>(weight_at(e));
+    }
     return vec4<f32>(weight_at(e), weight_at(e + 1u), weight_at(e + 2u), weight_at(e + 3u));
 }
 
@@ -42,12 +47,11 @@ fn backward4(x: vec4<f32>, g: vec4<f32>, e: u32) -> vec4<f32> {
     return select(weights4(e) * g, g, is_positive4(x));
 }
 
-// grad_x for the element at binding-relative index i, of channel c; returns
-// its contribution to grad_w[c].
-fn backward_element(i: u32, c: u32) -> f32 {
+// grad_x for the element at binding-relative index i, whose channel's weight
+// is w; returns its contribution to that channel's grad_w.
+fn backward_element(i: u32, w: f32) -> f32 {
     let x = f32(x1[params.x_off + i]);
     let g = f32(g1[params.g_off + i]);
-    let w = f32(w1[params.w_off + c]);
     let positive = is_positive1(x);
     y1[params.y_off + i] = elem(select(w * g, g, positive));
     return select(x * g, 0.0, positive);
@@ -82,12 +86,12 @@ fn weight_grad_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
     let run_start = run * params.inner;
     let start = run_start + (tile % params.tiles) * (WG * ITEMS);
     let end = min(start + WG * ITEMS, run_start + params.inner);
-    let c = run % params.channels;
+    let w = f32(w1[params.w_off + run % params.channels]);
     var sum = 0.0;
     for (var k = 0u; k < ITEMS; k++) {
         let e = start + k * WG + lid;
         if e < end {
-            sum += backward_element(e - params.first, c);
+            sum += backward_element(e - params.first, w);
         }
     }
     let total = workgroup_sum(lid, sum);
@@ -109,12 +113,12 @@ fn weight_grad_cols(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
     }
     let q = params.col0 + t % params.cols;
     let block = params.base + t / params.cols;
-    let c = q / params.inner;
+    let w = f32(w1[params.w_off + q / params.inner]);
     let row_start = block * params.rows;
     let row_end = min(row_start + params.rows, params.outer);
     var sum = 0.0;
     for (var o = row_start; o < row_end; o++) {
-        sum += backward_element(o * params.period + q - params.first, c);
+        sum += backward_element(o * params.period + q - params.first, w);
     }
     partials[block * params.period + q] = sum;
 }

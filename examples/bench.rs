@@ -1,0 +1,370 @@
+//! Times every op against `copy_buffer_to_buffer` of the same bytes moved,
+//! on this machine's adapter, in the same run.
+//!
+//! ```text
+//! cargo run --release --example bench -- [--json] [--quick]
+//! ```
+//!
+//! Each op and the copy are timed alternately, trial after trial, so drift
+//! hits both alike; each trial records `REPS` back-to-back dispatches in one
+//! submission, timed with timestamp queries where the adapter has them
+//! inside encoders, else by the wall clock around submit-and-wait. The table
+//! reports medians per op.
+
+use std::time::Instant;
+
+use wgpu_relu::{cpu, half::f16, wgpu, Activation, Element, Gpu, Tensor};
+
+const CHANNELS: usize = 64;
+
+struct Row {
+    op: String,
+    dtype: &'static str,
+    len: usize,
+    ms: f64,
+    copy_ms: f64,
+}
+
+struct Timer {
+    query: Option<(wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer, f64)>,
+}
+
+impl Timer {
+    fn new(gpu: &Gpu) -> Self {
+        let features = gpu.device().features();
+        let query = features
+            .contains(wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS)
+            .then(|| {
+                let set = gpu.device().create_query_set(&wgpu::QuerySetDescriptor {
+                    label: Some("bench"),
+                    ty: wgpu::QueryType::Timestamp,
+                    count: 2,
+                });
+                let resolve = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+                    label: None,
+                    size: 16,
+                    usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                    mapped_at_creation: false,
+                });
+                let read = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+                    label: None,
+                    size: 16,
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                });
+                (
+                    set,
+                    resolve,
+                    read,
+                    f64::from(gpu.queue().get_timestamp_period()),
+                )
+            });
+        Self { query }
+    }
+
+    fn method(&self) -> &'static str {
+        if self.query.is_some() {
+            "timestamp queries"
+        } else {
+            "wall clock around submit + wait"
+        }
+    }
+
+    /// Milliseconds per repetition of `record`, run `reps` times in one submission.
+    fn time(&self, gpu: &Gpu, reps: usize, record: &dyn Fn(&mut wgpu::CommandEncoder)) -> f64 {
+        let mut encoder = gpu.device().create_command_encoder(&Default::default());
+        if let Some((set, ..)) = &self.query {
+            encoder.write_timestamp(set, 0);
+        }
+        for _ in 0..reps {
+            record(&mut encoder);
+        }
+        if let Some((set, resolve, read, _)) = &self.query {
+            encoder.write_timestamp(set, 1);
+            encoder.resolve_query_set(set, 0..2, resolve, 0);
+            encoder.copy_buffer_to_buffer(resolve, 0, read, 0, 16);
+        }
+        let started = Instant::now();
+        gpu.queue().submit([encoder.finish()]);
+        gpu.device()
+            .poll(wgpu::PollType::wait_indefinitely())
+            .expect("poll");
+        let wall = started.elapsed().as_secs_f64() * 1e3;
+        match &self.query {
+            None => wall / reps as f64,
+            Some((_, _, read, period)) => {
+                read.slice(..)
+                    .map_async(wgpu::MapMode::Read, |r| r.expect("map"));
+                gpu.device()
+                    .poll(wgpu::PollType::wait_indefinitely())
+                    .expect("poll");
+                let ticks: Vec<u64> =
+                    bytemuck::cast_slice(&read.slice(..).get_mapped_range().expect("view"))
+                        .to_vec();
+                read.unmap();
+                (ticks[1].saturating_sub(ticks[0])) as f64 * period / 1e6 / reps as f64
+            }
+        }
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Times `record` and a copy of `copy_bytes`, alternately.
+fn compare(
+    gpu: &Gpu,
+    timer: &Timer,
+    trials: usize,
+    reps: usize,
+    copy_bytes: u64,
+    record: &dyn Fn(&mut wgpu::CommandEncoder),
+) -> (f64, f64) {
+    let usage =
+        wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::STORAGE;
+    let make = || {
+        gpu.device().create_buffer(&wgpu::BufferDescriptor {
+            label: Some("bench copy"),
+            size: copy_bytes,
+            usage,
+            mapped_at_creation: false,
+        })
+    };
+    let (src, dst) = (make(), make());
+    let copy = |e: &mut wgpu::CommandEncoder| e.copy_buffer_to_buffer(&src, 0, &dst, 0, copy_bytes);
+    timer.time(gpu, 1, &copy);
+    timer.time(gpu, 1, record);
+    let (mut op_ms, mut copy_ms) = (Vec::new(), Vec::new());
+    for _ in 0..trials {
+        copy_ms.push(timer.time(gpu, reps, &copy));
+        op_ms.push(timer.time(gpu, reps, record));
+    }
+    (median(op_ms), median(copy_ms))
+}
+
+fn bench_dtype<T: Element>(
+    gpu: &Gpu,
+    timer: &Timer,
+    lens: &[usize],
+    trials: usize,
+    rows: &mut Vec<Row>,
+) -> Result<(), wgpu_relu::Error> {
+    for &len in lens {
+        let reps = (1 << 24) / len.max(1) * 2;
+        let reps = reps.clamp(2, 64);
+        let host: Vec<T> = (0..len)
+            .map(|i| T::from_f32(((i * 7919) % 2001) as f32 / 1000.0 - 1.0))
+            .collect();
+        let shape = [1, CHANNELS, len / CHANNELS];
+        let x = gpu.upload(&host)?.reshape(&shape)?;
+        let g = gpu.upload(&host)?.reshape(&shape)?;
+        let y: Tensor<T> = gpu.empty(&shape)?;
+        let w = gpu.upload(&vec![T::from_f32(0.25); CHANNELS])?;
+        let gw: Tensor<T> = gpu.empty(&[CHANNELS])?;
+        let esize = T::SIZE;
+        let n = len as u64;
+        let relu = Activation::Relu;
+        let leaky = Activation::LeakyRelu {
+            negative_slope: 0.01,
+        };
+        let prelu = Activation::Prelu {
+            weight: &w,
+            channel_axis: 1,
+        };
+        type Rec<'a> = Box<dyn Fn(&mut wgpu::CommandEncoder) + 'a>;
+        let cases: Vec<(&str, u64, Rec)> = vec![
+            (
+                "relu_forward",
+                2,
+                Box::new(|e| gpu.encode_forward(e, &relu, &x, &y).unwrap()),
+            ),
+            (
+                "relu_forward_in_place",
+                2,
+                Box::new(|e| gpu.encode_forward(e, &relu, &y, &y).unwrap()),
+            ),
+            (
+                "relu_backward",
+                3,
+                Box::new(|e| gpu.encode_backward(e, &relu, &x, &g, &y, None).unwrap()),
+            ),
+            (
+                "leaky_forward",
+                2,
+                Box::new(|e| gpu.encode_forward(e, &leaky, &x, &y).unwrap()),
+            ),
+            (
+                "leaky_backward",
+                3,
+                Box::new(|e| gpu.encode_backward(e, &leaky, &x, &g, &y, None).unwrap()),
+            ),
+            (
+                "prelu64_forward",
+                2,
+                Box::new(|e| gpu.encode_forward(e, &prelu, &x, &y).unwrap()),
+            ),
+            (
+                "prelu64_backward_with_weight",
+                3,
+                Box::new(|e| {
+                    gpu.encode_backward(e, &prelu, &x, &g, &y, Some(&gw))
+                        .unwrap()
+                }),
+            ),
+        ];
+        for (name, passes, record) in cases {
+            // A copy moves each byte twice (read + write): copy half the
+            // bytes the op moves.
+            let copy_bytes = passes * n * esize / 2;
+            let (ms, copy_ms) = compare(
+                gpu,
+                timer,
+                trials,
+                reps,
+                copy_bytes.next_multiple_of(4),
+                &*record,
+            );
+            rows.push(Row {
+                op: name.into(),
+                dtype: T::NAME,
+                len,
+                ms,
+                copy_ms,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn main() -> Result<(), wgpu_relu::Error> {
+    env_logger::init();
+    let json = std::env::args().any(|a| a == "--json");
+    let quick = std::env::args().any(|a| a == "--quick");
+    let gpu = Gpu::new()?;
+    let timer = Timer::new(&gpu);
+    let info = gpu.adapter_info();
+    if !json {
+        println!(
+            "adapter: {} ({:?}, {:?}); timing: {}",
+            info.name,
+            info.backend,
+            info.device_type,
+            timer.method()
+        );
+    }
+    let lens: &[usize] = if quick {
+        &[1 << 20]
+    } else {
+        &[1 << 20, 1 << 24]
+    };
+    let trials = if quick { 5 } else { 11 };
+    let mut rows = Vec::new();
+    bench_dtype::<f32>(&gpu, &timer, lens, trials, &mut rows)?;
+    if gpu.supports_f16() {
+        bench_dtype::<f16>(&gpu, &timer, lens, trials, &mut rows)?;
+    }
+
+    // End to end: upload 1M from a Vec, ReLU, download to a Vec, against
+    // three copies of the same bytes.
+    let len = 1 << 20;
+    let host: Vec<f32> = (0..len).map(|i| (i % 200) as f32 - 100.0).collect();
+    let copy_bytes = len as u64 * 4;
+    let mut e2e = Vec::new();
+    let mut copies = Vec::new();
+    let usage = wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST;
+    let src = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+        label: None,
+        size: copy_bytes,
+        usage,
+        mapped_at_creation: false,
+    });
+    let dst = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+        label: None,
+        size: copy_bytes,
+        usage,
+        mapped_at_creation: false,
+    });
+    for _ in 0..trials + 1 {
+        copies.push(
+            3.0 * timer.time(&gpu, 1, &|e| {
+                e.copy_buffer_to_buffer(&src, 0, &dst, 0, copy_bytes)
+            }),
+        );
+        let started = Instant::now();
+        let x = gpu.upload(&host)?;
+        let y = gpu.forward(&Activation::Relu, &x)?;
+        let out = gpu.download(&y)?;
+        e2e.push(started.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(out[1], 0.0);
+    }
+    rows.push(Row {
+        op: "end_to_end_upload_relu_download".into(),
+        dtype: "f32",
+        len,
+        ms: median(e2e),
+        copy_ms: median(copies),
+    });
+
+    // Per-call overhead: a 4,096-element forward with a new output each call,
+    // against an empty submit-and-wait round trip (wall clock both).
+    let x = gpu.upload(&host[..4096])?;
+    let (mut calls, mut empties) = (Vec::new(), Vec::new());
+    for _ in 0..50 {
+        let started = Instant::now();
+        gpu.queue().submit([]);
+        gpu.device()
+            .poll(wgpu::PollType::wait_indefinitely())
+            .expect("poll");
+        empties.push(started.elapsed().as_secs_f64() * 1e3);
+        let started = Instant::now();
+        let y = gpu.forward(&Activation::Relu, &x)?;
+        gpu.device()
+            .poll(wgpu::PollType::wait_indefinitely())
+            .expect("poll");
+        calls.push(started.elapsed().as_secs_f64() * 1e3);
+        drop(y);
+    }
+    rows.push(Row {
+        op: "small_forward_4096_vs_empty_submit".into(),
+        dtype: "f32",
+        len: 4096,
+        ms: median(calls),
+        copy_ms: median(empties),
+    });
+
+    // The CPU reference, for scale.
+    let big: Vec<f32> = (0..1 << 24).map(|i| (i % 200) as f32 - 100.0).collect();
+    let started = Instant::now();
+    let out = cpu::relu(&big);
+    let cpu_ms = started.elapsed().as_secs_f64() * 1e3;
+    assert_eq!(out.len(), big.len());
+    let gpu_relu = rows
+        .iter()
+        .find(|r| r.op == "relu_forward" && r.len == big.len() && r.dtype == "f32")
+        .map_or(f64::NAN, |r| r.copy_ms);
+    rows.push(Row {
+        op: "cpu_reference_relu".into(),
+        dtype: "f32",
+        len: big.len(),
+        ms: cpu_ms,
+        copy_ms: gpu_relu,
+    });
+
+    for r in &rows {
+        let ratio = r.ms / r.copy_ms;
+        if json {
+            println!(
+                "{{\"op\":\"{}\",\"dtype\":\"{}\",\"len\":{},\"ms\":{:.4},\"copy_ms\":{:.4},\"ratio\":{:.3},\"adapter\":\"{}\"}}",
+                r.op, r.dtype, r.len, r.ms, r.copy_ms, ratio, info.name
+            );
+        } else {
+            println!(
+                "{:38} {:4} {:>9} {:10.4} ms  copy {:10.4} ms  ratio {:6.2}",
+                r.op, r.dtype, r.len, r.ms, r.copy_ms, ratio
+            );
+        }
+    }
+    Ok(())
+}
