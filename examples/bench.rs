@@ -161,7 +161,7 @@ fn bench_dtype<T: Element>(
         let x = gpu.upload(&host)?.reshape(&shape)?;
         let g = gpu.upload(&host)?.reshape(&shape)?;
         let y: Tensor<T> = gpu.empty(&shape)?;
-        let w = gpu.upload(&vec![T::from_f32(0.25); CHANNELS])?;
+        let w = gpu.upload(&[T::from_f32(0.25); CHANNELS])?;
         let gw: Tensor<T> = gpu.empty(&[CHANNELS])?;
         let esize = T::SIZE;
         let n = len as u64;
