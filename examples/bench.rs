@@ -2,7 +2,7 @@
 //! on this machine's adapter, in the same run.
 //!
 //! ```text
-//! cargo run --release --example bench -- [--json] [--quick]
+//! cargo run --release --example bench -- [--json] [--quick] [--filter OP_SUBSTRING]
 //! ```
 //!
 //! Each op and the copy are timed alternately, trial after trial, so drift
@@ -214,7 +214,14 @@ fn bench_dtype<T: Element>(
                 }),
             ),
         ];
+        let filter = std::env::args()
+            .skip_while(|a| a != "--filter")
+            .nth(1)
+            .unwrap_or_default();
         for (name, passes, record) in cases {
+            if !name.contains(&filter) {
+                continue;
+            }
             // A copy moves each byte twice (read + write): copy half the
             // bytes the op moves.
             let copy_bytes = passes * n * esize / 2;

@@ -1,6 +1,8 @@
 // Shared by every family: the parameter block, the bindings, the NaN-safe
 // sign tests and the element-wise entry points. The family file appended
-// after this one supplies `forward1`/`forward4` and `backward1`/`backward4`;
+// after this one supplies `forward1`/`forward4`, `backward1`/`backward4`
+// and `begin_span` (called once per invocation of a vec4 kernel with the
+// first and last element its workgroup covers, for per-span set-up);
 // a one-line precision header before it defines `elem` (f32 or f16).
 //
 // Every value is computed in f32: an f16 input converts to f32 exactly, and
@@ -91,6 +93,10 @@ fn forward_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_
     let n4 = params.len / 4u;
     let group = workgroup_index(wg);
     let base = group * WG * ITEMS + lid;
+    let span_start = group * WG * ITEMS * 4u;
+    if span_start < n4 * 4u {
+        begin_span(span_start, min(span_start + WG * ITEMS * 4u, n4 * 4u) - 1u);
+    }
     let xo = params.x_off / 4u;
     let yo = params.y_off / 4u;
     for (var k = 0u; k < ITEMS; k++) {
@@ -122,6 +128,10 @@ fn backward_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
     let n4 = params.len / 4u;
     let group = workgroup_index(wg);
     let base = group * WG * ITEMS + lid;
+    let span_start = group * WG * ITEMS * 4u;
+    if span_start < n4 * 4u {
+        begin_span(span_start, min(span_start + WG * ITEMS * 4u, n4 * 4u) - 1u);
+    }
     let xo = params.x_off / 4u;
     let go = params.g_off / 4u;
     let yo = params.y_off / 4u;

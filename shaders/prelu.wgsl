@@ -22,11 +22,24 @@ fn weight_at(e: u32) -> f32 {
     return f32(w1[params.w_off + c]);
 }
 
+// Set by the host when every workgroup of a vec4 dispatch lies inside one
+// channel run (runs a multiple of the workgroup's span long): then the
+// weight is looked up once per invocation, not per element. A pipeline
+// constant, not a parameter, so that the per-element path is compiled out:
+// SIMD software rasterisers run both sides of a branch.
+override SPAN_IN_ONE_RUN: bool = false;
+
+var<private> span_weight: f32;
+
+fn begin_span(first: u32, last: u32) {
+    if SPAN_IN_ONE_RUN {
+        span_weight = weight_at(first);
+    }
+}
+
 fn weights4(e: u32) -> vec4<f32> {
-    // Usually all four elements lie in one channel run: one lookup.
-    let position = params.phase + e;
-    if position % params.inner + 3u < params.inner {
-        return vec4<f32>(weight_at(e));
+    if SPAN_IN_ONE_RUN {
+        return vec4<f32>(span_weight);
     }
     return vec4<f32>(weight_at(e), weight_at(e + 1u), weight_at(e + 2u), weight_at(e + 3u));
 }

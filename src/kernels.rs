@@ -23,6 +23,8 @@ use crate::error::{Error, Result};
 const WORKGROUP_SIZE: u32 = 256;
 /// `vec4`s (or scalars) per invocation in the element-wise kernels.
 const ITEMS_ELEMENTWISE: u32 = 4;
+/// Elements one workgroup of a vec4 element-wise kernel covers.
+const VEC4_SPAN: u64 = (WORKGROUP_SIZE * ITEMS_ELEMENTWISE * 4) as u64;
 /// Elements per invocation in a tile of `weight_grad_rows`.
 const ITEMS_ROWS: u32 = 8;
 /// Elements a tile of `weight_grad_rows` covers.
@@ -93,8 +95,12 @@ pub fn all_module_sources() -> Vec<(String, String)> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Entry {
     ForwardVec4,
+    /// PReLU's vec4 forward where every workgroup lies in one channel run.
+    ForwardVec4OneRun,
     ForwardScalar,
     BackwardVec4,
+    /// PReLU's vec4 backward where every workgroup lies in one channel run.
+    BackwardVec4OneRun,
     BackwardScalar,
     WeightGradRows,
     WeightGradCols,
@@ -117,9 +123,9 @@ const GRAD_W: u32 = 9;
 impl Entry {
     fn name(self) -> &'static str {
         match self {
-            Entry::ForwardVec4 => "forward_vec4",
+            Entry::ForwardVec4 | Entry::ForwardVec4OneRun => "forward_vec4",
             Entry::ForwardScalar => "forward_scalar",
-            Entry::BackwardVec4 => "backward_vec4",
+            Entry::BackwardVec4 | Entry::BackwardVec4OneRun => "backward_vec4",
             Entry::BackwardScalar => "backward_scalar",
             Entry::WeightGradRows => "weight_grad_rows",
             Entry::WeightGradCols => "weight_grad_cols",
@@ -132,9 +138,9 @@ impl Entry {
     /// binding 0 comes on top).
     fn bindings(self, family: Family) -> Vec<u32> {
         let mut bindings = match self {
-            Entry::ForwardVec4 => vec![X4, Y4, X1, Y1],
+            Entry::ForwardVec4 | Entry::ForwardVec4OneRun => vec![X4, Y4, X1, Y1],
             Entry::ForwardScalar => vec![X1, Y1],
-            Entry::BackwardVec4 => vec![X4, G4, Y4, X1, G1, Y1],
+            Entry::BackwardVec4 | Entry::BackwardVec4OneRun => vec![X4, G4, Y4, X1, G1, Y1],
             Entry::BackwardScalar => vec![X1, G1, Y1],
             Entry::WeightGradRows | Entry::WeightGradCols => vec![X1, G1, Y1, PARTIALS],
             Entry::ReduceWide | Entry::ReduceNarrow => return vec![PARTIALS, GRAD_W],
@@ -143,6 +149,11 @@ impl Entry {
             bindings.push(W1);
         }
         bindings
+    }
+
+    /// Whether the entry is compiled with PReLU's `SPAN_IN_ONE_RUN`.
+    fn one_run(self) -> bool {
+        matches!(self, Entry::ForwardVec4OneRun | Entry::BackwardVec4OneRun)
     }
 
     /// Vectors or scalars each invocation handles.
@@ -273,9 +284,10 @@ impl Kernels {
         // workgroup, so this many always fit the grid.
         let max_groups = u64::from(self.limits.max_compute_workgroups_per_dimension).pow(3);
         let grid = max_groups.saturating_mul(u64::from(WORKGROUP_SIZE));
-        // A multiple of 64 elements keeps every chunk after the first as
-        // vec4-aligned as the first.
-        ((usable / esize).min(grid) & !63).clamp(64, MAX_CHUNK_ELEMENTS)
+        // A multiple of a vec4 workgroup's span keeps every chunk after the
+        // first as vec4-aligned as the first, and each workgroup's span
+        // where it was relative to PReLU's channel runs.
+        ((usable / esize).min(grid) / VEC4_SPAN * VEC4_SPAN).clamp(VEC4_SPAN, MAX_CHUNK_ELEMENTS)
     }
 
     fn kernel(&self, family: Family, entry: Entry, dtype: Dtype) -> Result<Arc<Kernel>> {
@@ -321,10 +333,13 @@ impl Kernels {
                 bind_group_layouts: &[Some(&layout)],
                 immediate_size: 0,
             });
-        let constants = [
+        let mut constants = vec![
             ("WG", f64::from(WORKGROUP_SIZE)),
             ("ITEMS", f64::from(entry.items())),
         ];
+        if entry.one_run() {
+            constants.push(("SPAN_IN_ONE_RUN", 1.0));
+        }
         let pipeline = self
             .device
             .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
@@ -530,9 +545,14 @@ impl Kernels {
         if len == 0 {
             return Ok(());
         }
-        let (vec4_entry, scalar_entry) = match g {
-            None => (Entry::ForwardVec4, Entry::ForwardScalar),
-            Some(_) => (Entry::BackwardVec4, Entry::BackwardScalar),
+        // Runs a whole number of workgroup spans long: each workgroup of a
+        // vec4 dispatch lies in one run, as chunks start on span boundaries.
+        let one_run = prelu.is_some_and(|(_, c)| (c.inner as u64).is_multiple_of(VEC4_SPAN));
+        let (vec4_entry, scalar_entry) = match (g, one_run) {
+            (None, false) => (Entry::ForwardVec4, Entry::ForwardScalar),
+            (None, true) => (Entry::ForwardVec4OneRun, Entry::ForwardScalar),
+            (Some(_), false) => (Entry::BackwardVec4, Entry::BackwardScalar),
+            (Some(_), true) => (Entry::BackwardVec4OneRun, Entry::BackwardScalar),
         };
         let vec4 = self.kernel(family, vec4_entry, dtype)?;
         let scalar = self.kernel(family, scalar_entry, dtype)?;

@@ -174,6 +174,13 @@ fn binding_limited_to_one_mebibyte_nchw() {
 }
 
 #[test]
+fn binding_limited_to_one_mebibyte_runs_spanning_workgroups() {
+    // inner = 262,144, a multiple of a vec4 workgroup's span: PReLU's
+    // one-weight-per-workgroup kernels, over several bindings.
+    run_in_one_encoder((Some(1 << 20), Some(16)), 2 * 3 * 262_144, 3, false);
+}
+
+#[test]
 fn binding_limited_to_one_mebibyte_channels_last() {
     run_in_one_encoder((Some(1 << 20), Some(16)), 3_000_000, 64, true);
 }

@@ -258,6 +258,18 @@ pub fn check_backward<T: Element>(
         );
 
         if let Op::Prelu { weight, axis } = op {
+            // grad_x alone (no weight gradient) runs other kernels.
+            let gx_only = poisoned::<T>(gpu, shape);
+            let mut encoder = gpu.device().create_command_encoder(&Default::default());
+            gpu.encode_backward(&mut encoder, act, &xt, &gt, &gx_only, None)
+                .unwrap();
+            gpu.queue().submit([encoder.finish()]);
+            assert_same(
+                &gpu.download(&gx_only).unwrap(),
+                &expected,
+                &format!("{what} (grad_x only)"),
+            );
+
             let reference = cpu::prelu_weight_grad(x, g, shape, weight.len(), *axis).unwrap();
             let scale = cpu::prelu_weight_grad_magnitude(x, g, shape, weight.len(), *axis).unwrap();
             let from_backward = gpu
