@@ -113,6 +113,39 @@ fn weight_grad_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
     }
 }
 
+// `weight_grad_rows` with vec4 loads, where runs are a multiple of four
+// elements long and every offset a multiple of four: a tile is WG * ITEMS
+// vec4s.
+@compute @workgroup_size(WG)
+fn weight_grad_rows_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let local_tile = workgroup_index(wg);
+    if local_tile >= params.len {
+        return;
+    }
+    let tile = params.base + local_tile;
+    let run = tile / params.tiles;
+    let run_start = run * params.inner;
+    let start = run_start + (tile % params.tiles) * (WG * ITEMS * 4u);
+    let end = min(start + WG * ITEMS * 4u, run_start + params.inner);
+    let w = f32(w1[params.w_off + run % params.channels]);
+    var sum = vec4<f32>(0.0);
+    for (var k = 0u; k < ITEMS; k++) {
+        let e = start + (k * WG + lid) * 4u;
+        if e < end {
+            let v = (e - params.first) / 4u;
+            let x = vec4<f32>(x4[params.x_off / 4u + v]);
+            let g = vec4<f32>(g4[params.g_off / 4u + v]);
+            let positive = is_positive4(x);
+            y4[params.y_off / 4u + v] = vec4<elem>(select(w * g, g, positive));
+            sum += select(x * g, vec4<f32>(0.0), positive);
+        }
+    }
+    let total = workgroup_sum(lid, (sum.x + sum.y) + (sum.z + sum.w));
+    if lid == 0u {
+        partials[tile] = total;
+    }
+}
+
 // Pass 1 where channel runs are short (channels-last, small images): the
 // tensor is a matrix of `outer` rows by `period` = channels * inner columns;
 // an invocation sums `rows` rows of one column, neighbouring invocations

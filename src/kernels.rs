@@ -29,6 +29,12 @@ const VEC4_SPAN: u64 = (WORKGROUP_SIZE * ITEMS_ELEMENTWISE * 4) as u64;
 const ITEMS_ROWS: u32 = 8;
 /// Elements a tile of `weight_grad_rows` covers.
 const ROWS_TILE: u64 = (WORKGROUP_SIZE * ITEMS_ROWS) as u64;
+/// vec4s per invocation in a tile of `weight_grad_rows_vec4`: large tiles,
+/// since each costs a workgroup reduction (and software rasterisers pay
+/// dearly for its barriers).
+const ITEMS_ROWS_VEC4: u32 = 16;
+/// Elements a tile of `weight_grad_rows_vec4` covers.
+const ROWS_TILE_VEC4: u64 = (WORKGROUP_SIZE * ITEMS_ROWS_VEC4 * 4) as u64;
 /// Rows an invocation of `weight_grad_cols` sums before writing a partial.
 const COLS_ROWS: u64 = 64;
 /// Below this many partials per channel, one invocation per channel sums
@@ -103,6 +109,7 @@ pub(crate) enum Entry {
     BackwardVec4OneRun,
     BackwardScalar,
     WeightGradRows,
+    WeightGradRowsVec4,
     WeightGradCols,
     ReduceWide,
     ReduceNarrow,
@@ -128,6 +135,7 @@ impl Entry {
             Entry::BackwardVec4 | Entry::BackwardVec4OneRun => "backward_vec4",
             Entry::BackwardScalar => "backward_scalar",
             Entry::WeightGradRows => "weight_grad_rows",
+            Entry::WeightGradRowsVec4 => "weight_grad_rows_vec4",
             Entry::WeightGradCols => "weight_grad_cols",
             Entry::ReduceWide => "weight_grad_reduce_wide",
             Entry::ReduceNarrow => "weight_grad_reduce_narrow",
@@ -143,6 +151,7 @@ impl Entry {
             Entry::BackwardVec4 | Entry::BackwardVec4OneRun => vec![X4, G4, Y4, X1, G1, Y1],
             Entry::BackwardScalar => vec![X1, G1, Y1],
             Entry::WeightGradRows | Entry::WeightGradCols => vec![X1, G1, Y1, PARTIALS],
+            Entry::WeightGradRowsVec4 => vec![X4, G4, Y4, PARTIALS],
             Entry::ReduceWide | Entry::ReduceNarrow => return vec![PARTIALS, GRAD_W],
         };
         if family == Family::Prelu {
@@ -160,6 +169,7 @@ impl Entry {
     fn items(self) -> u32 {
         match self {
             Entry::WeightGradRows => ITEMS_ROWS,
+            Entry::WeightGradRowsVec4 => ITEMS_ROWS_VEC4,
             _ => ITEMS_ELEMENTWISE,
         }
     }
@@ -667,11 +677,21 @@ impl Kernels {
         // Long channel runs, or rows (channels * inner) too long for one
         // binding: tiles inside each run. Otherwise: columns.
         if inner >= ROWS_TILE || period > chunk {
-            let tiles = inner.div_ceil(ROWS_TILE);
+            // vec4 loads where runs and offsets are multiples of four
+            // elements (chunks then start on such multiples too).
+            let mut vec4 = inner.is_multiple_of(4);
+            for operand in [x, g, y] {
+                vec4 &= self.bind(operand, esize, 0, 1)?.elem_off.is_multiple_of(4);
+            }
+            let (entry, tile) = match vec4 {
+                true => (Entry::WeightGradRowsVec4, ROWS_TILE_VEC4),
+                false => (Entry::WeightGradRows, ROWS_TILE),
+            };
+            let tiles = inner.div_ceil(tile);
             let total = outer * c * tiles;
-            let per_chunk = (chunk / ROWS_TILE).max(1);
-            let tile_start = |t: u64| (t / tiles) * inner + (t % tiles) * ROWS_TILE;
-            let tile_end = |t: u64| (tile_start(t) + ROWS_TILE).min((t / tiles + 1) * inner);
+            let per_chunk = (chunk / tile).max(1);
+            let tile_start = |t: u64| (t / tiles) * inner + (t % tiles) * tile;
+            let tile_end = |t: u64| (tile_start(t) + tile).min((t / tiles + 1) * inner);
             let mut t0 = 0;
             while t0 < total {
                 let t1 = (t0 + per_chunk).min(total);
@@ -682,13 +702,7 @@ impl Kernels {
                     tiles: tiles as u32,
                     ..Params::default()
                 };
-                chunks.push((
-                    Entry::WeightGradRows,
-                    params,
-                    t1 - t0,
-                    first,
-                    tile_end(t1 - 1) - first,
-                ));
+                chunks.push((entry, params, t1 - t0, first, tile_end(t1 - 1) - first));
                 t0 = t1;
             }
             (partial_count, a_count, a_stride, b_count) = (total, outer, c * tiles, tiles);
@@ -732,8 +746,10 @@ impl Kernels {
                        or request a device with a larger max_storage_buffer_binding_size",
             });
         }
-        let rows_kernel = self.kernel(Family::Prelu, Entry::WeightGradRows, dtype)?;
-        let cols_kernel = self.kernel(Family::Prelu, Entry::WeightGradCols, dtype)?;
+        let pass1_entry = chunks
+            .first()
+            .map_or(Entry::WeightGradCols, |chunk| chunk.0);
+        let pass1_kernel = self.kernel(Family::Prelu, pass1_entry, dtype)?;
         let reduce_entry = if a_count * b_count >= REDUCE_WIDE_FROM {
             Entry::ReduceWide
         } else {
@@ -754,11 +770,7 @@ impl Kernels {
             timestamp_writes: None,
         });
         for (entry, mut params, groups, first, elements) in chunks {
-            let kernel = if entry == Entry::WeightGradRows {
-                &rows_kernel
-            } else {
-                &cols_kernel
-            };
+            debug_assert_eq!(entry, pass1_entry);
             let bx = self.bind(x, esize, first, elements)?;
             let bg = self.bind(g, esize, first, elements)?;
             let by = self.bind(y, esize, first, elements)?;
@@ -771,8 +783,17 @@ impl Kernels {
             params.inner = inner as u32;
             params.period = period as u32;
             params.outer = outer as u32;
-            let bound = [(X1, &bx), (G1, &bg), (Y1, &by), (W1, &bw), (PARTIALS, &bp)];
-            self.dispatch(&mut pass, kernel, params, groups, &bound)?;
+            let bound = [
+                (X1, &bx),
+                (G1, &bg),
+                (Y1, &by),
+                (X4, &bx),
+                (G4, &bg),
+                (Y4, &by),
+                (W1, &bw),
+                (PARTIALS, &bp),
+            ];
+            self.dispatch(&mut pass, &pass1_kernel, params, groups, &bound)?;
         }
         let params = Params {
             len: c as u32,

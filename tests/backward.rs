@@ -50,7 +50,7 @@ fn relu_backward_is_zero_at_zero_and_leaky_backward_is_the_slope() {
 #[test]
 fn prelu_backward_matches_reference_in_every_layout() {
     let mut rng = Rng::new("prelu_backward");
-    let cases: [(&[usize], usize, bool); 11] = [
+    let cases: [(&[usize], usize, bool); 12] = [
         (&[2, 3, 40, 50], 1, false),
         (&[2, 3, 40, 50], 1, true),
         (&[1, 64, 64, 64], 1, false),
@@ -61,6 +61,7 @@ fn prelu_backward_matches_reference_in_every_layout() {
         (&[7], 0, true),
         (&[3, 5, 4, 3], 3, false),
         (&[2, 3, 5000], 1, false),
+        (&[2, 3, 4097], 1, false),
         (&[0, 3], 1, false),
     ];
     for (shape, axis, shared) in cases {
