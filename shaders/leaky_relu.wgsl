@@ -5,17 +5,17 @@
 fn begin_span(first: u32, last: u32) {}
 
 fn forward1(x: f32, e: u32) -> f32 {
-    return select(params.slope * x, x, is_positive1(x));
+    return select(mul1(params.slope, x), x, is_positive1(x));
 }
 
 fn forward4(x: vec4<f32>, e: u32) -> vec4<f32> {
-    return select(params.slope * x, x, is_positive4(x));
+    return select(mul4(vec4<f32>(params.slope), x), x, is_positive4(x));
 }
 
 fn backward1(x: f32, g: f32, e: u32) -> f32 {
-    return select(params.slope * g, g, is_positive1(x));
+    return select(mul1(params.slope, g), g, is_positive1(x));
 }
 
 fn backward4(x: vec4<f32>, g: vec4<f32>, e: u32) -> vec4<f32> {
-    return select(params.slope * g, g, is_positive4(x));
+    return select(mul4(vec4<f32>(params.slope), g), g, is_positive4(x));
 }

@@ -45,19 +45,19 @@ fn weights4(e: u32) -> vec4<f32> {
 }
 
 fn forward1(x: f32, e: u32) -> f32 {
-    return select(weight_at(e) * x, x, is_positive1(x));
+    return select(mul1(weight_at(e), x), x, is_positive1(x));
 }
 
 fn forward4(x: vec4<f32>, e: u32) -> vec4<f32> {
-    return select(weights4(e) * x, x, is_positive4(x));
+    return select(mul4(weights4(e), x), x, is_positive4(x));
 }
 
 fn backward1(x: f32, g: f32, e: u32) -> f32 {
-    return select(weight_at(e) * g, g, is_positive1(x));
+    return select(mul1(weight_at(e), g), g, is_positive1(x));
 }
 
 fn backward4(x: vec4<f32>, g: vec4<f32>, e: u32) -> vec4<f32> {
-    return select(weights4(e) * g, g, is_positive4(x));
+    return select(mul4(weights4(e), g), g, is_positive4(x));
 }
 
 // grad_x for the element at binding-relative index i, whose channel's weight
@@ -66,8 +66,8 @@ fn backward_element(i: u32, w: f32) -> f32 {
     let x = f32(x1[params.x_off + i]);
     let g = f32(g1[params.g_off + i]);
     let positive = is_positive1(x);
-    y1[params.y_off + i] = elem(select(w * g, g, positive));
-    return select(x * g, 0.0, positive);
+    y1[params.y_off + i] = elem(select(mul1(w, g), g, positive));
+    return select(mul1(x, g), 0.0, positive);
 }
 
 // Tree sum of one value per invocation; the result is valid on lid 0.
@@ -136,8 +136,8 @@ fn weight_grad_rows_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_in
             let x = vec4<f32>(x4[params.x_off / 4u + v]);
             let g = vec4<f32>(g4[params.g_off / 4u + v]);
             let positive = is_positive4(x);
-            y4[params.y_off / 4u + v] = vec4<elem>(select(w * g, g, positive));
-            sum += select(x * g, vec4<f32>(0.0), positive);
+            y4[params.y_off / 4u + v] = vec4<elem>(select(mul4(vec4<f32>(w), g), g, positive));
+            sum += select(mul4(x, g), vec4<f32>(0.0), positive);
         }
     }
     let total = workgroup_sum(lid, (sum.x + sum.y) + (sum.z + sum.w));

@@ -91,7 +91,7 @@ impl Gpu {
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Self {
         Self {
             inner: Arc::new(Inner {
-                kernels: Kernels::new(device.clone()),
+                kernels: Kernels::new(device.clone(), &queue),
                 device,
                 queue,
                 owner: Owner(Arc::new(())),
@@ -121,6 +121,15 @@ impl Gpu {
             .device
             .features()
             .contains(wgpu::Features::SHADER_F16)
+    }
+
+    /// Whether the kernels recompute, in integer arithmetic, products that
+    /// this device flushes to zero (subnormals), so that results stay
+    /// bit-identical to the CPU reference. Found out with a tiny dispatch
+    /// when the `Gpu` is made; `WGPU_RELU_EXACT_PRODUCTS=1` (or `0`) decides
+    /// instead.
+    pub fn exact_products(&self) -> bool {
+        self.inner.kernels.exact_products()
     }
 
     /// How many buffers the library itself holds on this device (parameter

@@ -233,6 +233,9 @@ struct Bound<'a> {
 pub(crate) struct Kernels {
     device: wgpu::Device,
     limits: wgpu::Limits,
+    /// Whether the kernels are compiled with EXACT_PRODUCTS (the device
+    /// flushes subnormal products, which the semantics keep).
+    exact_products: bool,
     modules: Mutex<HashMap<(Family, Dtype), wgpu::ShaderModule>>,
     pipelines: Mutex<HashMap<(Family, Entry, Dtype), Arc<Kernel>>>,
     params: Mutex<HashMap<Params, wgpu::Buffer>>,
@@ -254,16 +257,116 @@ pub struct Allocations {
 }
 
 impl Kernels {
-    pub(crate) fn new(device: wgpu::Device) -> Self {
+    /// The kernels of `device`. Finds out once, with a tiny dispatch,
+    /// whether the device flushes subnormal products (see
+    /// [`Kernels::flushes_subnormals`]); `WGPU_RELU_EXACT_PRODUCTS=1` or `=0`
+    /// decides instead.
+    pub(crate) fn new(device: wgpu::Device, queue: &wgpu::Queue) -> Self {
         let limits = device.limits();
-        Self {
+        let mut kernels = Self {
             device,
             limits,
+            exact_products: false,
             modules: Mutex::default(),
             pipelines: Mutex::default(),
             params: Mutex::default(),
             scratch: Mutex::default(),
+        };
+        kernels.exact_products = match std::env::var("WGPU_RELU_EXACT_PRODUCTS").as_deref() {
+            Ok("1") => true,
+            Ok("0") => false,
+            // If the probe itself fails, exact products are the safe side.
+            _ => kernels.flushes_subnormals(queue).unwrap_or(true),
+        };
+        log::info!(
+            "wgpu_relu: exact subnormal products: {}",
+            kernels.exact_products
+        );
+        kernels
+    }
+
+    /// Whether the kernels recompute products that the device flushed.
+    pub(crate) fn exact_products(&self) -> bool {
+        self.exact_products
+    }
+
+    /// Runs Leaky ReLU (slope 0.5) compiled without the exact-product path
+    /// on a normal input with a subnormal result and on a subnormal input,
+    /// and says whether either came back flushed to zero.
+    fn flushes_subnormals(&self, queue: &wgpu::Queue) -> Result<bool> {
+        let inputs = [-f32::MIN_POSITIVE, -f32::from_bits(0x200)]; // -2^-126, -2^-140
+        let expected = [0x8040_0000u32, 0x8000_0100]; // -2^-127, -2^-141
+        let kernel =
+            self.build_kernel(Family::LeakyRelu, Entry::ForwardScalar, Dtype::F32, false)?;
+        let scope = ErrorScopes::push(&self.device);
+        let storage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC;
+        let x = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("wgpu_relu.probe"),
+                contents: bytemuck::cast_slice(&inputs),
+                usage: storage,
+            });
+        let y = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("wgpu_relu.probe"),
+            size: 8,
+            usage: storage,
+            mapped_at_creation: false,
+        });
+        let read = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("wgpu_relu.probe"),
+            size: 8,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let bx = Bound {
+            buffer: &x,
+            offset: 0,
+            size: 8,
+            elem_off: 0,
+        };
+        let by = Bound {
+            buffer: &y,
+            offset: 0,
+            size: 8,
+            elem_off: 0,
+        };
+        let params = Params {
+            len: 2,
+            slope_bits: 0.5f32.to_bits(),
+            channels: 1,
+            inner: 1,
+            ..Params::default()
+        };
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            self.dispatch(&mut pass, &kernel, params, 1, &[(X1, &bx), (Y1, &by)])?;
         }
+        encoder.copy_buffer_to_buffer(&y, 0, &read, 0, 8);
+        let submission = queue.submit([encoder.finish()]);
+        scope.pop()?;
+        let (sender, receiver) = std::sync::mpsc::channel();
+        read.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            let _ = sender.send(r);
+        });
+        self.device.poll(wgpu::PollType::Wait {
+            submission_index: Some(submission),
+            timeout: None,
+        })?;
+        receiver
+            .recv()
+            .map_err(|e| Error::Map(e.to_string()))?
+            .map_err(|e| Error::Map(e.to_string()))?;
+        let bits: Vec<u32> = bytemuck::cast_slice(
+            &read
+                .slice(..)
+                .get_mapped_range()
+                .map_err(|e| Error::Map(e.to_string()))?,
+        )
+        .to_vec();
+        read.unmap();
+        Ok(bits != expected)
     }
 
     pub(crate) fn limits(&self) -> &wgpu::Limits {
@@ -306,6 +409,20 @@ impl Kernels {
         }
         // Built outside the lock: another thread may build the same one at
         // the same time, and the first insert wins. Both are correct.
+        let kernel = Arc::new(self.build_kernel(family, entry, dtype, self.exact_products)?);
+        Ok(lock(&self.pipelines)
+            .entry((family, entry, dtype))
+            .or_insert(kernel)
+            .clone())
+    }
+
+    fn build_kernel(
+        &self,
+        family: Family,
+        entry: Entry,
+        dtype: Dtype,
+        exact_products: bool,
+    ) -> Result<Kernel> {
         let module = self.module(family, dtype)?;
         let bindings = entry.bindings(family);
         let label = format!("wgpu_relu.{}.{}.{dtype:?}", family.name(), entry.name());
@@ -350,6 +467,9 @@ impl Kernels {
         if entry.one_run() {
             constants.push(("SPAN_IN_ONE_RUN", 1.0));
         }
+        if exact_products {
+            constants.push(("EXACT_PRODUCTS", 1.0));
+        }
         let pipeline = self
             .device
             .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
@@ -365,15 +485,11 @@ impl Kernels {
                 cache: None,
             });
         scope.pop()?;
-        let kernel = Arc::new(Kernel {
+        Ok(Kernel {
             pipeline,
             layout,
             bindings,
-        });
-        Ok(lock(&self.pipelines)
-            .entry((family, entry, dtype))
-            .or_insert(kernel)
-            .clone())
+        })
     }
 
     fn module(&self, family: Family, dtype: Dtype) -> Result<wgpu::ShaderModule> {
@@ -893,13 +1009,15 @@ mod tests {
         }
     }
 
-    /// The Rust and WGSL parameter blocks agree in size (WGSL: 24 u32/f32).
+    /// The Rust and WGSL parameter blocks agree in size: 24 four-byte fields.
     #[test]
     fn params_block_matches_wgsl() {
         assert_eq!(std::mem::size_of::<Params>(), 24 * 4);
-        assert_eq!(
-            COMMON_SOURCE.matches(": u32,").count() + COMMON_SOURCE.matches(": f32,").count(),
-            24
-        );
+        let start = COMMON_SOURCE.find("struct Params {").unwrap();
+        let end = start + COMMON_SOURCE[start..].find('}').unwrap();
+        let fields = COMMON_SOURCE[start..end]
+            .lines()
+            .filter(|l| l.contains(": u32,") || l.contains(": f32,"));
+        assert_eq!(fields.count(), 24);
     }
 }

@@ -1,0 +1,106 @@
+//! The integer path that recomputes products a device flushed (subnormal
+//! results or inputs), forced on with WGPU_RELU_EXACT_PRODUCTS=1: where the
+//! device does not flush (lavapipe), every product it recomputes must equal
+//! the hardware's and the CPU reference's, bit for bit.
+
+mod common;
+use common::*;
+
+/// Forces the exact path before this binary's one Gpu is made.
+fn exact_gpu() -> &'static wgpu_relu::Gpu {
+    std::env::set_var("WGPU_RELU_EXACT_PRODUCTS", "1");
+    let gpu = gpu();
+    assert!(
+        gpu.exact_products(),
+        "WGPU_RELU_EXACT_PRODUCTS=1 must force the exact path"
+    );
+    gpu
+}
+
+/// Values of every magnitude down to the smallest subnormal, both signs,
+/// so that many products land in or under the subnormal range, plus
+/// zeros, infinities and NaN.
+fn tiny_values(rng: &mut Rng, len: usize) -> Vec<f32> {
+    (0..len)
+        .map(|_| match rng.below(16) {
+            0 => {
+                f32::from_bits(rng.below(0x0080_0000) as u32)
+                    * if rng.below(2) == 0 { 1.0 } else { -1.0 }
+            }
+            1 => [0.0, -0.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN][rng.below(5) as usize],
+            _ => {
+                let exponent = rng.below(200) as i32 - 150;
+                let mantissa = 1.0 + rng.uniform(1.0).abs();
+                let sign = if rng.below(2) == 0 { 1.0 } else { -1.0 };
+                sign * mantissa * 2f32.powi(exponent)
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn leaky_and_prelu_products_are_exact_down_to_subnormals() {
+    let gpu = exact_gpu();
+    let mut rng = Rng::new("exact_products");
+    let len = 50_003;
+    for slope in [
+        0.5,
+        0.01,
+        3.0e-20,
+        -7.5e-39,
+        1.0e30,
+        -1.5,
+        f32::from_bits(1),
+        0.0,
+    ] {
+        let x = tiny_values(&mut rng, len);
+        let g = tiny_values(&mut rng, len);
+        check_forward(gpu, &Op::Leaky(slope), &x, &[len]);
+        check_backward(gpu, &Op::Leaky(slope), &x, &g, &[len], 0.0);
+    }
+    let shape = [7, 13, 557];
+    let n = shape.iter().product();
+    let weight = tiny_values(&mut rng, 13);
+    let (x, g) = (tiny_values(&mut rng, n), tiny_values(&mut rng, n));
+    check_forward(
+        gpu,
+        &Op::Prelu {
+            weight: weight.clone(),
+            axis: 1,
+        },
+        &x,
+        &shape,
+    );
+    let finite: Vec<f32> = weight
+        .iter()
+        .map(|w| if w.is_finite() { *w } else { 0.5 })
+        .collect();
+    let x: Vec<f32> = x
+        .iter()
+        .map(|v| if v.is_finite() { *v } else { 1e-30 })
+        .collect();
+    check_backward(
+        gpu,
+        &Op::Prelu {
+            weight: finite,
+            axis: 1,
+        },
+        &x,
+        &g,
+        &shape,
+        1e-5,
+    );
+}
+
+#[test]
+fn f16_with_subnormal_slopes() {
+    let gpu = exact_gpu();
+    if !gpu.supports_f16() {
+        return; // GL: f16 is checked to be an error in tests/f16.rs
+    }
+    let mut rng = Rng::new("exact_products_f16");
+    let x = rng.values_f16(10_001);
+    for slope in [f32::from_bits(3), 1.0e-30, 0.25] {
+        check_forward(gpu, &Op::Leaky(slope), &x, &[x.len()]);
+    }
+}
