@@ -44,6 +44,11 @@ impl Rng {
         Self(seed | 1)
     }
 
+    /// A generator for a seed drawn elsewhere (a property test's).
+    pub fn from_seed(seed: u64) -> Self {
+        Self(seed | 1)
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
