@@ -43,6 +43,11 @@ pub struct Gpu {
 struct Inner {
     device: wgpu::Device,
     queue: wgpu::Queue,
+    /// Why the device was lost, once it is: every call then returns
+    /// `Error::DeviceLost` at once, instead of work silently dropped.
+    lost: Arc<Mutex<Option<String>>>,
+    /// Whether `lost` is fed by the device's own lost callback (`Gpu::new`).
+    watches_loss: std::sync::atomic::AtomicBool,
     kernels: Kernels,
     owner: Owner,
     staging: Mutex<Vec<wgpu::Buffer>>,
@@ -82,7 +87,19 @@ impl Gpu {
                 ..Default::default()
             })
             .await?;
-        Ok(Self::from_device(device, queue))
+        let gpu = Self::from_device(device, queue);
+        // The device is ours, so its lost callback is too (an app's own
+        // device keeps its own: see `notify_device_lost`).
+        let lost = gpu.inner.lost.clone();
+        gpu.inner
+            .device
+            .set_device_lost_callback(move |reason, message| {
+                *lock(&lost) = Some(format!("{reason:?}: {message}"));
+            });
+        gpu.inner
+            .watches_loss
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(gpu)
     }
 
     /// Wraps an app's existing device and queue. Kernels then run on the
@@ -94,9 +111,36 @@ impl Gpu {
                 kernels: Kernels::new(device.clone(), &queue),
                 device,
                 queue,
+                lost: Arc::default(),
+                watches_loss: Default::default(),
                 owner: Owner(Arc::new(())),
                 staging: Mutex::default(),
             }),
+        }
+    }
+
+    /// Tells the library that the device was lost, so that every later call
+    /// returns [`Error::DeviceLost`] at once. `Gpu::new` watches its own
+    /// device; with [`Gpu::from_device`] the device's lost callback belongs
+    /// to the app, which calls this from it.
+    pub fn notify_device_lost(&self, reason: &str) {
+        *lock(&self.inner.lost) = Some(reason.to_string());
+    }
+
+    /// An error if the device was lost.
+    fn check_alive(&self) -> Result<()> {
+        if self
+            .inner
+            .watches_loss
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            // wgpu runs the lost callback from a poll; a non-blocking one
+            // costs microseconds and makes a destroyed device show at once.
+            let _ = self.inner.device.poll(wgpu::PollType::Poll);
+        }
+        match &*lock(&self.inner.lost) {
+            Some(reason) => Err(Error::DeviceLost(reason.clone())),
+            None => Ok(()),
         }
     }
 
@@ -143,6 +187,7 @@ impl Gpu {
     /// The buffer is created mapped and filled directly, with `STORAGE`,
     /// `COPY_SRC` and `COPY_DST` usage.
     pub fn upload<T: Element>(&self, data: &[T]) -> Result<Tensor<T>> {
+        self.check_alive()?;
         self.check_dtype::<T>("upload")?;
         let bytes: &[u8] = bytemuck::cast_slice(data);
         let buffer = self.create_buffer(bytes.len() as u64, "wgpu_relu.upload", true)?;
@@ -166,6 +211,7 @@ impl Gpu {
 
     /// A new, uninitialised tensor of the given shape on this device.
     pub fn empty<T: Element>(&self, shape: &[usize]) -> Result<Tensor<T>> {
+        self.check_alive()?;
         self.check_dtype::<T>("empty")?;
         let len = crate::tensor::element_count(shape)? as u64;
         let bytes = len.saturating_mul(T::SIZE);
@@ -182,6 +228,7 @@ impl Gpu {
     /// device happens inside (wgpu has no other way to make progress there);
     /// on the web it is a real await.
     pub async fn download_async<T: Element>(&self, tensor: &Tensor<T>) -> Result<Vec<T>> {
+        self.check_alive()?;
         self.check_tensor(
             tensor,
             "the downloaded tensor",
@@ -425,6 +472,7 @@ impl Gpu {
         x: &Tensor<T>,
         output: &Tensor<T>,
     ) -> Result<Plan<'a>> {
+        self.check_alive()?;
         self.check_dtype::<T>(activation.name())?;
         if x.len() as u64 > MAX_ELEMENTS {
             return Err(Error::TooLarge {

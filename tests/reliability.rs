@@ -1,0 +1,383 @@
+//! Under load, faults and hostile input the library keeps working, loses
+//! nothing and never panics: threads sharing one Gpu, several Gpus on one
+//! device, a long soak watching memory, a fuzzer over the public API, and a
+//! device destroyed mid-run.
+
+mod common;
+use common::*;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use std::time::{Duration, Instant};
+use wgpu_relu::{cpu, wgpu, Activation, Error, Gpu, Tensor};
+
+/// One round of mixed ops on fresh data, every result checked.
+fn mixed_round(gpu: &Gpu, rng: &mut Rng, round: usize) {
+    let len = 1 + rng.below(3000) as usize;
+    let x = rng.values(len);
+    let g = rng.values(len);
+    let xt = gpu.upload(&x).unwrap();
+    let gt = gpu.upload(&g).unwrap();
+    match round % 5 {
+        0 => {
+            let y = gpu.forward(&Activation::Relu, &xt).unwrap();
+            assert_same(&gpu.download(&y).unwrap(), &cpu::relu(&x), "relu");
+        }
+        1 => {
+            let act = Activation::LeakyRelu {
+                negative_slope: 0.1,
+            };
+            gpu.forward_in_place(&act, &xt).unwrap();
+            assert_same(
+                &gpu.download(&xt).unwrap(),
+                &cpu::leaky_relu(&x, 0.1),
+                "leaky in place",
+            );
+        }
+        2 => {
+            let grads = gpu.backward(&Activation::Relu, &xt, &gt).unwrap();
+            assert_same(
+                &gpu.download(&grads.input).unwrap(),
+                &cpu::relu_backward(&x, &g),
+                "relu backward",
+            );
+        }
+        3 => {
+            let w = [0.25f32];
+            let wt = gpu.upload(&w).unwrap();
+            let act = Activation::Prelu {
+                weight: &wt,
+                channel_axis: 0,
+            };
+            let y = gpu.forward(&act, &xt).unwrap();
+            assert_same(
+                &gpu.download(&y).unwrap(),
+                &cpu::prelu(&x, &[len], &w, 0).unwrap(),
+                "prelu",
+            );
+        }
+        _ => {
+            let w = [0.5f32, -0.25, 2.0];
+            let n = len / 3 * 3;
+            let shape = [n / 3, 3];
+            let xs = gpu.upload(&x[..n]).unwrap().reshape(&shape).unwrap();
+            let gs = gpu.upload(&g[..n]).unwrap().reshape(&shape).unwrap();
+            let wt = gpu.upload(&w).unwrap();
+            let act = Activation::Prelu {
+                weight: &wt,
+                channel_axis: 1,
+            };
+            let grads = gpu.backward(&act, &xs, &gs).unwrap();
+            let (gx, _) = cpu::prelu_backward(&x[..n], &g[..n], &shape, &w, 1).unwrap();
+            assert_same(&gpu.download(&grads.input).unwrap(), &gx, "prelu backward");
+            let gw = gpu.download(grads.weight.as_ref().unwrap()).unwrap();
+            let reference = cpu::prelu_weight_grad(&x[..n], &g[..n], &shape, 3, 1).unwrap();
+            let scale = cpu::prelu_weight_grad_magnitude(&x[..n], &g[..n], &shape, 3, 1).unwrap();
+            assert_close(&gw, &reference, &scale, 1e-5, "prelu weight gradient");
+        }
+    }
+}
+
+#[test]
+fn eight_threads_share_one_gpu() {
+    let gpu = gpu().clone();
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let gpu = gpu.clone();
+            std::thread::spawn(move || {
+                let mut rng = Rng::from_seed(0x1234_5678 + t);
+                for round in 0..200 {
+                    mixed_round(&gpu, &mut rng, round + t as usize);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("a thread failed");
+    }
+}
+
+#[test]
+fn several_gpus_on_one_device_at_once() {
+    let base = gpu();
+    let gpus: Vec<Gpu> = (0..3)
+        .map(|_| Gpu::from_device(base.device().clone(), base.queue().clone()))
+        .collect();
+    let threads: Vec<_> = gpus
+        .into_iter()
+        .enumerate()
+        .map(|(i, gpu)| {
+            std::thread::spawn(move || {
+                let mut rng = Rng::from_seed(0xabcd + i as u64);
+                for round in 0..100 {
+                    mixed_round(&gpu, &mut rng, round);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("a thread failed");
+    }
+}
+
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse::<u64>().ok())
+        .unwrap_or(0)
+        * 4096
+}
+
+/// 10,000 mixed calls; memory and the library's own buffers stay flat after
+/// a warm-up.
+#[test]
+fn soak_ten_thousand_calls() {
+    let gpu = Gpu::new().unwrap();
+    let mut rng = Rng::new("soak");
+    let x = rng.values(4096);
+    let xt = gpu.upload(&x).unwrap();
+    let w = gpu.upload(&[0.25f32, 0.5, 0.75, 1.0]).unwrap();
+    let call = |i: usize| {
+        let n = 1 + (i * 7919) % 4096; // many distinct sizes: the parameter cache must stay bounded
+        let t = Tensor::<f32>::from_buffer(xt.buffer().clone(), 0, &[n]).unwrap();
+        match i % 4 {
+            0 => drop(gpu.forward(&Activation::Relu, &t).unwrap()),
+            1 => drop(
+                gpu.forward(
+                    &Activation::LeakyRelu {
+                        negative_slope: 0.01,
+                    },
+                    &t,
+                )
+                .unwrap(),
+            ),
+            2 => drop(gpu.backward(&Activation::Relu, &t, &t).unwrap()),
+            _ => {
+                let t = Tensor::<f32>::from_buffer(xt.buffer().clone(), 0, &[n / 4 * 4 / 4, 4])
+                    .unwrap();
+                drop(
+                    gpu.backward(
+                        &Activation::Prelu {
+                            weight: &w,
+                            channel_axis: 1,
+                        },
+                        &t,
+                        &t,
+                    )
+                    .unwrap(),
+                );
+            }
+        }
+        if i % 100 == 99 {
+            let y = gpu.forward(&Activation::Relu, &xt).unwrap();
+            assert_same(&gpu.download(&y).unwrap(), &cpu::relu(&x), "soak check");
+        }
+    };
+    for i in 0..2000 {
+        call(i);
+    }
+    let warm = resident_bytes();
+    let warm_allocations = gpu.allocations();
+    for i in 2000..10_000 {
+        call(i);
+    }
+    gpu.device()
+        .poll(wgpu::PollType::wait_indefinitely())
+        .unwrap();
+    let end = resident_bytes();
+    let allocations = gpu.allocations();
+    eprintln!(
+        "soak: RSS after warm-up {} KiB, after 10,000 calls {} KiB; library buffers {:?} -> {:?}",
+        warm / 1024,
+        end / 1024,
+        warm_allocations,
+        allocations
+    );
+    assert!(
+        allocations.params_buffers <= 1024,
+        "parameter cache is bounded"
+    );
+    assert!(allocations.scratch_buffers <= 1);
+    assert!(
+        end < warm + (64 << 20),
+        "RSS grew from {warm} to {end} bytes"
+    );
+}
+
+/// Hostile calls through the public API: every one returns a correct
+/// result or an Error, none panics, and the Gpu still works after each.
+#[test]
+fn fuzz_the_public_api() {
+    let gpu = gpu();
+    let mut rng = Rng::new("fuzz");
+    let other = Gpu::new().unwrap();
+    let foreign = other.upload(&[1.0f32; 64]).unwrap();
+    let usages = [
+        wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+        wgpu::BufferUsages::STORAGE,
+        wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+        wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+    ];
+    let slopes = [
+        0.1f32,
+        0.0,
+        -2.0,
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        1e30,
+        f32::from_bits(1),
+    ];
+    let cases = 400;
+    let (mut ok, mut errors) = (0, 0);
+    for case in 0..cases {
+        let rank = 1 + rng.below(4) as usize;
+        let shape: Vec<usize> = (0..rank).map(|_| rng.below(6) as usize).collect();
+        let len: usize = shape.iter().product();
+        let size = 4 * (rng.below(200) + 1);
+        let buffer = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+            label: Some("fuzz"),
+            size,
+            usage: usages
+                [(rng.below(2 * usages.len() as u64) as usize).saturating_sub(usages.len())],
+            mapped_at_creation: false,
+        });
+        // Mostly element-aligned offsets inside the buffer, sometimes not.
+        let offset = match rng.below(4) {
+            0 => rng.below(size + 8),
+            _ => 4 * rng.below(size / 4),
+        };
+        let slope = slopes[rng.below(slopes.len() as u64) as usize];
+        let axis = rng.below(6) as usize;
+        let weight_len = rng.below(7) as usize;
+        let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<(), Error> {
+            let x = Tensor::<f32>::from_buffer(buffer.clone(), offset, &shape)?;
+            let host = rng_values(case, len);
+            let y = gpu.upload(&host)?.reshape(&shape)?;
+            let w = gpu.upload(&vec![0.5f32; weight_len])?;
+            let pick = case % 6;
+            let act = match pick % 3 {
+                0 => Activation::Relu,
+                1 => Activation::LeakyRelu {
+                    negative_slope: slope,
+                },
+                _ => Activation::Prelu {
+                    weight: &w,
+                    channel_axis: axis,
+                },
+            };
+            let mut encoder = gpu.device().create_command_encoder(&Default::default());
+            match pick {
+                0 | 1 => gpu.encode_forward(&mut encoder, &act, &y, &x)?,
+                2 => gpu.encode_backward(&mut encoder, &act, &y, &x, &y, None)?,
+                3 => drop(gpu.forward(&act, &x)?),
+                4 => drop(gpu.backward(
+                    &act,
+                    &y,
+                    &foreign.reshape(&[64]).unwrap_or(foreign.clone()),
+                )?),
+                _ => {
+                    let out = gpu.forward(&act, &y)?;
+                    let expected = match act {
+                        Activation::Relu => cpu::relu(&host),
+                        Activation::LeakyRelu { negative_slope } => {
+                            cpu::leaky_relu(&host, negative_slope)
+                        }
+                        Activation::Prelu { .. } => {
+                            cpu::prelu(&host, &shape, &vec![0.5; weight_len], axis)?
+                        }
+                    };
+                    assert_same(&gpu.download(&out)?, &expected, "fuzz: a valid call");
+                }
+            }
+            gpu.queue().submit([encoder.finish()]);
+            Ok(())
+        }));
+        match outcome {
+            Ok(Ok(())) => ok += 1,
+            Ok(Err(_)) => errors += 1,
+            Err(_) => panic!("case {case} panicked: shape {shape:?}, offset {offset}, slope {slope}, axis {axis}"),
+        }
+        // The next valid call still works.
+        let probe = gpu.upload(&[-1.0f32, 1.0]).unwrap();
+        let y = gpu.forward(&Activation::Relu, &probe).unwrap();
+        assert_eq!(
+            gpu.download(&y).unwrap(),
+            vec![0.0, 1.0],
+            "after case {case}"
+        );
+    }
+    eprintln!("fuzz: {cases} cases, {ok} ran, {errors} returned an Error, none panicked");
+    assert!(
+        ok > 0 && errors > 0,
+        "the fuzzer should reach both outcomes"
+    );
+}
+
+fn rng_values(case: usize, len: usize) -> Vec<f32> {
+    Rng::from_seed(case as u64 * 0x9e37).values(len)
+}
+
+/// After device.destroy() every call returns an Error promptly; a new Gpu
+/// takes over.
+#[test]
+fn destroyed_device_gives_errors_not_panics_or_hangs() {
+    let gpu = Gpu::new().unwrap();
+    let x = gpu.upload(&[1.0f32, -1.0, 2.0]).unwrap();
+    let y = gpu.forward(&Activation::Relu, &x).unwrap();
+    assert_eq!(gpu.download(&y).unwrap(), vec![1.0, 0.0, 2.0]);
+    gpu.device().destroy();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let lost = gpu.clone();
+    let worker = std::thread::spawn(move || {
+        let started = Instant::now();
+        let results = vec![
+            lost.upload(&[1.0f32]).map(|_| ()),
+            lost.forward(&Activation::Relu, &x).map(|_| ()),
+            lost.forward_in_place(&Activation::Relu, &x),
+            lost.backward(&Activation::Relu, &x, &x).map(|_| ()),
+            lost.download(&y).map(|_| ()),
+        ];
+        let _ = sender.send((results, started.elapsed()));
+    });
+    let (results, took) = receiver
+        .recv_timeout(Duration::from_secs(30))
+        .expect("calls on a lost device hung");
+    worker.join().expect("calls on a lost device panicked");
+    for (i, r) in results.iter().enumerate() {
+        assert!(
+            matches!(r, Err(Error::DeviceLost(_))),
+            "call {i} on a destroyed device: {r:?}"
+        );
+    }
+    eprintln!(
+        "destroyed device: 5 calls returned errors in {took:?}: {:?}",
+        results
+            .iter()
+            .map(|r| r.as_ref().unwrap_err().to_string())
+            .collect::<Vec<_>>()
+    );
+    // An app's own device reports its loss through notify_device_lost.
+    let (device, queue) = fresh_device();
+    let borrowed = Gpu::from_device(device, queue);
+    borrowed.notify_device_lost("the app's device-lost callback fired");
+    assert!(matches!(
+        borrowed.upload(&[1.0f32]),
+        Err(Error::DeviceLost(_))
+    ));
+
+    let fresh = Gpu::new().unwrap();
+    let x = fresh.upload(&[-3.0f32, 3.0]).unwrap();
+    assert_eq!(
+        fresh
+            .download(&fresh.forward(&Activation::Relu, &x).unwrap())
+            .unwrap(),
+        vec![0.0, 3.0]
+    );
+}
+
+fn fresh_device() -> (wgpu::Device, wgpu::Queue) {
+    let gpu = Gpu::new().unwrap();
+    (gpu.device().clone(), gpu.queue().clone())
+}
