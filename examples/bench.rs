@@ -108,6 +108,12 @@ impl Timer {
     }
 }
 
+/// Whether `--filter SUBSTRING` (if given) selects the row `name`.
+fn wanted(name: &str) -> bool {
+    let filter = std::env::args().skip_while(|a| a != "--filter").nth(1);
+    filter.is_none_or(|f| name.contains(&f))
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -152,8 +158,9 @@ fn bench_dtype<T: Element>(
     rows: &mut Vec<Row>,
 ) -> Result<(), wgpu_relu::Error> {
     for &len in lens {
-        let reps = (1 << 24) / len.max(1) * 2;
-        let reps = reps.clamp(2, 64);
+        // Enough back-to-back dispatches per trial that the gaps between
+        // submissions do not count, few enough to finish on a CPU adapter.
+        let reps = ((1 << 26) / len.max(1)).clamp(4, 64);
         let host: Vec<T> = (0..len)
             .map(|i| T::from_f32(((i * 7919) % 2001) as f32 / 1000.0 - 1.0))
             .collect();
@@ -214,12 +221,8 @@ fn bench_dtype<T: Element>(
                 }),
             ),
         ];
-        let filter = std::env::args()
-            .skip_while(|a| a != "--filter")
-            .nth(1)
-            .unwrap_or_default();
         for (name, passes, record) in cases {
-            if !name.contains(&filter) {
+            if !wanted(name) {
                 continue;
             }
             // A copy moves each byte twice (read + write): copy half the
@@ -277,6 +280,41 @@ fn main() -> Result<(), wgpu_relu::Error> {
     // three copies of the same bytes.
     let len = 1 << 20;
     let host: Vec<f32> = (0..len).map(|i| (i % 200) as f32 - 100.0).collect();
+    if wanted("end_to_end") {
+        end_to_end(&gpu, &timer, trials, &host, &mut rows)?;
+    }
+    if wanted("small_forward") {
+        small_forward(&gpu, &host, &mut rows)?;
+    }
+    if wanted("cpu_reference") {
+        cpu_reference(&mut rows);
+    }
+
+    for r in &rows {
+        let ratio = r.ms / r.copy_ms;
+        if json {
+            println!(
+                "{{\"op\":\"{}\",\"dtype\":\"{}\",\"len\":{},\"ms\":{:.4},\"copy_ms\":{:.4},\"ratio\":{:.3},\"adapter\":\"{}\"}}",
+                r.op, r.dtype, r.len, r.ms, r.copy_ms, ratio, info.name
+            );
+        } else {
+            println!(
+                "{:38} {:4} {:>9} {:10.4} ms  copy {:10.4} ms  ratio {:6.2}",
+                r.op, r.dtype, r.len, r.ms, r.copy_ms, ratio
+            );
+        }
+    }
+    Ok(())
+}
+
+fn end_to_end(
+    gpu: &Gpu,
+    timer: &Timer,
+    trials: usize,
+    host: &[f32],
+    rows: &mut Vec<Row>,
+) -> Result<(), wgpu_relu::Error> {
+    let len = host.len();
     let copy_bytes = len as u64 * 4;
     let mut e2e = Vec::new();
     let mut copies = Vec::new();
@@ -295,12 +333,12 @@ fn main() -> Result<(), wgpu_relu::Error> {
     });
     for _ in 0..trials + 1 {
         copies.push(
-            3.0 * timer.time(&gpu, 1, &|e| {
+            3.0 * timer.time(gpu, 1, &|e| {
                 e.copy_buffer_to_buffer(&src, 0, &dst, 0, copy_bytes)
             }),
         );
         let started = Instant::now();
-        let x = gpu.upload(&host)?;
+        let x = gpu.upload(host)?;
         let y = gpu.forward(&Activation::Relu, &x)?;
         let out = gpu.download(&y)?;
         e2e.push(started.elapsed().as_secs_f64() * 1e3);
@@ -314,6 +352,10 @@ fn main() -> Result<(), wgpu_relu::Error> {
         copy_ms: median(copies),
     });
 
+    Ok(())
+}
+
+fn small_forward(gpu: &Gpu, host: &[f32], rows: &mut Vec<Row>) -> Result<(), wgpu_relu::Error> {
     // Per-call overhead: a 4,096-element forward with a new output each call,
     // against an empty submit-and-wait round trip (wall clock both).
     let x = gpu.upload(&host[..4096])?;
@@ -341,37 +383,26 @@ fn main() -> Result<(), wgpu_relu::Error> {
         copy_ms: median(empties),
     });
 
+    Ok(())
+}
+
+fn cpu_reference(rows: &mut Vec<Row>) {
     // The CPU reference, for scale.
     let big: Vec<f32> = (0..1 << 24).map(|i| (i % 200) as f32 - 100.0).collect();
     let started = Instant::now();
-    let out = cpu::relu(&big);
+    let out = std::hint::black_box(cpu::relu(std::hint::black_box(&big)));
     let cpu_ms = started.elapsed().as_secs_f64() * 1e3;
     assert_eq!(out.len(), big.len());
-    let gpu_relu = rows
-        .iter()
-        .find(|r| r.op == "relu_forward" && r.len == big.len() && r.dtype == "f32")
-        .map_or(f64::NAN, |r| r.copy_ms);
+    // Against a memcpy of the same bytes on the same CPU.
+    let started = Instant::now();
+    let copied = std::hint::black_box(std::hint::black_box(&big).clone());
+    let memcpy_ms = started.elapsed().as_secs_f64() * 1e3;
+    assert_eq!(copied.len(), big.len());
     rows.push(Row {
-        op: "cpu_reference_relu".into(),
+        op: "cpu_reference_relu_vs_memcpy".into(),
         dtype: "f32",
         len: big.len(),
         ms: cpu_ms,
-        copy_ms: gpu_relu,
+        copy_ms: memcpy_ms,
     });
-
-    for r in &rows {
-        let ratio = r.ms / r.copy_ms;
-        if json {
-            println!(
-                "{{\"op\":\"{}\",\"dtype\":\"{}\",\"len\":{},\"ms\":{:.4},\"copy_ms\":{:.4},\"ratio\":{:.3},\"adapter\":\"{}\"}}",
-                r.op, r.dtype, r.len, r.ms, r.copy_ms, ratio, info.name
-            );
-        } else {
-            println!(
-                "{:38} {:4} {:>9} {:10.4} ms  copy {:10.4} ms  ratio {:6.2}",
-                r.op, r.dtype, r.len, r.ms, r.copy_ms, ratio
-            );
-        }
-    }
-    Ok(())
 }

@@ -177,8 +177,12 @@ fn soak_ten_thousand_calls() {
     for i in 0..2000 {
         call(i);
     }
+    gpu.device()
+        .poll(wgpu::PollType::wait_indefinitely())
+        .unwrap();
     let warm = resident_bytes();
     let warm_allocations = gpu.allocations();
+    let warm_live = live_objects(&gpu);
     for i in 2000..10_000 {
         call(i);
     }
@@ -187,12 +191,25 @@ fn soak_ten_thousand_calls() {
         .unwrap();
     let end = resident_bytes();
     let allocations = gpu.allocations();
+    let live = live_objects(&gpu);
     eprintln!(
-        "soak: RSS after warm-up {} KiB, after 10,000 calls {} KiB; library buffers {:?} -> {:?}",
+        "soak: RSS after warm-up {} KiB, after 10,000 calls {} KiB; library buffers {:?} -> {:?}; \
+         device (buffers, bind groups, buffer bytes) {:?} -> {:?}",
         warm / 1024,
         end / 1024,
         warm_allocations,
-        allocations
+        allocations,
+        warm_live,
+        live
+    );
+    // Live objects: at most the parameter cache's churn apart.
+    assert!(
+        live.0 <= warm_live.0 + 1100,
+        "live buffers grew: {warm_live:?} -> {live:?}"
+    );
+    assert!(
+        live.1 <= warm_live.1 + 16,
+        "live bind groups grew: {warm_live:?} -> {live:?}"
     );
     assert!(
         allocations.params_buffers <= 1024,
@@ -203,6 +220,17 @@ fn soak_ten_thousand_calls() {
         end < warm + (64 << 20),
         "RSS grew from {warm} to {end} bytes"
     );
+}
+
+/// Live buffers, bind groups and buffer bytes on the device, from wgpu's
+/// internal counters (zero where the backend keeps none).
+fn live_objects(gpu: &Gpu) -> (isize, isize, isize) {
+    let hal = gpu.device().get_internal_counters().hal;
+    (
+        hal.buffers.read(),
+        hal.bind_groups.read(),
+        hal.buffer_memory.read(),
+    )
 }
 
 /// Hostile calls through the public API: every one returns a correct
