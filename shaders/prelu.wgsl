@@ -70,6 +70,78 @@ fn backward_element(i: u32, w: f32) -> f32 {
     return select(mul1(x, g), 0.0, positive);
 }
 
+// Sums for the weight gradient that keep subnormals where the device
+// flushes them (EXACT_PRODUCTS): an addition with a subnormal operand or a
+// zero-or-subnormal result from non-zero operands is redone with both
+// operands scaled by 2^64 (exactly, in the exponent bits), where nothing is
+// subnormal, and the sum scaled back. The scaled-back result may round
+// twice, by at most one unit of 2^-149: well inside the gradient's tolerance.
+fn is_subnormal(v: f32) -> bool {
+    let m = magnitude_bits(v);
+    return m != 0u && m < 0x00800000u;
+}
+
+fn scale_up_64(v: f32) -> f32 {
+    let bits = bitcast<u32>(v);
+    let sign = bits & 0x80000000u;
+    let m = bits & 0x7fffffffu;
+    if m == 0u {
+        return v;
+    }
+    if m < 0x00800000u {
+        // m * 2^-149 with its leading bit at p: 2^(p - 149) * 1.f.
+        let p = 31u - countLeadingZeros(m);
+        return bitcast<f32>(sign | ((p + 42u) << 23u) | ((m << (23u - p)) & 0x7fffffu));
+    }
+    return bitcast<f32>(bits + (64u << 23u));
+}
+
+fn scale_down_64(v: f32) -> f32 {
+    let bits = bitcast<u32>(v);
+    let sign = bits & 0x80000000u;
+    let e = (bits >> 23u) & 0xffu;
+    if e == 0u || e == 255u {
+        return v;
+    }
+    if e > 64u {
+        return bitcast<f32>(bits - (64u << 23u));
+    }
+    // Subnormal result: shift the significand right, rounding to even.
+    let significand = (bits & 0x7fffffu) | 0x800000u;
+    let shift = 65u - e;
+    if shift > 24u {
+        return bitcast<f32>(sign);
+    }
+    var q = significand >> shift;
+    let round_bit = (significand >> (shift - 1u)) & 1u;
+    let sticky = (significand & ((1u << (shift - 1u)) - 1u)) != 0u;
+    if round_bit == 1u && (sticky || (q & 1u) == 1u) {
+        q += 1u;
+    }
+    return bitcast<f32>(sign | q);
+}
+
+fn add1(a: f32, b: f32) -> f32 {
+    let s = a + b;
+    if EXACT_PRODUCTS {
+        let big = max(magnitude_bits(a), magnitude_bits(b)) >= (191u << 23u);
+        let suspect = is_subnormal(a) || is_subnormal(b)
+            || (magnitude_bits(s) < 0x00800000u && (magnitude_bits(a) | magnitude_bits(b)) != 0u && magnitude_bits(s) != 0u)
+            || (magnitude_bits(s) == 0u && bitcast<u32>(a) != (bitcast<u32>(b) ^ 0x80000000u) && (magnitude_bits(a) | magnitude_bits(b)) != 0u);
+        if suspect && !big {
+            return scale_down_64(scale_up_64(a) + scale_up_64(b));
+        }
+    }
+    return s;
+}
+
+fn add4(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
+    if EXACT_PRODUCTS {
+        return vec4<f32>(add1(a.x, b.x), add1(a.y, b.y), add1(a.z, b.z), add1(a.w, b.w));
+    }
+    return a + b;
+}
+
 // Tree sum of one value per invocation; the result is valid on lid 0.
 // The order is fixed by lid, never by timing.
 fn workgroup_sum(lid: u32, value: f32) -> f32 {
@@ -77,7 +149,7 @@ fn workgroup_sum(lid: u32, value: f32) -> f32 {
     for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
         workgroupBarrier();
         if lid < stride {
-            scratch[lid] += scratch[lid + stride];
+            scratch[lid] = add1(scratch[lid], scratch[lid + stride]);
         }
     }
     workgroupBarrier();
@@ -104,7 +176,7 @@ fn weight_grad_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
     for (var k = 0u; k < ITEMS; k++) {
         let e = start + k * WG + lid;
         if e < end {
-            sum += backward_element(e - params.first, w);
+            sum = add1(sum, backward_element(e - params.first, w));
         }
     }
     let total = workgroup_sum(lid, sum);
@@ -137,10 +209,10 @@ fn weight_grad_rows_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_in
             let g = vec4<f32>(g4[params.g_off / 4u + v]);
             let positive = is_positive4(x);
             y4[params.y_off / 4u + v] = vec4<elem>(select(mul4(vec4<f32>(w), g), g, positive));
-            sum += select(mul4(x, g), vec4<f32>(0.0), positive);
+            sum = add4(sum, select(mul4(x, g), vec4<f32>(0.0), positive));
         }
     }
-    let total = workgroup_sum(lid, (sum.x + sum.y) + (sum.z + sum.w));
+    let total = workgroup_sum(lid, add1(add1(sum.x, sum.y), add1(sum.z, sum.w)));
     if lid == 0u {
         partials[tile] = total;
     }
@@ -164,7 +236,7 @@ fn weight_grad_cols(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
     let row_end = min(row_start + params.rows, params.outer);
     var sum = 0.0;
     for (var o = row_start; o < row_end; o++) {
-        sum += backward_element(o * params.period + q - params.first, w);
+        sum = add1(sum, backward_element(o * params.period + q - params.first, w));
     }
     partials[block * params.period + q] = sum;
 }
@@ -185,7 +257,7 @@ fn weight_grad_reduce_wide(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_
     let count = params.a_count * params.b_count;
     var sum = 0.0;
     for (var j = lid; j < count; j += WG) {
-        sum += channel_partial(c, j);
+        sum = add1(sum, channel_partial(c, j));
     }
     let total = workgroup_sum(lid, sum);
     if lid == 0u {
@@ -203,7 +275,7 @@ fn weight_grad_reduce_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(loca
     let count = params.a_count * params.b_count;
     var sum = 0.0;
     for (var j = 0u; j < count; j++) {
-        sum += channel_partial(c, j);
+        sum = add1(sum, channel_partial(c, j));
     }
     grad_w[params.y_off + c] = elem(sum);
 }

@@ -104,3 +104,30 @@ fn f16_with_subnormal_slopes() {
         check_forward(gpu, &Op::Leaky(slope), &x, &[x.len()]);
     }
 }
+
+/// Weight-gradient sums that are themselves subnormal, one term or several:
+/// the sums are redone where the device would flush them.
+#[test]
+fn weight_gradient_keeps_subnormal_sums() {
+    let gpu = exact_gpu();
+    let mut rng = Rng::new("subnormal_sums");
+    let channels = 257;
+    for per_channel in [1usize, 2, 3, 64] {
+        let n = channels * per_channel;
+        let x: Vec<f32> = (0..n)
+            .map(|_| -(1.0 + rng.uniform(1.0).abs()) * 2f32.powi(-60 - rng.below(30) as i32))
+            .collect();
+        let g: Vec<f32> = (0..n)
+            .map(|_| rng.uniform(1.0) * 2f32.powi(-60 - rng.below(30) as i32))
+            .collect();
+        let weight = vec![0.5f32; channels];
+        check_backward(
+            gpu,
+            &Op::Prelu { weight, axis: 1 },
+            &x,
+            &g,
+            &[per_channel, channels],
+            1e-5,
+        );
+    }
+}
