@@ -88,7 +88,10 @@ fn is_negative4(x: vec4<f32>) -> vec4<bool> {
 // it compiles the kernels with EXACT_PRODUCTS: a product whose float result
 // is zero or subnormal although neither operand is zero, or NaN although
 // neither operand is NaN, is recomputed here in integer arithmetic with
-// IEEE round-to-nearest-even. Elsewhere the check is compiled out.
+// IEEE round-to-nearest-even. Elsewhere the check is compiled out, and so
+// it is for f16: f16 operands make f32 products and sums no smaller than
+// 2^-48, never subnormal (a subnormal f32 slope's products round to an f16
+// zero either way).
 override EXACT_PRODUCTS: bool = false;
 
 fn magnitude_bits(v: f32) -> u32 {
@@ -203,9 +206,14 @@ fn mul1(a: f32, b: f32) -> f32 {
 fn mul4(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
     var p = a * b;
     if EXACT_PRODUCTS {
-        for (var i = 0u; i < 4u; i++) {
-            if product_suspect(a[i], b[i], p[i]) {
-                p[i] = mul_exact(a[i], b[i]);
+        // One vector test first: a product can only be suspect if it is
+        // zero, subnormal or NaN.
+        let m = bitcast<vec4<u32>>(p) & vec4<u32>(0x7fffffffu);
+        if any((m < vec4<u32>(0x00800000u)) | (m > vec4<u32>(0x7f800000u))) {
+            for (var i = 0u; i < 4u; i++) {
+                if product_suspect(a[i], b[i], p[i]) {
+                    p[i] = mul_exact(a[i], b[i]);
+                }
             }
         }
     }

@@ -467,7 +467,9 @@ impl Kernels {
         if entry.one_run() {
             constants.push(("SPAN_IN_ONE_RUN", 1.0));
         }
-        if exact_products {
+        // f16 values never make subnormal f32 products or sums (see
+        // shaders/common.wgsl), so f16 kernels never need the exact path.
+        if exact_products && dtype == Dtype::F32 {
             constants.push(("EXACT_PRODUCTS", 1.0));
         }
         let pipeline = self
