@@ -494,7 +494,7 @@ impl Gpu {
                 }
                 Plan {
                     family: Family::LeakyRelu,
-                    slope: negative_slope,
+                    slope: effective_slope::<T>(negative_slope),
                     weight: None,
                 }
             }
@@ -648,6 +648,19 @@ fn f16_use(op: &'static str) -> &'static str {
     }
 }
 
+/// The slope the kernels use. For f16, a subnormal f32 slope becomes the
+/// smallest normal one of the same sign: every f16 times either rounds to
+/// the same signed zero (or the same infinity), and a normal slope cannot be
+/// flushed by a device that flushes subnormals, which would turn
+/// ±inf · slope into NaN.
+fn effective_slope<T: Element>(slope: f32) -> f32 {
+    if Dtype::of::<T>() == Dtype::F16 && slope != 0.0 && slope.abs() < f32::MIN_POSITIVE {
+        f32::MIN_POSITIVE.copysign(slope)
+    } else {
+        slope
+    }
+}
+
 struct Plan<'a> {
     family: Family,
     slope: f32,
@@ -725,4 +738,41 @@ async fn select_adapter(instance: &wgpu::Instance) -> Result<wgpu::Adapter> {
         .map_err(|e| Error::NoAdapter {
             reason: e.to_string(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The f16 slope substitution changes no result: every f16 value times
+    /// the subnormal slope and times its stand-in round to the same f16.
+    #[test]
+    fn subnormal_f16_slope_stand_in_gives_identical_results() {
+        for slope in [
+            f32::from_bits(1),
+            -f32::from_bits(1),
+            1.0e-40,
+            -7.3e-39,
+            f32::from_bits(0x007f_ffff),
+        ] {
+            let stand_in = effective_slope::<half::f16>(slope);
+            assert!(stand_in.is_normal() && stand_in.signum() == slope.signum());
+            for bits in 0..=u16::MAX {
+                let x = half::f16::from_bits(bits);
+                let exact = crate::cpu::leaky_relu(&[x], slope)[0];
+                let substituted = crate::cpu::leaky_relu(&[x], stand_in)[0];
+                assert!(
+                    exact.to_bits() == substituted.to_bits()
+                        || (exact.is_nan() && substituted.is_nan()),
+                    "x = {x}, slope {slope:e}: {exact} vs {substituted}"
+                );
+            }
+        }
+        assert_eq!(
+            effective_slope::<f32>(1.0e-40),
+            1.0e-40,
+            "f32 keeps its slope"
+        );
+        assert_eq!(effective_slope::<half::f16>(0.0), 0.0);
+    }
 }
