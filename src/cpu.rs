@@ -126,16 +126,14 @@ pub fn prelu_weight_grad<T: Element>(
     weight_len: usize,
     channel_axis: usize,
 ) -> Result<Vec<f64>> {
-    let channels = Channels::new(shape, x.len(), weight_len, channel_axis)?;
-    let mut sums = vec![0.0f64; weight_len];
-    for (i, (&x, &g)) in x.iter().zip(grad_y).enumerate() {
-        let x = x.to_f32();
-        // Not `x <= 0`: NaN must take this branch, as in the kernels.
-        if x.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
-            sums[channels.of(i)] += f64::from(x) * f64::from(g.to_f32());
+    per_channel_sums(x, grad_y, shape, weight_len, channel_axis, |x, g| {
+        // Not `x <= 0`: NaN must contribute, as in the kernels.
+        if x.partial_cmp(&0.0) == Some(std::cmp::Ordering::Greater) {
+            0.0
+        } else {
+            x * g
         }
-    }
-    Ok(sums)
+    })
 }
 
 /// `Σ |x * g|` per channel in f64: the scale of the weight gradient's
@@ -147,10 +145,24 @@ pub fn prelu_weight_grad_magnitude<T: Element>(
     weight_len: usize,
     channel_axis: usize,
 ) -> Result<Vec<f64>> {
+    per_channel_sums(x, grad_y, shape, weight_len, channel_axis, |x, g| {
+        (x * g).abs()
+    })
+}
+
+/// `Σ term(x, g)` over each channel's elements, in f64.
+fn per_channel_sums<T: Element>(
+    x: &[T],
+    grad_y: &[T],
+    shape: &[usize],
+    weight_len: usize,
+    channel_axis: usize,
+    term: impl Fn(f64, f64) -> f64,
+) -> Result<Vec<f64>> {
     let channels = Channels::new(shape, x.len(), weight_len, channel_axis)?;
     let mut sums = vec![0.0f64; weight_len];
     for (i, (&x, &g)) in x.iter().zip(grad_y).enumerate() {
-        sums[channels.of(i)] += (f64::from(x.to_f32()) * f64::from(g.to_f32())).abs();
+        sums[channels.of(i)] += term(f64::from(x.to_f32()), f64::from(g.to_f32()));
     }
     Ok(sums)
 }

@@ -131,16 +131,11 @@ fn prelu_weight_gradient_is_accurate_and_deterministic_at_16m() {
             weight: &weight,
             channel_axis: axis,
         };
-        let first = gpu()
-            .download(
-                gpu()
-                    .backward(&act, &xs, &gs)
-                    .unwrap()
-                    .weight
-                    .as_ref()
-                    .unwrap(),
-            )
-            .unwrap();
+        let weight_grad = || {
+            let grads = gpu().backward(&act, &xs, &gs).unwrap();
+            gpu().download(grads.weight.as_ref().unwrap()).unwrap()
+        };
+        let first = weight_grad();
         let reference = cpu::prelu_weight_grad(x, g, &shape, channels, axis).unwrap();
         let scale = cpu::prelu_weight_grad_magnitude(x, g, &shape, channels, axis).unwrap();
         let what = format!("{channels} channels, channels_last={channels_last}");
@@ -148,16 +143,7 @@ fn prelu_weight_gradient_is_accurate_and_deterministic_at_16m() {
         // 20 runs where the two kernels are at their busiest, 3 elsewhere.
         let runs = if channels == 64 { 20 } else { 3 };
         for run in 1..runs {
-            let again = gpu()
-                .download(
-                    gpu()
-                        .backward(&act, &xs, &gs)
-                        .unwrap()
-                        .weight
-                        .as_ref()
-                        .unwrap(),
-                )
-                .unwrap();
+            let again = weight_grad();
             let same = first
                 .iter()
                 .zip(&again)
