@@ -187,7 +187,7 @@ fn weight_grad_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
 
 // `weight_grad_rows` with vec4 loads, where runs are a multiple of four
 // elements long and every offset a multiple of four: a tile is WG * ITEMS
-// vec4s.
+// vec4s, and each invocation leaves its own partial, at tile * WG + lid.
 @compute @workgroup_size(WG)
 fn weight_grad_rows_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let local_tile = workgroup_index(wg);
@@ -212,10 +212,9 @@ fn weight_grad_rows_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_in
             sum = add4(sum, select(mul4(x, g), vec4<f32>(0.0), positive));
         }
     }
-    let total = workgroup_sum(lid, add1(add1(sum.x, sum.y), add1(sum.z, sum.w)));
-    if lid == 0u {
-        partials[tile] = total;
-    }
+    // One partial per invocation, no workgroup reduction: barriers are what
+    // a software rasteriser pays most for, and pass 2 sums these anyway.
+    partials[tile * WG + lid] = add1(add1(sum.x, sum.y), add1(sum.z, sum.w));
 }
 
 // Pass 1 where channel runs are short (channels-last, small images): the

@@ -823,7 +823,17 @@ impl Kernels {
                 chunks.push((entry, params, t1 - t0, first, tile_end(t1 - 1) - first));
                 t0 = t1;
             }
-            (partial_count, a_count, a_stride, b_count) = (total, outer, c * tiles, tiles);
+            // The vec4 kernel leaves one partial per invocation, WG per tile.
+            let per_tile = match entry {
+                Entry::WeightGradRowsVec4 => u64::from(WORKGROUP_SIZE),
+                _ => 1,
+            };
+            (partial_count, a_count, a_stride, b_count) = (
+                total * per_tile,
+                outer,
+                c * tiles * per_tile,
+                tiles * per_tile,
+            );
         } else {
             let fit = chunk / period;
             let rows = COLS_ROWS.min(outer).min(fit).max(1);
