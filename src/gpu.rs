@@ -105,6 +105,12 @@ impl Gpu {
     /// Wraps an app's existing device and queue. Kernels then run on the
     /// app's device, on the app's buffers ([`Tensor::from_buffer`]), in the
     /// app's encoders (`encode_*`).
+    ///
+    /// Once, here, it submits one tiny probe dispatch to the queue and waits
+    /// for it, to learn whether the device flushes subnormal products (see
+    /// [`Gpu::exact_products`]); `WGPU_RELU_EXACT_PRODUCTS=1` or `=0` skips
+    /// the probe. It never fails: should the probe fail, the exact path is
+    /// taken.
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Self {
         Self {
             inner: Arc::new(Inner {

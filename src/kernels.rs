@@ -29,9 +29,8 @@ const VEC4_SPAN: u64 = (WORKGROUP_SIZE * ITEMS_ELEMENTWISE * 4) as u64;
 const ITEMS_ROWS: u32 = 8;
 /// Elements a tile of `weight_grad_rows` covers.
 const ROWS_TILE: u64 = (WORKGROUP_SIZE * ITEMS_ROWS) as u64;
-/// vec4s per invocation in a tile of `weight_grad_rows_vec4`: large tiles,
-/// since each costs a workgroup reduction (and software rasterisers pay
-/// dearly for its barriers).
+/// vec4s per invocation in a tile of `weight_grad_rows_vec4`, each
+/// invocation leaving one partial: 64 elements per partial.
 const ITEMS_ROWS_VEC4: u32 = 16;
 /// Elements a tile of `weight_grad_rows_vec4` covers.
 const ROWS_TILE_VEC4: u64 = (WORKGROUP_SIZE * ITEMS_ROWS_VEC4 * 4) as u64;
@@ -81,20 +80,6 @@ pub(crate) const COMMON_SOURCE: &str = include_str!("../shaders/common.wgsl");
 /// precision header, the common part, the family's own functions.
 pub(crate) fn module_source(family: Family, dtype: Dtype) -> String {
     format!("{}{}{}", dtype.header(), COMMON_SOURCE, family.source())
-}
-
-/// Every module the crate compiles, as (label, WGSL), for validation.
-pub fn all_module_sources() -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for family in [Family::Relu, Family::LeakyRelu, Family::Prelu] {
-        for dtype in [Dtype::F32, Dtype::F16] {
-            out.push((
-                format!("{}.{dtype:?}", family.name()),
-                module_source(family, dtype),
-            ));
-        }
-    }
-    out
 }
 
 /// Entry points, each with the bindings it uses.

@@ -27,7 +27,7 @@ pub use activation::{Activation, Gradients};
 pub use element::Element;
 pub use error::{Error, Result};
 pub use gpu::Gpu;
-pub use kernels::{all_module_sources, Allocations};
+pub use kernels::Allocations;
 pub use tensor::Tensor;
 
 pub use half;
