@@ -233,12 +233,15 @@ fn live_objects(gpu: &Gpu) -> (isize, isize, isize) {
     )
 }
 
-/// Hostile calls through the public API: every one returns a correct
-/// result or an Error, none panics, and the Gpu still works after each.
+/// Hostile calls through the public API, drawn by proptest: every one
+/// returns a correct result or an Error, none panics, and the Gpu still
+/// works after each.
 #[test]
 fn fuzz_the_public_api() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
     let gpu = gpu();
-    let mut rng = Rng::new("fuzz");
     let other = Gpu::new().unwrap();
     let foreign = other.upload(&[1.0f32; 64]).unwrap();
     let usages = [
@@ -247,96 +250,100 @@ fn fuzz_the_public_api() {
         wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
         wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
     ];
-    let slopes = [
-        0.1f32,
-        0.0,
-        -2.0,
-        f32::NAN,
-        f32::INFINITY,
-        f32::NEG_INFINITY,
-        1e30,
-        f32::from_bits(1),
+    let slope = prop_oneof![
+        Just(f32::NAN),
+        Just(f32::INFINITY),
+        Just(f32::NEG_INFINITY),
+        Just(f32::from_bits(1)),
+        Just(0.0f32),
+        -1e30f32..1e30,
     ];
-    let cases = 400;
-    let (mut ok, mut errors) = (0, 0);
-    for case in 0..cases {
-        let rank = 1 + rng.below(4) as usize;
-        let shape: Vec<usize> = (0..rank).map(|_| rng.below(6) as usize).collect();
-        let len: usize = shape.iter().product();
-        let size = 4 * (rng.below(200) + 1);
-        let buffer = gpu.device().create_buffer(&wgpu::BufferDescriptor {
-            label: Some("fuzz"),
-            size,
-            usage: usages
-                [(rng.below(2 * usages.len() as u64) as usize).saturating_sub(usages.len())],
-            mapped_at_creation: false,
-        });
-        // Mostly element-aligned offsets inside the buffer, sometimes not.
-        let offset = match rng.below(4) {
-            0 => rng.below(size + 8),
-            _ => 4 * rng.below(size / 4),
-        };
-        let slope = slopes[rng.below(slopes.len() as u64) as usize];
-        let axis = rng.below(6) as usize;
-        let weight_len = rng.below(7) as usize;
-        let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<(), Error> {
-            let x = Tensor::<f32>::from_buffer(buffer.clone(), offset, &shape)?;
-            let host = rng_values(case, len);
-            let y = gpu.upload(&host)?.reshape(&shape)?;
-            let w = gpu.upload(&vec![0.5f32; weight_len])?;
-            let pick = case % 6;
-            let act = match pick % 3 {
-                0 => Activation::Relu,
-                1 => Activation::LeakyRelu {
-                    negative_slope: slope,
-                },
-                _ => Activation::Prelu {
-                    weight: &w,
-                    channel_axis: axis,
-                },
-            };
-            let mut encoder = gpu.device().create_command_encoder(&Default::default());
-            match pick {
-                0 | 1 => gpu.encode_forward(&mut encoder, &act, &y, &x)?,
-                2 => gpu.encode_backward(&mut encoder, &act, &y, &x, &y, None)?,
-                3 => drop(gpu.forward(&act, &x)?),
-                4 => drop(gpu.backward(
-                    &act,
-                    &y,
-                    &foreign.reshape(&[64]).unwrap_or(foreign.clone()),
-                )?),
-                _ => {
-                    let out = gpu.forward(&act, &y)?;
-                    let expected = match act {
-                        Activation::Relu => cpu::relu(&host),
-                        Activation::LeakyRelu { negative_slope } => {
-                            cpu::leaky_relu(&host, negative_slope)
-                        }
-                        Activation::Prelu { .. } => {
-                            cpu::prelu(&host, &shape, &vec![0.5; weight_len], axis)?
-                        }
-                    };
-                    assert_same(&gpu.download(&out)?, &expected, "fuzz: a valid call");
+    // Shape (rank 1 to 4, dims 0 to 5), buffer size, usage, offset (usually
+    // element-aligned), slope, channel axis, weight length, which call.
+    let case = (
+        prop::collection::vec(0usize..6, 1..=4),
+        1u64..200,
+        prop_oneof![4 => Just(0usize), 1 => 1usize..4],
+        prop_oneof![3 => (0u64..200).prop_map(|k| 4 * k), 1 => 0u64..808],
+        slope,
+        0usize..6,
+        0usize..7,
+        0usize..6,
+    );
+    let (ok, errors) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
+    let mut runner = TestRunner::new(Config {
+        cases: 400,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(
+        &case,
+        |(shape, words, usage, offset, slope, axis, weight_len, pick)| {
+            let len: usize = shape.iter().product();
+            let buffer = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+                label: Some("fuzz"),
+                size: 4 * words,
+                usage: usages[usage],
+                mapped_at_creation: false,
+            });
+            let host = rng_values(words as usize, len);
+            let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<(), Error> {
+                let x = Tensor::<f32>::from_buffer(buffer.clone(), offset, &shape)?;
+                let y = gpu.upload(&host)?.reshape(&shape)?;
+                let w = gpu.upload(&vec![0.5f32; weight_len])?;
+                let act = match pick % 3 {
+                    0 => Activation::Relu,
+                    1 => Activation::LeakyRelu {
+                        negative_slope: slope,
+                    },
+                    _ => Activation::Prelu {
+                        weight: &w,
+                        channel_axis: axis,
+                    },
+                };
+                let mut encoder = gpu.device().create_command_encoder(&Default::default());
+                match pick {
+                    0 | 1 => gpu.encode_forward(&mut encoder, &act, &y, &x)?,
+                    2 => gpu.encode_backward(&mut encoder, &act, &y, &x, &y, None)?,
+                    3 => drop(gpu.forward(&act, &x)?),
+                    4 => drop(gpu.backward(&act, &y, &foreign)?),
+                    _ => {
+                        let out = gpu.forward(&act, &y)?;
+                        let expected = match act {
+                            Activation::Relu => cpu::relu(&host),
+                            Activation::LeakyRelu { negative_slope } => {
+                                cpu::leaky_relu(&host, negative_slope)
+                            }
+                            Activation::Prelu { .. } => {
+                                cpu::prelu(&host, &shape, &vec![0.5; weight_len], axis)?
+                            }
+                        };
+                        assert_same(&gpu.download(&out)?, &expected, "fuzz: a valid call");
+                    }
                 }
+                gpu.queue().submit([encoder.finish()]);
+                Ok(())
+            }));
+            match outcome {
+                Ok(Ok(())) => ok.set(ok.get() + 1),
+                Ok(Err(_)) => errors.set(errors.get() + 1),
+                Err(_) => return Err(TestCaseError::fail("the call panicked")),
             }
-            gpu.queue().submit([encoder.finish()]);
+            // The next valid call still works.
+            let probe = gpu.upload(&[-1.0f32, 1.0]).unwrap();
+            let y = gpu.forward(&Activation::Relu, &probe).unwrap();
+            prop_assert_eq!(gpu.download(&y).unwrap(), vec![0.0, 1.0]);
             Ok(())
-        }));
-        match outcome {
-            Ok(Ok(())) => ok += 1,
-            Ok(Err(_)) => errors += 1,
-            Err(_) => panic!("case {case} panicked: shape {shape:?}, offset {offset}, slope {slope}, axis {axis}"),
-        }
-        // The next valid call still works.
-        let probe = gpu.upload(&[-1.0f32, 1.0]).unwrap();
-        let y = gpu.forward(&Activation::Relu, &probe).unwrap();
-        assert_eq!(
-            gpu.download(&y).unwrap(),
-            vec![0.0, 1.0],
-            "after case {case}"
-        );
+        },
+    );
+    if let Err(e) = result {
+        panic!("{e}");
     }
-    eprintln!("fuzz: {cases} cases, {ok} ran, {errors} returned an Error, none panicked");
+    let (ok, errors) = (ok.get(), errors.get());
+    eprintln!(
+        "fuzz: {} cases, {ok} ran, {errors} returned an Error, none panicked",
+        ok + errors
+    );
     assert!(
         ok > 0 && errors > 0,
         "the fuzzer should reach both outcomes"
