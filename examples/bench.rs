@@ -248,7 +248,7 @@ fn bench_dtype<T: Element>(
     Ok(())
 }
 
-fn main() -> Result<(), wgpu_relu::Error> {
+pub fn main() -> Result<(), wgpu_relu::Error> {
     env_logger::init();
     let json = std::env::args().any(|a| a == "--json");
     let quick = std::env::args().any(|a| a == "--quick");
