@@ -416,3 +416,14 @@ fn fresh_device() -> (wgpu::Device, wgpu::Queue) {
     let gpu = Gpu::new().unwrap();
     (gpu.device().clone(), gpu.queue().clone())
 }
+
+/// `Gpu`, `Tensor` and `Error` cross threads; checked at compile time.
+#[test]
+fn public_types_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Gpu>();
+    send_sync::<Tensor<f32>>();
+    send_sync::<Tensor<half::f16>>();
+    send_sync::<Error>();
+    send_sync::<wgpu_relu::Gradients>();
+}
