@@ -782,7 +782,9 @@ impl Kernels {
         if inner >= ROWS_TILE || period > chunk {
             // vec4 loads where runs and offsets are multiples of four
             // elements (chunks then start on such multiples too).
-            let mut vec4 = inner.is_multiple_of(4);
+            // Runs at least a tile long, or its one partial per invocation
+            // would outnumber the elements of short runs.
+            let mut vec4 = inner.is_multiple_of(4) && inner >= ROWS_TILE_VEC4;
             for operand in [x, g, y] {
                 vec4 &= self.bind(operand, esize, 0, 1)?.elem_off.is_multiple_of(4);
             }

@@ -35,10 +35,12 @@ fn app_device(
 struct Arena {
     buffer: wgpu::Buffer,
     next: u64,
+    /// Whether every tensor starts on a 16-byte boundary (vec4 kernels).
+    aligned: bool,
 }
 
 impl Arena {
-    fn new(device: &wgpu::Device, bytes: u64) -> Self {
+    fn new(device: &wgpu::Device, bytes: u64, aligned: bool) -> Self {
         let buffer = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("app arena"),
             size: bytes,
@@ -47,7 +49,12 @@ impl Arena {
                 | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        Self { buffer, next: 12 } // deliberately not 16- or 256-aligned
+        // Unless aligned, deliberately not 16- or 256-aligned.
+        Self {
+            buffer,
+            next: if aligned { 0 } else { 12 },
+            aligned,
+        }
     }
 
     /// A tensor at the next offset, 4 bytes past a 256 boundary + a skew.
@@ -58,14 +65,22 @@ impl Arena {
         shape: &[usize],
         skew: u64,
     ) -> Tensor<f32> {
-        let offset = self.next + skew * 4;
+        let (skew, gap) = if self.aligned {
+            (skew * 16, 0)
+        } else {
+            (skew * 4, 4)
+        };
+        let offset = self.next + skew;
         queue.write_buffer(&self.buffer, offset, bytemuck::cast_slice(data));
-        self.next = (offset + data.len() as u64 * 4).next_multiple_of(256) + 4;
+        self.next = (offset + data.len() as u64 * 4).next_multiple_of(256) + gap;
         Tensor::from_buffer(self.buffer.clone(), offset, shape).unwrap()
     }
 }
 
+/// `aligned`: every tensor on a 16-byte boundary (the vec4 kernels), else
+/// at odd element offsets (the scalar ones).
 fn run_in_one_encoder(
+    aligned: bool,
     limits: (Option<u64>, Option<u32>),
     len: usize,
     channels: usize,
@@ -86,7 +101,7 @@ fn run_in_one_encoder(
     let w_host: Vec<f32> = (0..channels).map(|_| rng.uniform(1.0)).collect();
     let poison = vec![-7.0f32; n];
 
-    let mut arena = Arena::new(&device, (n as u64 * 4 + 1024) * 7 + 4096);
+    let mut arena = Arena::new(&device, (n as u64 * 4 + 1024) * 7 + 4096, aligned);
     let x = arena.tensor(&queue, &x_host, &shape, 1);
     let g = arena.tensor(&queue, &g_host, &shape, 2);
     let w = arena.tensor(&queue, &w_host, &[channels], 3);
@@ -116,7 +131,7 @@ fn run_in_one_encoder(
         .unwrap(); // in place, last
     queue.submit([encoder.finish()]);
 
-    let what = format!("shape {shape:?}, limits {limits:?}");
+    let what = format!("shape {shape:?}, limits {limits:?}, aligned {aligned}");
     let relu = cpu::relu(&x_host);
     assert_same(
         &gpu.download(&relu_y).unwrap(),
@@ -164,37 +179,41 @@ fn run_in_one_encoder(
 
 #[test]
 fn app_device_and_buffers_default_limits() {
-    run_in_one_encoder((None, None), 1_000_000, 4, false);
+    run_in_one_encoder(false, (None, None), 1_000_000, 4, false);
 }
 
 #[test]
 fn binding_limited_to_one_mebibyte_nchw() {
     // 3M elements, 12 MiB per tensor: a dozen bindings per op.
-    run_in_one_encoder((Some(1 << 20), Some(16)), 3_000_000, 3, false);
+    run_in_one_encoder(false, (Some(1 << 20), Some(16)), 3_000_000, 3, false);
+    run_in_one_encoder(true, (Some(1 << 20), Some(16)), 3_000_000, 3, false);
 }
 
 #[test]
 fn binding_limited_to_one_mebibyte_runs_spanning_workgroups() {
     // inner = 262,144, a multiple of a vec4 workgroup's span: PReLU's
     // one-weight-per-workgroup kernels, over several bindings.
-    run_in_one_encoder((Some(1 << 20), Some(16)), 2 * 3 * 262_144, 3, false);
+    run_in_one_encoder(false, (Some(1 << 20), Some(16)), 2 * 3 * 262_144, 3, false);
+    run_in_one_encoder(true, (Some(1 << 20), Some(16)), 2 * 3 * 262_144, 3, false);
 }
 
 #[test]
 fn binding_limited_to_one_mebibyte_channels_last() {
-    run_in_one_encoder((Some(1 << 20), Some(16)), 3_000_000, 64, true);
+    run_in_one_encoder(false, (Some(1 << 20), Some(16)), 3_000_000, 64, true);
+    run_in_one_encoder(true, (Some(1 << 20), Some(16)), 3_000_000, 64, true);
 }
 
 #[test]
 fn binding_limited_rows_longer_than_a_binding() {
     // Shape [2, 1000, 600]: one row of channels * inner = 600,000 elements is
     // larger than a 1 MiB binding, so rows are split into column ranges.
-    run_in_one_encoder((Some(1 << 20), Some(16)), 1_200_000, 1000, false);
+    run_in_one_encoder(false, (Some(1 << 20), Some(16)), 1_200_000, 1000, false);
+    run_in_one_encoder(true, (Some(1 << 20), Some(16)), 1_200_000, 1000, false);
 }
 
 #[test]
 fn grid_limited_to_sixteen_workgroups_per_dimension() {
-    run_in_one_encoder((None, Some(16)), 2_000_003 / 6 * 6, 6, false);
+    run_in_one_encoder(false, (None, Some(16)), 2_000_003 / 6 * 6, 6, false);
 }
 
 /// Every element-aligned offset of x and y, in and out of vec4 alignment.
