@@ -780,10 +780,10 @@ impl Kernels {
         // Long channel runs, or rows (channels * inner) too long for one
         // binding: tiles inside each run. Otherwise: columns.
         if inner >= ROWS_TILE || period > chunk {
-            // vec4 loads where runs and offsets are multiples of four
-            // elements (chunks then start on such multiples too).
-            // Runs at least a tile long, or its one partial per invocation
-            // would outnumber the elements of short runs.
+            // vec4 tiles where runs and offsets are multiples of four
+            // elements (chunks then start on such multiples too) and runs
+            // are at least a tile long: they leave one partial per
+            // invocation, which short runs would leave half empty.
             let mut vec4 = inner.is_multiple_of(4) && inner >= ROWS_TILE_VEC4;
             for operand in [x, g, y] {
                 vec4 &= self.bind(operand, esize, 0, 1)?.elem_off.is_multiple_of(4);
