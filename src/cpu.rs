@@ -16,24 +16,6 @@ use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::tensor::element_count;
 
-/// ReLU of one value: `x < 0 ? 0 : x`; NaN stays NaN.
-pub fn relu_value(x: f32) -> f32 {
-    if x < 0.0 {
-        0.0
-    } else {
-        x
-    }
-}
-
-/// Leaky ReLU of one value: `x > 0 ? x : slope * x`.
-pub fn leaky_relu_value(x: f32, slope: f32) -> f32 {
-    if x > 0.0 {
-        x
-    } else {
-        slope * x
-    }
-}
-
 /// ReLU forward.
 pub fn relu<T: Element>(x: &[T]) -> Vec<T> {
     x.iter()
