@@ -156,45 +156,32 @@ fn workgroup_sum(lid: u32, value: f32) -> f32 {
     return scratch[0];
 }
 
-// A tile of pass 1: `len` consecutive elements inside one channel run (the
-// last tile of a run may be shorter). Tile t of run r is global tile
-// r * tiles + t.
-struct Tile {
-    index: u32,
-    start: u32,
-    end: u32,
-    weight: f32,
-}
-
-fn tile_of(index: u32, len: u32) -> Tile {
-    let run = index / params.tiles;
-    let run_start = run * params.inner;
-    let start = run_start + (index % params.tiles) * len;
-    let end = min(start + len, run_start + params.inner);
-    return Tile(index, start, end, f32(w1[params.w_off + run % params.channels]));
-}
-
 // Pass 1 where channel runs are long (inner >= a tile), or where a row of the
 // tensor is too long to bind: a workgroup takes a
-// tile of WG * ITEMS consecutive elements inside one run (one channel), and
-// its partial goes to the tile's index.
+// tile of WG * ITEMS consecutive elements inside one run (one channel).
+// Tile t of run r is global tile r * tiles + t, and its partial goes there.
 @compute @workgroup_size(WG)
 fn weight_grad_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let local_tile = workgroup_index(wg);
     if local_tile >= params.len {
         return;
     }
-    let t = tile_of(params.base + local_tile, WG * ITEMS);
+    let tile = params.base + local_tile;
+    let run = tile / params.tiles;
+    let run_start = run * params.inner;
+    let start = run_start + (tile % params.tiles) * (WG * ITEMS);
+    let end = min(start + WG * ITEMS, run_start + params.inner);
+    let w = f32(w1[params.w_off + run % params.channels]);
     var sum = 0.0;
     for (var k = 0u; k < ITEMS; k++) {
-        let e = t.start + k * WG + lid;
-        if e < t.end {
-            sum = add1(sum, backward_element(e - params.first, t.weight));
+        let e = start + k * WG + lid;
+        if e < end {
+            sum = add1(sum, backward_element(e - params.first, w));
         }
     }
     let total = workgroup_sum(lid, sum);
     if lid == 0u {
-        partials[t.index] = total;
+        partials[tile] = total;
     }
 }
 
@@ -207,10 +194,12 @@ fn weight_grad_rows_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_in
     if local_tile >= params.len {
         return;
     }
-    let t = tile_of(params.base + local_tile, WG * ITEMS * 4u);
-    let w = t.weight;
-    let start = t.start;
-    let end = t.end;
+    let tile = params.base + local_tile;
+    let run = tile / params.tiles;
+    let run_start = run * params.inner;
+    let start = run_start + (tile % params.tiles) * (WG * ITEMS * 4u);
+    let end = min(start + WG * ITEMS * 4u, run_start + params.inner);
+    let w = f32(w1[params.w_off + run % params.channels]);
     var sum = vec4<f32>(0.0);
     for (var k = 0u; k < ITEMS; k++) {
         let e = start + (k * WG + lid) * 4u;
@@ -225,7 +214,7 @@ fn weight_grad_rows_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_in
     }
     // One partial per invocation, no workgroup reduction: barriers are what
     // a software rasteriser pays most for, and pass 2 sums these anyway.
-    partials[t.index * WG + lid] = add1(add1(sum.x, sum.y), add1(sum.z, sum.w));
+    partials[tile * WG + lid] = add1(add1(sum.x, sum.y), add1(sum.z, sum.w));
 }
 
 // Pass 1 where channel runs are short (channels-last, small images): the
