@@ -188,6 +188,8 @@ fn weight_grad_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
 // `weight_grad_rows` with vec4 loads, where runs are a multiple of four
 // elements long and every offset a multiple of four: a tile is WG * ITEMS
 // vec4s, and each invocation leaves its own partial, at tile * WG + lid.
+// Its tile set-up repeats weight_grad_rows' on purpose: a shared helper
+// returning a struct measured slower on lavapipe.
 @compute @workgroup_size(WG)
 fn weight_grad_rows_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let local_tile = workgroup_index(wg);
