@@ -170,6 +170,9 @@ fn bench_dtype<T: Element>(
         let y: Tensor<T> = gpu.empty(&shape)?;
         let w = gpu.upload(&[T::from_f32(0.25); CHANNELS])?;
         let gw: Tensor<T> = gpu.empty(&[CHANNELS])?;
+        // Channels last: the channel changes with every element.
+        let last = [len / CHANNELS, CHANNELS];
+        let (x_last, y_last) = (x.reshape(&last)?, y.reshape(&last)?);
         let esize = T::SIZE;
         let n = len as u64;
         let relu = Activation::Relu;
@@ -211,6 +214,11 @@ fn bench_dtype<T: Element>(
                 "prelu64_forward",
                 2,
                 Box::new(|e| gpu.encode_forward(e, &prelu, &x, &y).unwrap()),
+            ),
+            (
+                "prelu64_channels_last_forward",
+                2,
+                Box::new(|e| gpu.encode_forward(e, &prelu, &x_last, &y_last).unwrap()),
             ),
             (
                 "prelu64_backward_with_weight",

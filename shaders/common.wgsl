@@ -1,9 +1,8 @@
 // Shared by every family: the parameter block, the bindings, the NaN-safe
 // sign tests and the element-wise entry points. The family file appended
 // after this one supplies `forward1`/`forward4`, `backward1`/`backward4`
-// and `begin_span` (called once per invocation of a vec4 kernel with the
-// first and last element its workgroup covers, for per-span set-up);
-// a one-line precision header before it defines `elem` (f32 or f16).
+// and `begin_invocation` (called once per invocation of a vec4 kernel with
+// the first element of its first vec4, for per-invocation set-up); a one-line precision header before it defines `elem` (f32 or f16).
 //
 // Every value is computed in f32: an f16 input converts to f32 exactly, and
 // the single rounding back to `elem` at the store is the only rounding, the
@@ -41,8 +40,12 @@ struct Params {
     a_count: u32,    // reduce: partials per channel = a_count * b_count,
     a_stride: u32,   //   at a * a_stride + channel * b_count + b
     b_count: u32,
-    _pad1: u32,
-    _pad2: u32,
+    // The divisors above packed for `div_by` (src/divisor.rs).
+    inner_div: vec2<u32>,
+    channels_div: vec2<u32>,
+    tiles_div: vec2<u32>,
+    cols_div: vec2<u32>,
+    b_count_div: vec2<u32>,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -220,6 +223,26 @@ fn mul4(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
     return p;
 }
 
+// n / d for a divisor the host packed as (magic, sh1 | sh2 << 8): a
+// multiply-high and two shifts (src/divisor.rs has the derivation). SIMD
+// software rasterisers run a vector integer division one lane at a time.
+fn div_by(n: u32, d: vec2<u32>) -> u32 {
+    let t = mul_hi(d.x, n);
+    return (t + ((n - t) >> (d.y & 0xffu))) >> (d.y >> 8u);
+}
+
+// The high 32 bits of the 64-bit product a * b, from 16-bit halves (no
+// partial sum overflows 32 bits).
+fn mul_hi(a: u32, b: u32) -> u32 {
+    let al = a & 0xffffu;
+    let ah = a >> 16u;
+    let bl = b & 0xffffu;
+    let bh = b >> 16u;
+    let hl = ah * bl;
+    let cross = ((al * bl) >> 16u) + (hl & 0xffffu) + al * bh;
+    return ah * bh + (hl >> 16u) + (cross >> 16u);
+}
+
 fn workgroup_index(wg: vec3<u32>) -> u32 {
     return (wg.z * params.groups_y + wg.y) * params.groups_x + wg.x;
 }
@@ -231,10 +254,7 @@ fn forward_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_
     let n4 = params.len / 4u;
     let group = workgroup_index(wg);
     let base = group * WG * ITEMS + lid;
-    let span_start = group * WG * ITEMS * 4u;
-    if span_start < n4 * 4u {
-        begin_span(span_start, min(span_start + WG * ITEMS * 4u, n4 * 4u) - 1u);
-    }
+    begin_invocation(base * 4u);
     let xo = params.x_off / 4u;
     let yo = params.y_off / 4u;
     for (var k = 0u; k < ITEMS; k++) {
@@ -266,10 +286,7 @@ fn backward_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
     let n4 = params.len / 4u;
     let group = workgroup_index(wg);
     let base = group * WG * ITEMS + lid;
-    let span_start = group * WG * ITEMS * 4u;
-    if span_start < n4 * 4u {
-        begin_span(span_start, min(span_start + WG * ITEMS * 4u, n4 * 4u) - 1u);
-    }
+    begin_invocation(base * 4u);
     let xo = params.x_off / 4u;
     let go = params.g_off / 4u;
     let yo = params.y_off / 4u;

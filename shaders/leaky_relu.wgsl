@@ -2,7 +2,7 @@
 // (s at x = 0). The slope is a parameter, not a compiled constant, so one
 // pipeline serves every slope.
 
-fn begin_span(first: u32, last: u32) {}
+fn begin_invocation(first: u32) {}
 
 fn forward1(x: f32, e: u32) -> f32 {
     return select(mul1(params.slope, x), x, is_positive1(x));

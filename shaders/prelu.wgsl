@@ -18,30 +18,52 @@
 var<workgroup> scratch: array<f32, WG>;
 
 fn weight_at(e: u32) -> f32 {
-    let c = ((params.phase + e) / params.inner) % params.channels;
-    return f32(w1[params.w_off + c]);
+    let run = div_by(params.phase + e, params.inner_div);
+    return f32(w1[params.w_off + channel_of_run(run)]);
 }
 
-// Set by the host when every workgroup of a vec4 dispatch lies inside one
-// channel run (runs a multiple of the workgroup's span long): then the
-// weight is looked up once per invocation, not per element. A pipeline
-// constant, not a parameter, so that the per-element path is compiled out:
-// SIMD software rasterisers run both sides of a branch.
-override SPAN_IN_ONE_RUN: bool = false;
+// run % channels.
+fn channel_of_run(run: u32) -> u32 {
+    return run - div_by(run, params.channels_div) * params.channels;
+}
 
-var<private> span_weight: f32;
+// How a vec4 kernel fetches weights, set by the host from the tensor's
+// layout. Every weight is a load, and a software rasteriser pays for each
+// load much more than for the arithmetic around it, so the kernels load as
+// few as the layout allows. Pipeline constants, not parameters, so that the
+// other paths are compiled out: SIMD software rasterisers run both sides of
+// a branch.
+//
+// WEIGHT_PER_VEC4: runs are a multiple of four elements long, so the four
+// elements of a vec4 share one channel (one load, not four).
+override WEIGHT_PER_VEC4: bool = false;
+// WEIGHTS_REPEAT: every item of an invocation has the weights of its first
+// one, because the workgroup's span lies in one channel run (runs a whole
+// number of spans long) or because the channel pattern repeats every
+// 4 * WG elements (channels-last with few channels): loaded once per
+// invocation.
+override WEIGHTS_REPEAT: bool = false;
 
-fn begin_span(first: u32, last: u32) {
-    if SPAN_IN_ONE_RUN {
-        span_weight = weight_at(first);
+var<private> first_weights: vec4<f32>;
+
+fn vec4_weights(e: u32) -> vec4<f32> {
+    if WEIGHT_PER_VEC4 {
+        return vec4<f32>(weight_at(e));
+    }
+    return vec4<f32>(weight_at(e), weight_at(e + 1u), weight_at(e + 2u), weight_at(e + 3u));
+}
+
+fn begin_invocation(first: u32) {
+    if WEIGHTS_REPEAT {
+        first_weights = vec4_weights(first);
     }
 }
 
 fn weights4(e: u32) -> vec4<f32> {
-    if SPAN_IN_ONE_RUN {
-        return vec4<f32>(span_weight);
+    if WEIGHTS_REPEAT {
+        return first_weights;
     }
-    return vec4<f32>(weight_at(e), weight_at(e + 1u), weight_at(e + 2u), weight_at(e + 3u));
+    return vec4_weights(e);
 }
 
 fn forward1(x: f32, e: u32) -> f32 {
@@ -167,11 +189,11 @@ fn weight_grad_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
         return;
     }
     let tile = params.base + local_tile;
-    let run = tile / params.tiles;
+    let run = div_by(tile, params.tiles_div);
     let run_start = run * params.inner;
-    let start = run_start + (tile % params.tiles) * (WG * ITEMS);
+    let start = run_start + (tile - run * params.tiles) * (WG * ITEMS);
     let end = min(start + WG * ITEMS, run_start + params.inner);
-    let w = f32(w1[params.w_off + run % params.channels]);
+    let w = f32(w1[params.w_off + channel_of_run(run)]);
     var sum = 0.0;
     for (var k = 0u; k < ITEMS; k++) {
         let e = start + k * WG + lid;
@@ -197,11 +219,11 @@ fn weight_grad_rows_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_in
         return;
     }
     let tile = params.base + local_tile;
-    let run = tile / params.tiles;
+    let run = div_by(tile, params.tiles_div);
     let run_start = run * params.inner;
-    let start = run_start + (tile % params.tiles) * (WG * ITEMS * 4u);
+    let start = run_start + (tile - run * params.tiles) * (WG * ITEMS * 4u);
     let end = min(start + WG * ITEMS * 4u, run_start + params.inner);
-    let w = f32(w1[params.w_off + run % params.channels]);
+    let w = f32(w1[params.w_off + channel_of_run(run)]);
     var sum = vec4<f32>(0.0);
     for (var k = 0u; k < ITEMS; k++) {
         let e = start + (k * WG + lid) * 4u;
@@ -230,9 +252,10 @@ fn weight_grad_cols(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
     if t >= params.len {
         return;
     }
-    let q = params.col0 + t % params.cols;
-    let block = params.base + t / params.cols;
-    let w = f32(w1[params.w_off + q / params.inner]);
+    let block_in_dispatch = div_by(t, params.cols_div);
+    let q = params.col0 + t - block_in_dispatch * params.cols;
+    let block = params.base + block_in_dispatch;
+    let w = f32(w1[params.w_off + div_by(q, params.inner_div)]);
     let row_start = block * params.rows;
     let row_end = min(row_start + params.rows, params.outer);
     var sum = 0.0;
@@ -243,8 +266,8 @@ fn weight_grad_cols(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
 }
 
 fn channel_partial(c: u32, j: u32) -> f32 {
-    let a = j / params.b_count;
-    let b = j % params.b_count;
+    let a = div_by(j, params.b_count_div);
+    let b = j - a * params.b_count;
     return partials[a * params.a_stride + c * params.b_count + b];
 }
 

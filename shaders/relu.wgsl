@@ -1,7 +1,7 @@
 // ReLU: y = x < 0 ? 0 : x (NaN stays NaN, -inf gives 0);
 // grad_x = x > 0 ? g : 0 (zero at x = 0, and where x is NaN).
 
-fn begin_span(first: u32, last: u32) {}
+fn begin_invocation(first: u32) {}
 
 fn forward1(x: f32, e: u32) -> f32 {
     return select(x, 0.0, is_negative1(x));

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use wgpu::util::DeviceExt;
 
 use crate::cpu::Channels;
+use crate::divisor;
 use crate::element::Dtype;
 use crate::error::{Error, Result};
 
@@ -85,19 +86,39 @@ pub(crate) fn module_source(family: Family, dtype: Dtype) -> String {
 /// Entry points, each with the bindings it uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Entry {
-    ForwardVec4,
-    /// PReLU's vec4 forward where every workgroup lies in one channel run.
-    ForwardVec4OneRun,
+    ForwardVec4(Weights),
     ForwardScalar,
-    BackwardVec4,
-    /// PReLU's vec4 backward where every workgroup lies in one channel run.
-    BackwardVec4OneRun,
+    BackwardVec4(Weights),
     BackwardScalar,
     WeightGradRows,
     WeightGradRowsVec4,
     WeightGradCols,
     ReduceWide,
     ReduceNarrow,
+}
+
+/// How PReLU's vec4 kernels fetch weights: the pipeline constants of the
+/// same names in shaders/prelu.wgsl. Both false for the other families.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct Weights {
+    /// The four elements of a vec4 share one channel.
+    per_vec4: bool,
+    /// Every item of an invocation has the weights of its first.
+    repeat: bool,
+}
+
+impl Weights {
+    /// The cheapest fetch `channels` allows in a vec4 dispatch, whose chunks
+    /// start on workgroup-span boundaries.
+    fn for_layout(channels: &Channels) -> Self {
+        let inner = channels.inner as u64;
+        let period = channels.channels as u64 * inner;
+        let item_stride = 4 * u64::from(WORKGROUP_SIZE);
+        Self {
+            per_vec4: inner.is_multiple_of(4),
+            repeat: inner.is_multiple_of(VEC4_SPAN) || item_stride.is_multiple_of(period),
+        }
+    }
 }
 
 // Binding numbers, as in shaders/common.wgsl and shaders/prelu.wgsl.
@@ -115,9 +136,9 @@ const GRAD_W: u32 = 9;
 impl Entry {
     fn name(self) -> &'static str {
         match self {
-            Entry::ForwardVec4 | Entry::ForwardVec4OneRun => "forward_vec4",
+            Entry::ForwardVec4(_) => "forward_vec4",
             Entry::ForwardScalar => "forward_scalar",
-            Entry::BackwardVec4 | Entry::BackwardVec4OneRun => "backward_vec4",
+            Entry::BackwardVec4(_) => "backward_vec4",
             Entry::BackwardScalar => "backward_scalar",
             Entry::WeightGradRows => "weight_grad_rows",
             Entry::WeightGradRowsVec4 => "weight_grad_rows_vec4",
@@ -131,9 +152,9 @@ impl Entry {
     /// binding 0 comes on top).
     fn bindings(self, family: Family) -> Vec<u32> {
         let mut bindings = match self {
-            Entry::ForwardVec4 | Entry::ForwardVec4OneRun => vec![X4, Y4, X1, Y1],
+            Entry::ForwardVec4(_) => vec![X4, Y4, X1, Y1],
             Entry::ForwardScalar => vec![X1, Y1],
-            Entry::BackwardVec4 | Entry::BackwardVec4OneRun => vec![X4, G4, Y4, X1, G1, Y1],
+            Entry::BackwardVec4(_) => vec![X4, G4, Y4, X1, G1, Y1],
             Entry::BackwardScalar => vec![X1, G1, Y1],
             Entry::WeightGradRows | Entry::WeightGradCols => vec![X1, G1, Y1, PARTIALS],
             Entry::WeightGradRowsVec4 => vec![X4, G4, Y4, PARTIALS],
@@ -145,9 +166,12 @@ impl Entry {
         bindings
     }
 
-    /// Whether the entry is compiled with PReLU's `SPAN_IN_ONE_RUN`.
-    fn one_run(self) -> bool {
-        matches!(self, Entry::ForwardVec4OneRun | Entry::BackwardVec4OneRun)
+    /// How the entry fetches PReLU weights.
+    fn weights(self) -> Weights {
+        match self {
+            Entry::ForwardVec4(weights) | Entry::BackwardVec4(weights) => weights,
+            _ => Weights::default(),
+        }
     }
 
     /// Vectors or scalars each invocation handles.
@@ -187,7 +211,13 @@ pub(crate) struct Params {
     pub a_count: u32,
     pub a_stride: u32,
     pub b_count: u32,
-    pub _pad: [u32; 2],
+    // The divisors the kernels divide by, packed by `divisor::pack` (set in
+    // `dispatch` from the fields above).
+    pub inner_div: [u32; 2],
+    pub channels_div: [u32; 2],
+    pub tiles_div: [u32; 2],
+    pub cols_div: [u32; 2],
+    pub b_count_div: [u32; 2],
 }
 
 struct Kernel {
@@ -449,8 +479,12 @@ impl Kernels {
             ("WG", f64::from(WORKGROUP_SIZE)),
             ("ITEMS", f64::from(entry.items())),
         ];
-        if entry.one_run() {
-            constants.push(("SPAN_IN_ONE_RUN", 1.0));
+        let weights = entry.weights();
+        if weights.per_vec4 {
+            constants.push(("WEIGHT_PER_VEC4", 1.0));
+        }
+        if weights.repeat {
+            constants.push(("WEIGHTS_REPEAT", 1.0));
         }
         // f16 values never make subnormal f32 products or sums (see
         // shaders/common.wgsl), so f16 kernels never need the exact path.
@@ -602,6 +636,11 @@ impl Kernels {
         }
         params.groups_x = x as u32;
         params.groups_y = y as u32;
+        params.inner_div = divisor::pack(params.inner);
+        params.channels_div = divisor::pack(params.channels);
+        params.tiles_div = divisor::pack(params.tiles);
+        params.cols_div = divisor::pack(params.cols);
+        params.b_count_div = divisor::pack(params.b_count);
         let params_buffer = self.params_buffer(&params);
         let mut entries = vec![wgpu::BindGroupEntry {
             binding: PARAMS,
@@ -658,14 +697,10 @@ impl Kernels {
         if len == 0 {
             return Ok(());
         }
-        // Runs a whole number of workgroup spans long: each workgroup of a
-        // vec4 dispatch lies in one run, as chunks start on span boundaries.
-        let one_run = prelu.is_some_and(|(_, c)| (c.inner as u64).is_multiple_of(VEC4_SPAN));
-        let (vec4_entry, scalar_entry) = match (g, one_run) {
-            (None, false) => (Entry::ForwardVec4, Entry::ForwardScalar),
-            (None, true) => (Entry::ForwardVec4OneRun, Entry::ForwardScalar),
-            (Some(_), false) => (Entry::BackwardVec4, Entry::BackwardScalar),
-            (Some(_), true) => (Entry::BackwardVec4OneRun, Entry::BackwardScalar),
+        let weights = prelu.map_or(Weights::default(), |(_, c)| Weights::for_layout(c));
+        let (vec4_entry, scalar_entry) = match g {
+            None => (Entry::ForwardVec4(weights), Entry::ForwardScalar),
+            Some(_) => (Entry::BackwardVec4(weights), Entry::BackwardScalar),
         };
         let vec4 = self.kernel(family, vec4_entry, dtype)?;
         let scalar = self.kernel(family, scalar_entry, dtype)?;
@@ -984,9 +1019,9 @@ mod tests {
                 .validate(&module)
                 .unwrap_or_else(|e| panic!("{family:?} {dtype:?}: {}", e.emit_to_string(&source)));
                 let mut entries = vec![
-                    Entry::ForwardVec4,
+                    Entry::ForwardVec4(Weights::default()),
                     Entry::ForwardScalar,
-                    Entry::BackwardVec4,
+                    Entry::BackwardVec4(Weights::default()),
                     Entry::BackwardScalar,
                 ];
                 if family == Family::Prelu {
@@ -1008,15 +1043,17 @@ mod tests {
         }
     }
 
-    /// The Rust and WGSL parameter blocks agree in size: 24 four-byte fields.
+    /// The Rust and WGSL parameter blocks agree in size: 22 four-byte
+    /// fields and 5 packed divisors, 128 bytes.
     #[test]
     fn params_block_matches_wgsl() {
-        assert_eq!(std::mem::size_of::<Params>(), 24 * 4);
+        assert_eq!(std::mem::size_of::<Params>(), 32 * 4);
         let start = COMMON_SOURCE.find("struct Params {").unwrap();
         let end = start + COMMON_SOURCE[start..].find('}').unwrap();
-        let fields = COMMON_SOURCE[start..end]
-            .lines()
-            .filter(|l| l.contains(": u32,") || l.contains(": f32,"));
-        assert_eq!(fields.count(), 24);
+        let lines = || COMMON_SOURCE[start..end].lines();
+        let scalars = lines().filter(|l| l.contains(": u32,") || l.contains(": f32,"));
+        assert_eq!(scalars.count(), 22);
+        let divisors = lines().filter(|l| l.contains("_div: vec2<u32>,"));
+        assert_eq!(divisors.count(), 5);
     }
 }

@@ -17,6 +17,7 @@
 
 mod activation;
 pub mod cpu;
+mod divisor;
 mod element;
 mod error;
 mod gpu;

@@ -43,11 +43,22 @@ fn leaky_relu_matches_reference_for_every_slope() {
 }
 
 /// NCHW (axis 1), channels-last (last axis), a shared weight, rank 1 and
-/// rank 5, channel counts 1, 3, 64, 1000.
+/// rank 5, channel counts 1, 3, 64, 1000; and a layout for each way the
+/// vec4 kernel fetches weights (one per element, one per vec4, once per
+/// invocation, both).
 #[test]
 fn prelu_matches_reference_for_every_layout() {
     let mut rng = Rng::new("prelu");
-    let cases: [(&[usize], usize, bool); 9] = [
+    let cases: [(&[usize], usize, bool); 13] = [
+        // Runs of 4: one weight per vec4, the pattern repeating every
+        // 64 elements: loaded once per invocation.
+        (&[100, 16, 4], 1, false),
+        // Channels-last with 256 channels: repeating, four weights per vec4.
+        (&[9, 256], 1, false),
+        // Runs of 8, period 96: one weight per vec4, no repeat.
+        (&[70, 12, 8], 1, false),
+        // Runs of 6: vec4s straddle channels, four weights each.
+        (&[50, 7, 6], 1, false),
         (&[2, 3, 17, 19], 1, false),
         (&[2, 3, 17, 19], 1, true),
         (&[4, 7, 9, 64], 3, false),

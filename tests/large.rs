@@ -43,12 +43,24 @@ fn forty_million_elements_over_the_binding_limit() {
         &[5, 8, 1_000_000],
         1e-5,
     );
+    // Channels last with a channel count that is not a power of two: the
+    // kernels' multiply-shift division on indices up to 40,000,000.
+    let weight: Vec<f32> = (0..10).map(|_| rng.uniform(1.0)).collect();
+    check_forward(
+        &gpu,
+        &Op::Prelu {
+            weight: weight.clone(),
+            axis: 1,
+        },
+        &x,
+        &[4_000_000, 10],
+    );
     check_backward(
         &gpu,
         &Op::Prelu { weight, axis: 1 },
         &x,
         &g,
-        &[5_000_000, 8],
+        &[4_000_000, 10],
         1e-5,
     );
     check_backward(&gpu, &Op::Relu, &x, &g, &[len], 0.0);
