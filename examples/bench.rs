@@ -23,6 +23,21 @@ struct Row {
     len: usize,
     ms: f64,
     copy_ms: f64,
+    /// The median of each trial's op time over the copy timed just before
+    /// it: pairs cancel the machine's drift better than a ratio of medians.
+    ratio: f64,
+}
+
+/// Medians of a series of (op, copy) trials.
+fn row(op: &str, dtype: &'static str, len: usize, trials: &[(f64, f64)]) -> Row {
+    Row {
+        op: op.into(),
+        dtype,
+        len,
+        ms: median(trials.iter().map(|t| t.0).collect()),
+        copy_ms: median(trials.iter().map(|t| t.1).collect()),
+        ratio: median(trials.iter().map(|t| t.0 / t.1).collect()),
+    }
 }
 
 struct Timer {
@@ -119,7 +134,8 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Times `record` and a copy of `copy_bytes`, alternately.
+/// Times `record` and a copy of `copy_bytes`, alternately: (op, copy)
+/// milliseconds per trial.
 fn compare(
     gpu: &Gpu,
     timer: &Timer,
@@ -127,7 +143,7 @@ fn compare(
     reps: usize,
     copy_bytes: u64,
     record: &dyn Fn(&mut wgpu::CommandEncoder),
-) -> (f64, f64) {
+) -> Vec<(f64, f64)> {
     let usage =
         wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::STORAGE;
     let make = || {
@@ -142,12 +158,12 @@ fn compare(
     let copy = |e: &mut wgpu::CommandEncoder| e.copy_buffer_to_buffer(&src, 0, &dst, 0, copy_bytes);
     timer.time(gpu, 1, &copy);
     timer.time(gpu, 1, record);
-    let (mut op_ms, mut copy_ms) = (Vec::new(), Vec::new());
-    for _ in 0..trials {
-        copy_ms.push(timer.time(gpu, reps, &copy));
-        op_ms.push(timer.time(gpu, reps, record));
-    }
-    (median(op_ms), median(copy_ms))
+    (0..trials)
+        .map(|_| {
+            let copy_ms = timer.time(gpu, reps, &copy);
+            (timer.time(gpu, reps, record), copy_ms)
+        })
+        .collect()
 }
 
 fn bench_dtype<T: Element>(
@@ -236,7 +252,7 @@ fn bench_dtype<T: Element>(
             // A copy moves each byte twice (read + write): copy half the
             // bytes the op moves.
             let copy_bytes = passes * n * esize / 2;
-            let (ms, copy_ms) = compare(
+            let times = compare(
                 gpu,
                 timer,
                 trials,
@@ -244,13 +260,7 @@ fn bench_dtype<T: Element>(
                 copy_bytes.next_multiple_of(4),
                 &*record,
             );
-            rows.push(Row {
-                op: name.into(),
-                dtype: T::NAME,
-                len,
-                ms,
-                copy_ms,
-            });
+            rows.push(row(name, T::NAME, len, &times));
         }
     }
     Ok(())
@@ -279,6 +289,11 @@ pub fn main() -> Result<(), wgpu_relu::Error> {
     };
     let trials = if quick { 5 } else { 11 };
     let mut rows = Vec::new();
+    if wanted("storage_copy_shader") {
+        for &len in lens {
+            storage_copy_shader(&gpu, &timer, trials, len, &mut rows);
+        }
+    }
     bench_dtype::<f32>(&gpu, &timer, lens, trials, &mut rows)?;
     if gpu.supports_f16() {
         bench_dtype::<f16>(&gpu, &timer, lens, trials, &mut rows)?;
@@ -299,7 +314,7 @@ pub fn main() -> Result<(), wgpu_relu::Error> {
     }
 
     for r in &rows {
-        let ratio = r.ms / r.copy_ms;
+        let ratio = r.ratio;
         if json {
             println!(
                 "{{\"op\":\"{}\",\"dtype\":\"{}\",\"len\":{},\"ms\":{:.4},\"copy_ms\":{:.4},\"ratio\":{:.3},\"adapter\":\"{}\"}}",
@@ -315,6 +330,76 @@ pub fn main() -> Result<(), wgpu_relu::Error> {
     Ok(())
 }
 
+/// The floor for any kernel on this adapter: a shader that only copies,
+/// with the library's geometry (256 invocations, four vec4s each, the same
+/// bounds check), against `copy_buffer_to_buffer` of the same bytes. No
+/// element-wise op can beat it; on a software adapter it is well above 1.
+fn storage_copy_shader(gpu: &Gpu, timer: &Timer, trials: usize, len: usize, rows: &mut Vec<Row>) {
+    const SOURCE: &str = "
+        @group(0) @binding(0) var<storage, read_write> src: array<vec4<u32>>;
+        @group(0) @binding(1) var<storage, read_write> dst: array<vec4<u32>>;
+        @compute @workgroup_size(256)
+        fn main(@builtin(workgroup_id) wg: vec3<u32>,
+                @builtin(num_workgroups) groups: vec3<u32>,
+                @builtin(local_invocation_index) lid: u32) {
+            let base = (wg.y * groups.x + wg.x) * 1024u + lid;
+            for (var k = 0u; k < 4u; k++) {
+                let i = base + k * 256u;
+                if i < arrayLength(&src) {
+                    dst[i] = src[i];
+                }
+            }
+        }";
+    let device = gpu.device();
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some("storage copy"),
+        source: wgpu::ShaderSource::Wgsl(SOURCE.into()),
+    });
+    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some("storage copy"),
+        layout: None,
+        module: &module,
+        entry_point: Some("main"),
+        compilation_options: Default::default(),
+        cache: None,
+    });
+    let bytes = (len * 4) as u64;
+    let buffer = || {
+        device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("storage copy"),
+            size: bytes,
+            usage: wgpu::BufferUsages::STORAGE,
+            mapped_at_creation: false,
+        })
+    };
+    let (src, dst) = (buffer(), buffer());
+    let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some("storage copy"),
+        layout: &pipeline.get_bind_group_layout(0),
+        entries: &[
+            wgpu::BindGroupEntry {
+                binding: 0,
+                resource: src.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 1,
+                resource: dst.as_entire_binding(),
+            },
+        ],
+    });
+    let groups = (len / 4).div_ceil(1024) as u32;
+    let max = device.limits().max_compute_workgroups_per_dimension;
+    let (x, y) = (groups.min(max), groups.div_ceil(max));
+    let reps = ((1 << 26) / len.max(1)).clamp(4, 64);
+    let times = compare(gpu, timer, trials, reps, bytes, &|e| {
+        let mut pass = e.begin_compute_pass(&Default::default());
+        pass.set_pipeline(&pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(x, y, 1);
+    });
+    rows.push(row("storage_copy_shader", "f32", len, &times));
+}
+
 fn end_to_end(
     gpu: &Gpu,
     timer: &Timer,
@@ -324,8 +409,6 @@ fn end_to_end(
 ) -> Result<(), wgpu_relu::Error> {
     let len = host.len();
     let copy_bytes = len as u64 * 4;
-    let mut e2e = Vec::new();
-    let mut copies = Vec::new();
     let usage = wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST;
     let src = gpu.device().create_buffer(&wgpu::BufferDescriptor {
         label: None,
@@ -339,26 +422,20 @@ fn end_to_end(
         usage,
         mapped_at_creation: false,
     });
+    let mut times = Vec::new();
     for _ in 0..trials + 1 {
-        copies.push(
-            3.0 * timer.time(gpu, 1, &|e| {
+        let copies = 3.0
+            * timer.time(gpu, 1, &|e| {
                 e.copy_buffer_to_buffer(&src, 0, &dst, 0, copy_bytes)
-            }),
-        );
+            });
         let started = Instant::now();
         let x = gpu.upload(host)?;
         let y = gpu.forward(&Activation::Relu, &x)?;
         let out = gpu.download(&y)?;
-        e2e.push(started.elapsed().as_secs_f64() * 1e3);
+        times.push((started.elapsed().as_secs_f64() * 1e3, copies));
         assert_eq!(out[1], 0.0);
     }
-    rows.push(Row {
-        op: "end_to_end_upload_relu_download".into(),
-        dtype: "f32",
-        len,
-        ms: median(e2e),
-        copy_ms: median(copies),
-    });
+    rows.push(row("end_to_end_upload_relu_download", "f32", len, &times));
 
     Ok(())
 }
@@ -367,29 +444,28 @@ fn small_forward(gpu: &Gpu, host: &[f32], rows: &mut Vec<Row>) -> Result<(), wgp
     // Per-call overhead: a 4,096-element forward with a new output each call,
     // against an empty submit-and-wait round trip (wall clock both).
     let x = gpu.upload(&host[..4096])?;
-    let (mut calls, mut empties) = (Vec::new(), Vec::new());
+    let mut times = Vec::new();
     for _ in 0..50 {
         let started = Instant::now();
         gpu.queue().submit([]);
         gpu.device()
             .poll(wgpu::PollType::wait_indefinitely())
             .expect("poll");
-        empties.push(started.elapsed().as_secs_f64() * 1e3);
+        let empty = started.elapsed().as_secs_f64() * 1e3;
         let started = Instant::now();
         let y = gpu.forward(&Activation::Relu, &x)?;
         gpu.device()
             .poll(wgpu::PollType::wait_indefinitely())
             .expect("poll");
-        calls.push(started.elapsed().as_secs_f64() * 1e3);
+        times.push((started.elapsed().as_secs_f64() * 1e3, empty));
         drop(y);
     }
-    rows.push(Row {
-        op: "small_forward_4096_vs_empty_submit".into(),
-        dtype: "f32",
-        len: 4096,
-        ms: median(calls),
-        copy_ms: median(empties),
-    });
+    rows.push(row(
+        "small_forward_4096_vs_empty_submit",
+        "f32",
+        4096,
+        &times,
+    ));
 
     Ok(())
 }
@@ -406,11 +482,10 @@ fn cpu_reference(rows: &mut Vec<Row>) {
     let copied = std::hint::black_box(std::hint::black_box(&big).clone());
     let memcpy_ms = started.elapsed().as_secs_f64() * 1e3;
     assert_eq!(copied.len(), big.len());
-    rows.push(Row {
-        op: "cpu_reference_relu_vs_memcpy".into(),
-        dtype: "f32",
-        len: big.len(),
-        ms: cpu_ms,
-        copy_ms: memcpy_ms,
-    });
+    rows.push(row(
+        "cpu_reference_relu_vs_memcpy",
+        "f32",
+        big.len(),
+        &[(cpu_ms, memcpy_ms)],
+    ));
 }
