@@ -88,8 +88,12 @@ pub(crate) fn module_source(family: Family, dtype: Dtype) -> String {
 pub(crate) enum Entry {
     ForwardVec4(Weights),
     ForwardScalar,
+    /// ReLU on f16 data as u32 words (shaders/relu.wgsl).
+    ForwardBits,
     BackwardVec4(Weights),
     BackwardScalar,
+    /// ReLU's backward on f16 data as u32 words.
+    BackwardBits,
     WeightGradRows,
     WeightGradRowsVec4,
     WeightGradCols,
@@ -132,14 +136,22 @@ const Y1: u32 = 6;
 const W1: u32 = 7;
 const PARTIALS: u32 = 8;
 const GRAD_W: u32 = 9;
+const XW4: u32 = 10;
+const GW4: u32 = 11;
+const YW4: u32 = 12;
+const XW1: u32 = 13;
+const GW1: u32 = 14;
+const YW1: u32 = 15;
 
 impl Entry {
     fn name(self) -> &'static str {
         match self {
             Entry::ForwardVec4(_) => "forward_vec4",
             Entry::ForwardScalar => "forward_scalar",
+            Entry::ForwardBits => "forward_bits",
             Entry::BackwardVec4(_) => "backward_vec4",
             Entry::BackwardScalar => "backward_scalar",
+            Entry::BackwardBits => "backward_bits",
             Entry::WeightGradRows => "weight_grad_rows",
             Entry::WeightGradRowsVec4 => "weight_grad_rows_vec4",
             Entry::WeightGradCols => "weight_grad_cols",
@@ -154,8 +166,10 @@ impl Entry {
         let mut bindings = match self {
             Entry::ForwardVec4(_) => vec![X4, Y4, X1, Y1],
             Entry::ForwardScalar => vec![X1, Y1],
+            Entry::ForwardBits => vec![XW4, YW4, XW1, YW1],
             Entry::BackwardVec4(_) => vec![X4, G4, Y4, X1, G1, Y1],
             Entry::BackwardScalar => vec![X1, G1, Y1],
+            Entry::BackwardBits => vec![XW4, GW4, YW4, XW1, GW1, YW1],
             Entry::WeightGradRows | Entry::WeightGradCols => vec![X1, G1, Y1, PARTIALS],
             Entry::WeightGradRowsVec4 => vec![X4, G4, Y4, PARTIALS],
             Entry::ReduceWide | Entry::ReduceNarrow => return vec![PARTIALS, GRAD_W],
@@ -704,6 +718,19 @@ impl Kernels {
         };
         let vec4 = self.kernel(family, vec4_entry, dtype)?;
         let scalar = self.kernel(family, scalar_entry, dtype)?;
+        // f16 ReLU runs on the raw bits, two halves per u32 word, where the
+        // words line up (see shaders/relu.wgsl).
+        let bits = match (family, dtype) {
+            (Family::Relu, Dtype::F16) => Some(self.kernel(
+                family,
+                match g {
+                    None => Entry::ForwardBits,
+                    Some(_) => Entry::BackwardBits,
+                },
+                dtype,
+            )?),
+            _ => None,
+        };
         // Every binding is checked before anything is recorded, so an error
         // never leaves half an op in the caller's encoder.
         for operand in [Some(x), Some(y), g].into_iter().flatten() {
@@ -754,13 +781,31 @@ impl Kernels {
                 params.inner = channels.inner as u32;
                 bound.push((W1, bw));
             }
-            let aligned = n >= 4
-                && [Some(&bx), Some(&by), bg.as_ref()]
+            let offsets_multiple_of = |m: u32| {
+                [Some(&bx), Some(&by), bg.as_ref()]
                     .into_iter()
                     .flatten()
-                    .all(|b| b.elem_off % 4 == 0);
+                    .all(|b| b.elem_off.is_multiple_of(m))
+            };
             let per_group = u64::from(WORKGROUP_SIZE * ITEMS_ELEMENTWISE);
-            if aligned {
+            // (A vec4<u32> binding must hold one: eight halves at least.)
+            let whole_words = n >= 8 && n.is_multiple_of(2) && offsets_multiple_of(8);
+            if let Some(bits) = bits.as_ref().filter(|_| whole_words) {
+                // Lengths and offsets in u32 words, each vec4<u32> eight halves.
+                let words = Params {
+                    len: params.len / 2,
+                    x_off: params.x_off / 2,
+                    y_off: params.y_off / 2,
+                    g_off: params.g_off / 2,
+                    ..params
+                };
+                bound.extend([(XW4, &bx), (XW1, &bx), (YW4, &by), (YW1, &by)]);
+                if let Some(bg) = &bg {
+                    bound.extend([(GW4, bg), (GW1, bg)]);
+                }
+                let groups = (n / 8).div_ceil(per_group).max(1);
+                self.dispatch(&mut pass, bits, words, groups, &bound)?;
+            } else if n >= 4 && offsets_multiple_of(4) {
                 self.dispatch(
                     &mut pass,
                     &vec4,
@@ -1024,6 +1069,9 @@ mod tests {
                     Entry::BackwardVec4(Weights::default()),
                     Entry::BackwardScalar,
                 ];
+                if family == Family::Relu {
+                    entries.extend([Entry::ForwardBits, Entry::BackwardBits]);
+                }
                 if family == Family::Prelu {
                     entries.extend([
                         Entry::WeightGradRows,

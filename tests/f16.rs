@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 use half::f16;
-use wgpu_relu::{wgpu, Activation, Error};
+use wgpu_relu::{cpu, wgpu, Activation, Error, Tensor};
 
 /// f16 must work wherever the adapter has the feature; GL never has it and
 /// must give the error instead. Returns whether to run the f16 checks.
@@ -42,7 +42,24 @@ fn f16_forward_every_op() {
         return;
     }
     let mut rng = Rng::new("f16_forward");
-    for len in [1usize, 3, 4, 5, 1757, 65535 * 64 + 1] {
+    // Odd lengths and those under 8 take the f16 kernels; the others
+    // ReLU's u32-word kernels, with 1, 2 or 3 words after the last vec4 for
+    // 10, 12 and 1758.
+    for len in [
+        1usize,
+        2,
+        3,
+        4,
+        5,
+        6,
+        8,
+        10,
+        12,
+        1757,
+        1758,
+        65535 * 64 + 1,
+        65535 * 64 + 8,
+    ] {
         let x = rng.values_f16(len);
         check_forward(gpu(), &Op::Relu, &x, &[len]);
         check_forward(gpu(), &Op::Leaky(0.01), &x, &[len]);
@@ -73,7 +90,7 @@ fn f16_backward_every_op() {
         return;
     }
     let mut rng = Rng::new("f16_backward");
-    for len in [1usize, 5, 1757, 100_001] {
+    for len in [1usize, 2, 5, 8, 10, 12, 1757, 1758, 100_001, 100_008] {
         let (x, g) = (rng.values_f16(len), rng.values_f16(len));
         check_backward(gpu(), &Op::Relu, &x, &g, &[len], 0.0);
         check_backward(gpu(), &Op::Leaky(0.2), &x, &g, &[len], 0.0);
@@ -127,4 +144,67 @@ fn f16_weight_gradient_accumulates_in_f32() {
         )
         .unwrap();
     assert_eq!(gw[0].to_bits(), again[0].to_bits());
+}
+
+/// ReLU on f16 tensors at every offset phase inside an app's buffer: the
+/// u32-word kernels where offsets are a multiple of eight halves, the f16
+/// vec4 kernels at multiples of four, scalar ones elsewhere; each against
+/// the reference, with the halves around the outputs left untouched.
+#[test]
+fn f16_relu_at_every_offset_phase() {
+    if !f16_available() {
+        return;
+    }
+    let gpu = gpu();
+    let mut rng = Rng::new("f16_offsets");
+    let len = 1000;
+    let x = rng.values_f16(len);
+    let g = rng.values_f16(len);
+    let fill = f16::from_bits(0x5555);
+    for phase in 0..9u64 {
+        // x, g and y at 2 * phase bytes past 256-byte boundaries, apart.
+        let (x_off, g_off, y_off) = (256 + 2 * phase, 4096 + 2 * phase, 8192 + 2 * phase);
+        let buffer = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size: 12288,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_DST
+                | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let mut contents = vec![fill; 6144];
+        contents[x_off as usize / 2..][..len].copy_from_slice(&x);
+        contents[g_off as usize / 2..][..len].copy_from_slice(&g);
+        gpu.queue()
+            .write_buffer(&buffer, 0, bytemuck::cast_slice(&contents));
+        let tensor = |off| Tensor::<f16>::from_buffer(buffer.clone(), off, &[len]).unwrap();
+        let (xt, gt, yt) = (tensor(x_off), tensor(g_off), tensor(y_off));
+        let whole = Tensor::<f16>::from_buffer(buffer.clone(), 0, &[6144]).unwrap();
+        let y_range = (y_off / 2) as usize..(y_off / 2) as usize + len;
+        let check = |expected: &[f16], what: &str| {
+            let all = gpu.download(&whole).unwrap();
+            assert_same(
+                &all[y_range.clone()],
+                expected,
+                &format!("{what} at phase {phase}"),
+            );
+            for i in [y_range.start - 1, y_range.end] {
+                assert_eq!(
+                    all[i].to_bits(),
+                    fill.to_bits(),
+                    "{what} at phase {phase} wrote half {i}"
+                );
+            }
+        };
+        let mut encoder = gpu.device().create_command_encoder(&Default::default());
+        gpu.encode_forward(&mut encoder, &Activation::Relu, &xt, &yt)
+            .unwrap();
+        gpu.queue().submit([encoder.finish()]);
+        check(&cpu::relu(&x), "forward");
+        let mut encoder = gpu.device().create_command_encoder(&Default::default());
+        gpu.encode_backward(&mut encoder, &Activation::Relu, &xt, &gt, &yt, None)
+            .unwrap();
+        gpu.queue().submit([encoder.finish()]);
+        check(&cpu::relu_backward(&x, &g), "backward");
+    }
 }
