@@ -289,9 +289,12 @@ pub fn main() -> Result<(), wgpu_relu::Error> {
     };
     let trials = if quick { 5 } else { 11 };
     let mut rows = Vec::new();
-    if wanted("storage_copy_shader") {
-        for &len in lens {
-            storage_copy_shader(&gpu, &timer, trials, len, &mut rows);
+    for &len in lens {
+        for streams in [2, 3] {
+            let name = format!("shader_floor_{streams}_streams");
+            if wanted(&name) {
+                shader_floor(&gpu, &timer, trials, len, streams, &name, &mut rows);
+            }
         }
     }
     bench_dtype::<f32>(&gpu, &timer, lens, trials, &mut rows)?;
@@ -330,74 +333,96 @@ pub fn main() -> Result<(), wgpu_relu::Error> {
     Ok(())
 }
 
-/// The floor for any kernel on this adapter: a shader that only copies,
+/// The floor for any kernel on this adapter: shaders that only move data,
 /// with the library's geometry (256 invocations, four vec4s each, the same
-/// bounds check), against `copy_buffer_to_buffer` of the same bytes. No
-/// element-wise op can beat it; on a software adapter it is well above 1.
-fn storage_copy_shader(gpu: &Gpu, timer: &Timer, trials: usize, len: usize, rows: &mut Vec<Row>) {
+/// bounds check), against `copy_buffer_to_buffer` of the same bytes. Two
+/// streams (read one array, write one: a forward's traffic) or three (read
+/// two, write one: a backward's). No element-wise op can beat them; on a
+/// software adapter they are well above 1.
+fn shader_floor(
+    gpu: &Gpu,
+    timer: &Timer,
+    trials: usize,
+    len: usize,
+    streams: u64,
+    name: &str,
+    rows: &mut Vec<Row>,
+) {
     const SOURCE: &str = "
-        @group(0) @binding(0) var<storage, read_write> src: array<vec4<u32>>;
-        @group(0) @binding(1) var<storage, read_write> dst: array<vec4<u32>>;
+        @group(0) @binding(0) var<storage, read_write> a: array<vec4<u32>>;
+        @group(0) @binding(1) var<storage, read_write> b: array<vec4<u32>>;
+        @group(0) @binding(2) var<storage, read_write> c: array<vec4<u32>>;
         @compute @workgroup_size(256)
-        fn main(@builtin(workgroup_id) wg: vec3<u32>,
-                @builtin(num_workgroups) groups: vec3<u32>,
-                @builtin(local_invocation_index) lid: u32) {
+        fn streams_2(@builtin(workgroup_id) wg: vec3<u32>,
+                     @builtin(num_workgroups) groups: vec3<u32>,
+                     @builtin(local_invocation_index) lid: u32) {
             let base = (wg.y * groups.x + wg.x) * 1024u + lid;
             for (var k = 0u; k < 4u; k++) {
                 let i = base + k * 256u;
-                if i < arrayLength(&src) {
-                    dst[i] = src[i];
+                if i < arrayLength(&a) {
+                    c[i] = a[i];
+                }
+            }
+        }
+        @compute @workgroup_size(256)
+        fn streams_3(@builtin(workgroup_id) wg: vec3<u32>,
+                     @builtin(num_workgroups) groups: vec3<u32>,
+                     @builtin(local_invocation_index) lid: u32) {
+            let base = (wg.y * groups.x + wg.x) * 1024u + lid;
+            for (var k = 0u; k < 4u; k++) {
+                let i = base + k * 256u;
+                if i < arrayLength(&a) {
+                    c[i] = a[i] | b[i];
                 }
             }
         }";
     let device = gpu.device();
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-        label: Some("storage copy"),
+        label: Some("shader floor"),
         source: wgpu::ShaderSource::Wgsl(SOURCE.into()),
     });
     let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-        label: Some("storage copy"),
+        label: Some("shader floor"),
         layout: None,
         module: &module,
-        entry_point: Some("main"),
+        entry_point: Some(&format!("streams_{streams}")),
         compilation_options: Default::default(),
         cache: None,
     });
     let bytes = (len * 4) as u64;
     let buffer = || {
         device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("storage copy"),
+            label: Some("shader floor"),
             size: bytes,
             usage: wgpu::BufferUsages::STORAGE,
             mapped_at_creation: false,
         })
     };
-    let (src, dst) = (buffer(), buffer());
+    let buffers = [buffer(), buffer(), buffer()];
+    let entries: Vec<_> = [0, 1, 2]
+        .into_iter()
+        .filter(|&i| streams == 3 || i != 1)
+        .map(|i| wgpu::BindGroupEntry {
+            binding: i,
+            resource: buffers[i as usize].as_entire_binding(),
+        })
+        .collect();
     let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: Some("storage copy"),
+        label: Some("shader floor"),
         layout: &pipeline.get_bind_group_layout(0),
-        entries: &[
-            wgpu::BindGroupEntry {
-                binding: 0,
-                resource: src.as_entire_binding(),
-            },
-            wgpu::BindGroupEntry {
-                binding: 1,
-                resource: dst.as_entire_binding(),
-            },
-        ],
+        entries: &entries,
     });
     let groups = (len / 4).div_ceil(1024) as u32;
     let max = device.limits().max_compute_workgroups_per_dimension;
     let (x, y) = (groups.min(max), groups.div_ceil(max));
     let reps = ((1 << 26) / len.max(1)).clamp(4, 64);
-    let times = compare(gpu, timer, trials, reps, bytes, &|e| {
+    let times = compare(gpu, timer, trials, reps, streams * bytes / 2, &|e| {
         let mut pass = e.begin_compute_pass(&Default::default());
         pass.set_pipeline(&pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
         pass.dispatch_workgroups(x, y, 1);
     });
-    rows.push(row("storage_copy_shader", "f32", len, &times));
+    rows.push(row(name, "f32", len, &times));
 }
 
 fn end_to_end(
