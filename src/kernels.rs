@@ -65,6 +65,12 @@ impl Family {
         }
     }
 
+    /// Whether the family's module has the u32-word kernels of
+    /// shaders/words.wgsl, for f16 data.
+    fn runs_on_words(self) -> bool {
+        matches!(self, Family::Relu | Family::LeakyRelu)
+    }
+
     fn name(self) -> &'static str {
         match self {
             Family::Relu => "relu",
@@ -77,10 +83,23 @@ impl Family {
 /// The shared part of every shader module.
 pub(crate) const COMMON_SOURCE: &str = include_str!("../shaders/common.wgsl");
 
+/// The u32-word kernels, for the families that run f16 on words.
+const WORDS_SOURCE: &str = include_str!("../shaders/words.wgsl");
+
 /// The full WGSL text of a family's module for one element type: the
-/// precision header, the common part, the family's own functions.
+/// precision header, the common part, the word kernels where the family has
+/// them, the family's own functions.
 pub(crate) fn module_source(family: Family, dtype: Dtype) -> String {
-    format!("{}{}{}", dtype.header(), COMMON_SOURCE, family.source())
+    let words = if family.runs_on_words() {
+        WORDS_SOURCE
+    } else {
+        ""
+    };
+    format!(
+        "{}{COMMON_SOURCE}{words}{}",
+        dtype.header(),
+        family.source()
+    )
 }
 
 /// Entry points, each with the bindings it uses.
@@ -88,11 +107,11 @@ pub(crate) fn module_source(family: Family, dtype: Dtype) -> String {
 pub(crate) enum Entry {
     ForwardVec4(Weights),
     ForwardScalar,
-    /// ReLU on f16 data as u32 words (shaders/relu.wgsl).
+    /// f16 data as u32 words (shaders/words.wgsl).
     ForwardBits,
     BackwardVec4(Weights),
     BackwardScalar,
-    /// ReLU's backward on f16 data as u32 words.
+    /// The backward on f16 data as u32 words.
     BackwardBits,
     WeightGradRows,
     WeightGradRowsVec4,
@@ -265,6 +284,12 @@ pub(crate) struct Kernels {
     /// Whether the kernels are compiled with EXACT_PRODUCTS (the device
     /// flushes subnormal products, which the semantics keep).
     exact_products: bool,
+    /// Whether the adapter is a CPU (a software rasteriser), where loads
+    /// cost more than integer arithmetic: f16 Leaky ReLU then runs on u32
+    /// words too, rounding to f16 in integer arithmetic. On GPUs the
+    /// hardware converts and the kernels are memory-bound; only ReLU, which
+    /// needs no conversion, runs on words there.
+    cpu_adapter: bool,
     modules: Mutex<HashMap<(Family, Dtype), wgpu::ShaderModule>>,
     pipelines: Mutex<HashMap<(Family, Entry, Dtype), Arc<Kernel>>>,
     params: Mutex<HashMap<Params, wgpu::Buffer>>,
@@ -292,10 +317,12 @@ impl Kernels {
     /// decides instead.
     pub(crate) fn new(device: wgpu::Device, queue: &wgpu::Queue) -> Self {
         let limits = device.limits();
+        let cpu_adapter = device.adapter_info().device_type == wgpu::DeviceType::Cpu;
         let mut kernels = Self {
             device,
             limits,
             exact_products: false,
+            cpu_adapter,
             modules: Mutex::default(),
             pipelines: Mutex::default(),
             params: Mutex::default(),
@@ -718,10 +745,15 @@ impl Kernels {
         };
         let vec4 = self.kernel(family, vec4_entry, dtype)?;
         let scalar = self.kernel(family, scalar_entry, dtype)?;
-        // f16 ReLU runs on the raw bits, two halves per u32 word, where the
-        // words line up (see shaders/relu.wgsl).
-        let bits = match (family, dtype) {
-            (Family::Relu, Dtype::F16) => Some(self.kernel(
+        // f16 runs two halves per u32 word where the words line up (see
+        // shaders/words.wgsl and `cpu_adapter`).
+        let on_words = match family {
+            Family::Relu => true,
+            Family::LeakyRelu => self.cpu_adapter,
+            Family::Prelu => false,
+        };
+        let bits = match dtype {
+            Dtype::F16 if on_words => Some(self.kernel(
                 family,
                 match g {
                     None => Entry::ForwardBits,
@@ -1069,7 +1101,7 @@ mod tests {
                     Entry::BackwardVec4(Weights::default()),
                     Entry::BackwardScalar,
                 ];
-                if family == Family::Relu {
+                if family.runs_on_words() {
                     entries.extend([Entry::ForwardBits, Entry::BackwardBits]);
                 }
                 if family == Family::Prelu {

@@ -208,3 +208,64 @@ fn f16_relu_at_every_offset_phase() {
         check(&cpu::relu_backward(&x, &g), "backward");
     }
 }
+
+/// Every f16 bit pattern through ReLU and Leaky ReLU, forward and backward,
+/// against the reference bit for bit (zeros by their sign, NaN as any NaN):
+/// the u32-word kernels convert halves to f32 and round back in integer
+/// arithmetic, and every rounding case (ties, subnormal results, overflow to
+/// infinity) shows up across these slopes.
+#[test]
+fn f16_every_bit_pattern() {
+    if !f16_available() {
+        return;
+    }
+    let gpu = gpu();
+    let x: Vec<f16> = (0..=u16::MAX).map(f16::from_bits).collect();
+    // grad_y: the same patterns in another order (40503 is odd).
+    let g: Vec<f16> = (0..=u16::MAX)
+        .map(|i| f16::from_bits(i.wrapping_mul(40503)))
+        .collect();
+    let (xt, gt) = (gpu.upload(&x).unwrap(), gpu.upload(&g).unwrap());
+    let exact = |actual: &[f16], expected: &[f16], what: &str| {
+        for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
+            let same = if e.is_nan() {
+                a.is_nan()
+            } else {
+                a.to_bits() == e.to_bits()
+            };
+            assert!(
+                same,
+                "{what}: x = {:#06x}, g = {:#06x}: got {:#06x}, expected {:#06x}",
+                x[i].to_bits(),
+                g[i].to_bits(),
+                a.to_bits(),
+                e.to_bits()
+            );
+        }
+    };
+    let y = gpu.forward(&Activation::Relu, &xt).unwrap();
+    exact(&gpu.download(&y).unwrap(), &cpu::relu(&x), "ReLU forward");
+    let grads = gpu.backward(&Activation::Relu, &xt, &gt).unwrap();
+    exact(
+        &gpu.download(&grads.input).unwrap(),
+        &cpu::relu_backward(&x, &g),
+        "ReLU backward",
+    );
+    for slope in [0.01f32, -3.0, 1000.0, 3e-5, 0.1, 1e-40] {
+        let act = Activation::LeakyRelu {
+            negative_slope: slope,
+        };
+        let y = gpu.forward(&act, &xt).unwrap();
+        exact(
+            &gpu.download(&y).unwrap(),
+            &cpu::leaky_relu(&x, slope),
+            &format!("Leaky ReLU {slope} forward"),
+        );
+        let grads = gpu.backward(&act, &xt, &gt).unwrap();
+        exact(
+            &gpu.download(&grads.input).unwrap(),
+            &cpu::leaky_relu_backward(&x, &g, slope),
+            &format!("Leaky ReLU {slope} backward"),
+        );
+    }
+}

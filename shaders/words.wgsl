@@ -1,0 +1,133 @@
+// ---- f16 as u32 words ------------------------------------------------------
+// Appended for the families that can run f16 data two halves per u32 word:
+// eight halves per vec4<u32> load instead of four per vec4<f16>. A SIMD
+// software rasteriser pays for each load far more than for the bit
+// operations around it, and converting each value through the f16 type
+// was what made its f16 path slower than f32. The family supplies
+// `forward_words(x)` and `backward_words(x, g)` on vec4<u32>s of packed
+// halves. The host uses these kernels where every offset is a multiple of
+// eight halves and the length even and at least 8; `len` and the offsets
+// are then in words.
+@group(0) @binding(10) var<storage, read_write> xw4: array<vec4<u32>>;
+@group(0) @binding(11) var<storage, read_write> gw4: array<vec4<u32>>;
+@group(0) @binding(12) var<storage, read_write> yw4: array<vec4<u32>>;
+@group(0) @binding(13) var<storage, read_write> xw1: array<u32>;
+@group(0) @binding(14) var<storage, read_write> gw1: array<u32>;
+@group(0) @binding(15) var<storage, read_write> yw1: array<u32>;
+
+// 0xffff over the low half (bits 0..16) of each word where `lo` is true and
+// over the high half where `hi` is.
+fn half_mask(lo: vec4<bool>, hi: vec4<bool>) -> vec4<u32> {
+    return select(vec4<u32>(0u), vec4<u32>(0x0000ffffu), lo) | select(vec4<u32>(0u), vec4<u32>(0xffff0000u), hi);
+}
+
+// Negative f16: 0x8001..=0xfc00 (-inf); NaN and -0 are not.
+fn negative_halves(w: vec4<u32>) -> vec4<u32> {
+    let lo = w & vec4<u32>(0xffffu);
+    let hi = w >> vec4<u32>(16u);
+    let lo_negative = (lo > vec4<u32>(0x8000u)) & (lo <= vec4<u32>(0xfc00u));
+    let hi_negative = (hi > vec4<u32>(0x8000u)) & (hi <= vec4<u32>(0xfc00u));
+    return half_mask(lo_negative, hi_negative);
+}
+
+// Positive f16: 0x0001..=0x7c00 (+inf); NaN and +0 are not.
+fn positive_halves(w: vec4<u32>) -> vec4<u32> {
+    let lo = w & vec4<u32>(0xffffu);
+    let hi = w >> vec4<u32>(16u);
+    let lo_positive = (lo > vec4<u32>(0u)) & (lo <= vec4<u32>(0x7c00u));
+    let hi_positive = (hi > vec4<u32>(0u)) & (hi <= vec4<u32>(0x7c00u));
+    return half_mask(lo_positive, hi_positive);
+}
+
+// The f32 values of four f16 bit patterns (one per component, in the low
+// 16 bits), exactly: normal halves by moving the fields, subnormal ones
+// (m * 2^-24, a normal f32) by an exact product, so that no device's
+// flushing of f32 subnormals can touch them.
+fn f32_from_halves(h: vec4<u32>) -> vec4<f32> {
+    let sign = (h & vec4<u32>(0x8000u)) << vec4<u32>(16u);
+    let e = (h >> vec4<u32>(10u)) & vec4<u32>(0x1fu);
+    let m = h & vec4<u32>(0x3ffu);
+    let normal = sign | ((e + vec4<u32>(112u)) << vec4<u32>(23u)) | (m << vec4<u32>(13u));
+    let special = sign | vec4<u32>(0x7f800000u) | (m << vec4<u32>(13u));
+    let subnormal = bitcast<vec4<u32>>(vec4<f32>(m) * 5.9604644775390625e-8) | sign;
+    let bits = select(select(normal, special, e == vec4<u32>(31u)), subnormal, e == vec4<u32>(0u));
+    return bitcast<vec4<f32>>(bits);
+}
+
+// The f16 bit patterns of four f32 values, rounded to nearest even the way
+// the CPU reference's conversion does: overflow to infinity, subnormal
+// halves rounded at 2^-24, NaN kept NaN (quiet, with its top payload bits).
+fn halves_from_f32(v: vec4<f32>) -> vec4<u32> {
+    let b = bitcast<vec4<u32>>(v);
+    let sign = (b >> vec4<u32>(16u)) & vec4<u32>(0x8000u);
+    let a = b & vec4<u32>(0x7fffffffu);
+    // Normal: rebias the exponent (127 -> 15), drop 13 bits, round to even
+    // (a carry into the exponent is right, up to infinity).
+    let r = a - vec4<u32>(0x38000000u);
+    let dropped = r & vec4<u32>(0x1fffu);
+    let up = (dropped > vec4<u32>(0x1000u)) | ((dropped == vec4<u32>(0x1000u)) & ((r & vec4<u32>(0x2000u)) != vec4<u32>(0u)));
+    let normal = (r >> vec4<u32>(13u)) + select(vec4<u32>(0u), vec4<u32>(1u), up);
+    // Subnormal: the significand with its implicit bit, shifted right by
+    // 126 - e (14..=24 for 2^-25 <= |v| < 2^-14), rounded to even.
+    let e = a >> vec4<u32>(23u);
+    // (Clamped to 1..=31 so that lanes which take another case shift by a
+    // defined amount.)
+    let shift = clamp(vec4<u32>(126u) - min(e, vec4<u32>(126u)), vec4<u32>(1u), vec4<u32>(31u));
+    let significand = (a & vec4<u32>(0x7fffffu)) | vec4<u32>(0x800000u);
+    let half_unit = vec4<u32>(1u) << (shift - vec4<u32>(1u));
+    let rest = significand & ((half_unit << vec4<u32>(1u)) - vec4<u32>(1u));
+    let q = significand >> shift;
+    let sub_up = (rest > half_unit) | ((rest == half_unit) & ((q & vec4<u32>(1u)) != vec4<u32>(0u)));
+    let subnormal = q + select(vec4<u32>(0u), vec4<u32>(1u), sub_up);
+    var h = select(subnormal, normal, a >= vec4<u32>(0x38800000u));
+    h = select(h, vec4<u32>(0u), a < vec4<u32>(0x33000001u));
+    h = select(h, vec4<u32>(0x7c00u), a >= vec4<u32>(0x477ff000u));
+    let nan = vec4<u32>(0x7e00u) | ((a >> vec4<u32>(13u)) & vec4<u32>(0x3ffu));
+    h = select(h, nan, a > vec4<u32>(0x7f800000u));
+    return sign | (h & vec4<u32>(0xffffu));
+}
+
+// ITEMS vec4<u32>s per invocation; the first len % 4 invocations of the
+// grid also finish the words after the last whole vec4.
+@compute @workgroup_size(WG)
+fn forward_bits(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let n4 = params.len / 4u;
+    let group = workgroup_index(wg);
+    let base = group * WG * ITEMS + lid;
+    let xo = params.x_off / 4u;
+    let yo = params.y_off / 4u;
+    for (var k = 0u; k < ITEMS; k++) {
+        let v = base + k * WG;
+        if v < n4 {
+            yw4[yo + v] = forward_words(xw4[xo + v]);
+        }
+    }
+    let t = group * WG + lid;
+    if t < params.len % 4u {
+        let e = n4 * 4u + t;
+        yw1[params.y_off + e] = forward_words(vec4<u32>(xw1[params.x_off + e])).x;
+    }
+}
+
+@compute @workgroup_size(WG)
+fn backward_bits(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let n4 = params.len / 4u;
+    let group = workgroup_index(wg);
+    let base = group * WG * ITEMS + lid;
+    let xo = params.x_off / 4u;
+    let go = params.g_off / 4u;
+    let yo = params.y_off / 4u;
+    for (var k = 0u; k < ITEMS; k++) {
+        let v = base + k * WG;
+        if v < n4 {
+            yw4[yo + v] = backward_words(xw4[xo + v], gw4[go + v]);
+        }
+    }
+    let t = group * WG + lid;
+    if t < params.len % 4u {
+        let e = n4 * 4u + t;
+        let x = vec4<u32>(xw1[params.x_off + e]);
+        let g = vec4<u32>(gw1[params.g_off + e]);
+        yw1[params.y_off + e] = backward_words(x, g).x;
+    }
+}
