@@ -134,12 +134,14 @@ impl Weights {
     /// The cheapest fetch `channels` allows in a vec4 dispatch, whose chunks
     /// start on workgroup-span boundaries.
     fn for_layout(channels: &Channels) -> Self {
+        // One shared weight: every element has the same.
+        let shared = channels.channels == 1;
         let inner = channels.inner as u64;
         let period = channels.channels as u64 * inner;
         let item_stride = 4 * u64::from(WORKGROUP_SIZE);
         Self {
-            per_vec4: inner.is_multiple_of(4),
-            repeat: inner.is_multiple_of(VEC4_SPAN) || item_stride.is_multiple_of(period),
+            per_vec4: shared || inner.is_multiple_of(4),
+            repeat: shared || inner.is_multiple_of(VEC4_SPAN) || item_stride.is_multiple_of(period),
         }
     }
 }
