@@ -1,8 +1,10 @@
 // Shared by every family: the parameter block, the bindings, the NaN-safe
 // sign tests and the element-wise entry points. The family file appended
-// after this one supplies `forward1`/`forward4`, `backward1`/`backward4`
-// and `begin_invocation` (called once per invocation of a vec4 kernel with
-// the first element of its first vec4, for per-invocation set-up); a one-line precision header before it defines `elem` (f32 or f16).
+// after this one (after shaders/words.wgsl for the families that run f16
+// on u32 words) supplies `forward1`/`forward4`, `backward1`/`backward4` and
+// `begin_invocation` (called once per invocation of a vec4 kernel with the
+// first element of its first vec4, for per-invocation set-up); a one-line
+// precision header before it defines `elem` (f32 or f16).
 //
 // Every value is computed in f32: an f16 input converts to f32 exactly, and
 // the single rounding back to `elem` at the store is the only rounding, the

@@ -146,7 +146,8 @@ impl Weights {
     }
 }
 
-// Binding numbers, as in shaders/common.wgsl and shaders/prelu.wgsl.
+// Binding numbers, as in shaders/common.wgsl, shaders/prelu.wgsl and
+// shaders/words.wgsl.
 const PARAMS: u32 = 0;
 const X4: u32 = 1;
 const G4: u32 = 2;
