@@ -90,7 +90,7 @@ fn halves_from_f32(v: vec4<f32>) -> vec4<u32> {
 // ITEMS vec4<u32>s per invocation; the first len % 4 invocations of the
 // grid also finish the words after the last whole vec4.
 @compute @workgroup_size(WG)
-fn forward_bits(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn forward_packed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let n4 = params.len / 4u;
     let group = workgroup_index(wg);
     let base = group * WG * ITEMS + lid;
@@ -110,7 +110,7 @@ fn forward_bits(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_
 }
 
 @compute @workgroup_size(WG)
-fn backward_bits(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn backward_packed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let n4 = params.len / 4u;
     let group = workgroup_index(wg);
     let base = group * WG * ITEMS + lid;

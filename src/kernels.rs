@@ -108,11 +108,11 @@ pub(crate) enum Entry {
     ForwardVec4(Weights),
     ForwardScalar,
     /// f16 data as u32 words (shaders/words.wgsl).
-    ForwardBits,
+    ForwardPacked,
     BackwardVec4(Weights),
     BackwardScalar,
     /// The backward on f16 data as u32 words.
-    BackwardBits,
+    BackwardPacked,
     WeightGradRows,
     WeightGradRowsVec4,
     WeightGradCols,
@@ -170,10 +170,10 @@ impl Entry {
         match self {
             Entry::ForwardVec4(_) => "forward_vec4",
             Entry::ForwardScalar => "forward_scalar",
-            Entry::ForwardBits => "forward_bits",
+            Entry::ForwardPacked => "forward_packed",
             Entry::BackwardVec4(_) => "backward_vec4",
             Entry::BackwardScalar => "backward_scalar",
-            Entry::BackwardBits => "backward_bits",
+            Entry::BackwardPacked => "backward_packed",
             Entry::WeightGradRows => "weight_grad_rows",
             Entry::WeightGradRowsVec4 => "weight_grad_rows_vec4",
             Entry::WeightGradCols => "weight_grad_cols",
@@ -188,10 +188,10 @@ impl Entry {
         let mut bindings = match self {
             Entry::ForwardVec4(_) => vec![X4, Y4, X1, Y1],
             Entry::ForwardScalar => vec![X1, Y1],
-            Entry::ForwardBits => vec![XW4, YW4, XW1, YW1],
+            Entry::ForwardPacked => vec![XW4, YW4, XW1, YW1],
             Entry::BackwardVec4(_) => vec![X4, G4, Y4, X1, G1, Y1],
             Entry::BackwardScalar => vec![X1, G1, Y1],
-            Entry::BackwardBits => vec![XW4, GW4, YW4, XW1, GW1, YW1],
+            Entry::BackwardPacked => vec![XW4, GW4, YW4, XW1, GW1, YW1],
             Entry::WeightGradRows | Entry::WeightGradCols => vec![X1, G1, Y1, PARTIALS],
             Entry::WeightGradRowsVec4 => vec![X4, G4, Y4, PARTIALS],
             Entry::ReduceWide | Entry::ReduceNarrow => return vec![PARTIALS, GRAD_W],
@@ -755,12 +755,12 @@ impl Kernels {
             Family::LeakyRelu => self.cpu_adapter,
             Family::Prelu => false,
         };
-        let bits = match dtype {
+        let packed = match dtype {
             Dtype::F16 if on_words => Some(self.kernel(
                 family,
                 match g {
-                    None => Entry::ForwardBits,
-                    Some(_) => Entry::BackwardBits,
+                    None => Entry::ForwardPacked,
+                    Some(_) => Entry::BackwardPacked,
                 },
                 dtype,
             )?),
@@ -825,7 +825,7 @@ impl Kernels {
             let per_group = u64::from(WORKGROUP_SIZE * ITEMS_ELEMENTWISE);
             // (A vec4<u32> binding must hold one: eight halves at least.)
             let whole_words = n >= 8 && n.is_multiple_of(2) && offsets_multiple_of(8);
-            if let Some(bits) = bits.as_ref().filter(|_| whole_words) {
+            if let Some(packed) = packed.as_ref().filter(|_| whole_words) {
                 // Lengths and offsets in u32 words, each vec4<u32> eight halves.
                 let words = Params {
                     len: params.len / 2,
@@ -839,7 +839,7 @@ impl Kernels {
                     bound.extend([(GW4, bg), (GW1, bg)]);
                 }
                 let groups = (n / 8).div_ceil(per_group).max(1);
-                self.dispatch(&mut pass, bits, words, groups, &bound)?;
+                self.dispatch(&mut pass, packed, words, groups, &bound)?;
             } else if n >= 4 && offsets_multiple_of(4) {
                 self.dispatch(
                     &mut pass,
@@ -1105,7 +1105,7 @@ mod tests {
                     Entry::BackwardScalar,
                 ];
                 if family.runs_on_words() {
-                    entries.extend([Entry::ForwardBits, Entry::BackwardBits]);
+                    entries.extend([Entry::ForwardPacked, Entry::BackwardPacked]);
                 }
                 if family == Family::Prelu {
                     entries.extend([
