@@ -68,10 +68,14 @@ fn f16_forward_every_op() {
     for op in [Op::Relu, Op::Leaky(0.1), Op::Leaky(-3.0)] {
         check_forward(gpu(), &op, &x, &[x.len()]);
     }
+    // Runs of 323, of 8 and more, channels-last, one channel.
     for (shape, axis) in [
         (vec![2usize, 3, 17, 19], 1usize),
         (vec![5, 7, 64], 2),
         (vec![30], 0),
+        (vec![2, 3, 8, 40], 1),
+        (vec![7, 5, 8], 1),
+        (vec![3, 6, 24, 1], 1),
     ] {
         let len = shape.iter().product();
         let weight = rng.values_f16(shape[axis]);
@@ -82,6 +86,14 @@ fn f16_forward_every_op() {
             &shape,
         );
     }
+    // One shared weight.
+    let weight = rng.values_f16(1);
+    check_forward(
+        gpu(),
+        &Op::Prelu { weight, axis: 1 },
+        &rng.values_f16(1938),
+        &[2, 3, 17, 19],
+    );
 }
 
 #[test]
@@ -209,11 +221,12 @@ fn f16_relu_at_every_offset_phase() {
     }
 }
 
-/// Every f16 bit pattern through ReLU and Leaky ReLU, forward and backward,
-/// against the reference bit for bit (zeros by their sign, NaN as any NaN):
-/// the u32-word kernels convert halves to f32 and round back in integer
-/// arithmetic, and every rounding case (ties, subnormal results, overflow to
-/// infinity) shows up across these slopes.
+/// Every f16 bit pattern through ReLU, Leaky ReLU and PReLU, forward and
+/// backward, against the reference bit for bit (zeros by their sign, NaN as
+/// any NaN): the u32-word kernels (ReLU; Leaky ReLU on CPU adapters) convert
+/// halves to f32 and round back in integer arithmetic, and every rounding
+/// case (ties, subnormal results, overflow to infinity) shows up across
+/// these slopes and weights.
 #[test]
 fn f16_every_bit_pattern() {
     if !f16_available() {
@@ -250,6 +263,37 @@ fn f16_every_bit_pattern() {
         &gpu.download(&grads.input).unwrap(),
         &cpu::relu_backward(&x, &g),
         "ReLU backward",
+    );
+    // PReLU with 8,192 channels of 8: every weight a different slope.
+    let mut rng = Rng::new("f16_every_bit_pattern");
+    let weight: Vec<f16> = (0..8192).map(|_| f16::from_f32(rng.uniform(4.0))).collect();
+    let w = gpu.upload(&weight).unwrap();
+    let act = Activation::Prelu {
+        weight: &w,
+        channel_axis: 0,
+    };
+    let (xt8, gt8) = (
+        xt.reshape(&[8192, 8]).unwrap(),
+        gt.reshape(&[8192, 8]).unwrap(),
+    );
+    let y = gpu.forward(&act, &xt8).unwrap();
+    exact(
+        &gpu.download(&y).unwrap(),
+        &cpu::prelu(&x, &[8192, 8], &weight, 0).unwrap(),
+        "PReLU forward",
+    );
+    // The input gradient alone (no weight gradient): the element-wise kernel.
+    let gx: Tensor<f16> = gpu.empty(&[8192, 8]).unwrap();
+    let mut encoder = gpu.device().create_command_encoder(&Default::default());
+    gpu.encode_backward(&mut encoder, &act, &xt8, &gt8, &gx, None)
+        .unwrap();
+    gpu.queue().submit([encoder.finish()]);
+    exact(
+        &gpu.download(&gx).unwrap(),
+        &cpu::prelu_backward(&x, &g, &[8192, 8], &weight, 0)
+            .unwrap()
+            .0,
+        "PReLU backward",
     );
     for slope in [0.01f32, -3.0, 1000.0, 3e-5, 0.1, 1e-40] {
         let act = Activation::LeakyRelu {
