@@ -39,9 +39,9 @@ fn channel_of_run(run: u32) -> u32 {
 override WEIGHT_PER_VEC4: bool = false;
 // WEIGHTS_REPEAT: every item of an invocation has the weights of its first
 // one, because the workgroup's span lies in one channel run (runs a whole
-// number of spans long) or because the channel pattern repeats every
-// 4 * WG elements (channels-last with few channels): loaded once per
-// invocation.
+// number of spans long), because the channel pattern repeats every
+// 4 * WG elements (channels-last with few channels) or because one weight
+// is shared: loaded once per invocation.
 override WEIGHTS_REPEAT: bool = false;
 
 var<private> first_weights: vec4<f32>;
