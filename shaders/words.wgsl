@@ -15,28 +15,24 @@
 @group(0) @binding(14) var<storage, read_write> gw1: array<u32>;
 @group(0) @binding(15) var<storage, read_write> yw1: array<u32>;
 
-// 0xffff over the low half (bits 0..16) of each word where `lo` is true and
-// over the high half where `hi` is.
-fn half_mask(lo: vec4<bool>, hi: vec4<bool>) -> vec4<u32> {
-    return select(vec4<u32>(0u), vec4<u32>(0x0000ffffu), lo) | select(vec4<u32>(0u), vec4<u32>(0xffff0000u), hi);
+// 0xffff over each half (bits 0..16 and 16..32) of each word whose bit
+// pattern lies in (above, up_to].
+fn halves_in(w: vec4<u32>, above: u32, up_to: u32) -> vec4<u32> {
+    let lo = w & vec4<u32>(0xffffu);
+    let hi = w >> vec4<u32>(16u);
+    let lo_in = (lo > vec4<u32>(above)) & (lo <= vec4<u32>(up_to));
+    let hi_in = (hi > vec4<u32>(above)) & (hi <= vec4<u32>(up_to));
+    return select(vec4<u32>(0u), vec4<u32>(0x0000ffffu), lo_in) | select(vec4<u32>(0u), vec4<u32>(0xffff0000u), hi_in);
 }
 
 // Negative f16: 0x8001..=0xfc00 (-inf); NaN and -0 are not.
 fn negative_halves(w: vec4<u32>) -> vec4<u32> {
-    let lo = w & vec4<u32>(0xffffu);
-    let hi = w >> vec4<u32>(16u);
-    let lo_negative = (lo > vec4<u32>(0x8000u)) & (lo <= vec4<u32>(0xfc00u));
-    let hi_negative = (hi > vec4<u32>(0x8000u)) & (hi <= vec4<u32>(0xfc00u));
-    return half_mask(lo_negative, hi_negative);
+    return halves_in(w, 0x8000u, 0xfc00u);
 }
 
 // Positive f16: 0x0001..=0x7c00 (+inf); NaN and +0 are not.
 fn positive_halves(w: vec4<u32>) -> vec4<u32> {
-    let lo = w & vec4<u32>(0xffffu);
-    let hi = w >> vec4<u32>(16u);
-    let lo_positive = (lo > vec4<u32>(0u)) & (lo <= vec4<u32>(0x7c00u));
-    let hi_positive = (hi > vec4<u32>(0u)) & (hi <= vec4<u32>(0x7c00u));
-    return half_mask(lo_positive, hi_positive);
+    return halves_in(w, 0u, 0x7c00u);
 }
 
 // The f32 values of four f16 bit patterns (one per component, in the low
