@@ -348,44 +348,36 @@ fn shader_floor(
     name: &str,
     rows: &mut Vec<Row>,
 ) {
-    const SOURCE: &str = "
+    // Two streams copy a to c; three also read b.
+    let value = if streams == 3 { "a[i] | b[i]" } else { "a[i]" };
+    let source = format!(
+        "
         @group(0) @binding(0) var<storage, read_write> a: array<vec4<u32>>;
         @group(0) @binding(1) var<storage, read_write> b: array<vec4<u32>>;
         @group(0) @binding(2) var<storage, read_write> c: array<vec4<u32>>;
         @compute @workgroup_size(256)
-        fn streams_2(@builtin(workgroup_id) wg: vec3<u32>,
-                     @builtin(num_workgroups) groups: vec3<u32>,
-                     @builtin(local_invocation_index) lid: u32) {
+        fn main(@builtin(workgroup_id) wg: vec3<u32>,
+                @builtin(num_workgroups) groups: vec3<u32>,
+                @builtin(local_invocation_index) lid: u32) {{
             let base = (wg.y * groups.x + wg.x) * 1024u + lid;
-            for (var k = 0u; k < 4u; k++) {
+            for (var k = 0u; k < 4u; k++) {{
                 let i = base + k * 256u;
-                if i < arrayLength(&a) {
-                    c[i] = a[i];
-                }
-            }
-        }
-        @compute @workgroup_size(256)
-        fn streams_3(@builtin(workgroup_id) wg: vec3<u32>,
-                     @builtin(num_workgroups) groups: vec3<u32>,
-                     @builtin(local_invocation_index) lid: u32) {
-            let base = (wg.y * groups.x + wg.x) * 1024u + lid;
-            for (var k = 0u; k < 4u; k++) {
-                let i = base + k * 256u;
-                if i < arrayLength(&a) {
-                    c[i] = a[i] | b[i];
-                }
-            }
-        }";
+                if i < arrayLength(&a) {{
+                    c[i] = {value};
+                }}
+            }}
+        }}"
+    );
     let device = gpu.device();
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some("shader floor"),
-        source: wgpu::ShaderSource::Wgsl(SOURCE.into()),
+        source: wgpu::ShaderSource::Wgsl(source.into()),
     });
     let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
         label: Some("shader floor"),
         layout: None,
         module: &module,
-        entry_point: Some(&format!("streams_{streams}")),
+        entry_point: Some("main"),
         compilation_options: Default::default(),
         cache: None,
     });
