@@ -1,6 +1,6 @@
 //! `Gpu`: the device (owned or borrowed), transfers, and the op methods.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use crate::activation::{Activation, Gradients};
 use crate::cpu::Channels;
@@ -11,6 +11,7 @@ use crate::tensor::{Owner, Tensor};
 
 /// Usages of every buffer the library allocates for a tensor: bound as
 /// storage by the kernels, copied from by `download`, copied into by apps.
+/// On CPU adapters tensors are also mappable (see [`mappable_tensors`]).
 const TENSOR_USAGES: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_SRC)
     .union(wgpu::BufferUsages::COPY_DST);
@@ -24,6 +25,27 @@ const STAGING_POOL_MAX_BYTES: u64 = 256 << 20;
 const OPTIONAL_FEATURES: wgpu::Features = wgpu::Features::SHADER_F16
     .union(wgpu::Features::TIMESTAMP_QUERY)
     .union(wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS);
+
+/// The features to request from an adapter, where it has them.
+fn wanted_features(info: &wgpu::AdapterInfo) -> wgpu::Features {
+    if info.device_type == wgpu::DeviceType::Cpu {
+        OPTIONAL_FEATURES | wgpu::Features::MAPPABLE_PRIMARY_BUFFERS
+    } else {
+        OPTIONAL_FEATURES
+    }
+}
+
+/// Whether the library's tensors are mappable on this device: on a CPU
+/// adapter "device memory" is host memory, so `upload` can write a tensor's
+/// own buffer and `download` read it, with no staging buffer and no copy
+/// between the two. GPUs keep mappable buffers in host-visible memory that
+/// kernels read more slowly, so there tensors stay unmappable.
+fn mappable_tensors(device: &wgpu::Device) -> bool {
+    device
+        .features()
+        .contains(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS)
+        && device.adapter_info().device_type == wgpu::DeviceType::Cpu
+}
 
 /// A wgpu device and queue with the ReLU-family kernels ready to run on it.
 ///
@@ -51,6 +73,12 @@ struct Inner {
     kernels: Kernels,
     owner: Owner,
     staging: Mutex<Vec<wgpu::Buffer>>,
+    /// Usages of the buffers the library allocates for tensors.
+    tensor_usages: wgpu::BufferUsages,
+    /// Read around each of the library's submissions, written while
+    /// `download` has a tensor's own buffer mapped: wgpu rejects a
+    /// submission that uses a mapped buffer, so the two must not overlap.
+    mapped: RwLock<()>,
 }
 
 impl std::fmt::Debug for Gpu {
@@ -82,7 +110,7 @@ impl Gpu {
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("wgpu_relu"),
-                required_features: adapter.features() & OPTIONAL_FEATURES,
+                required_features: adapter.features() & wanted_features(&adapter.get_info()),
                 required_limits: adapter.limits(),
                 ..Default::default()
             })
@@ -112,6 +140,11 @@ impl Gpu {
     /// the probe. It never fails: should the probe fail, the exact path is
     /// taken.
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Self {
+        let tensor_usages = if mappable_tensors(&device) {
+            TENSOR_USAGES | wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::MAP_WRITE
+        } else {
+            TENSOR_USAGES
+        };
         Self {
             inner: Arc::new(Inner {
                 kernels: Kernels::new(device.clone(), &queue),
@@ -121,6 +154,8 @@ impl Gpu {
                 watches_loss: Default::default(),
                 owner: Owner(Arc::new(())),
                 staging: Mutex::default(),
+                tensor_usages,
+                mapped: RwLock::default(),
             }),
         }
     }
@@ -191,7 +226,10 @@ impl Gpu {
     /// Copies `data` into a new tensor of shape `[data.len()]`.
     ///
     /// The buffer is created mapped and filled directly, with `STORAGE`,
-    /// `COPY_SRC` and `COPY_DST` usage.
+    /// `COPY_SRC` and `COPY_DST` usage, and on CPU adapters also `MAP_READ`
+    /// and `MAP_WRITE` (the device then has `MAPPABLE_PRIMARY_BUFFERS`, which
+    /// [`Gpu::new`] requests there): the data is written once, into the
+    /// tensor's own memory, instead of into a staging buffer and copied.
     pub fn upload<T: Element>(&self, data: &[T]) -> Result<Tensor<T>> {
         self.check_alive()?;
         self.check_dtype::<T>("upload")?;
@@ -226,6 +264,13 @@ impl Gpu {
     }
 
     /// Copies a tensor back into a `Vec`, waiting for the work before it.
+    ///
+    /// On CPU adapters a tensor made by this `Gpu` is read in place, by
+    /// mapping its buffer (mappable there, see [`Gpu::upload`]) for the
+    /// moment of the copy; the library's own submissions from other threads
+    /// wait for that moment, but one of the app's that uses the same buffer
+    /// then would fail wgpu's validation. Any other tensor is copied through
+    /// a reused staging buffer.
     pub fn download<T: Element>(&self, tensor: &Tensor<T>) -> Result<Vec<T>> {
         pollster::block_on(self.download_async(tensor))
     }
@@ -259,6 +304,18 @@ impl Gpu {
                 ),
             });
         }
+        // Only a tensor of this Gpu's own is known to be of this device:
+        // mapping another device's buffer and polling this one would wait
+        // forever (the staging copy below catches that instead).
+        let own = tensor.owner() == Some(&self.inner.owner);
+        if own
+            && tensor
+                .buffer()
+                .usage()
+                .contains(wgpu::BufferUsages::MAP_READ)
+        {
+            return self.download_mapped(tensor, start, end);
+        }
         let size = end - start;
         let staging = self.take_staging(size)?;
         let scope = ErrorScopes::push(&self.inner.device);
@@ -274,7 +331,7 @@ impl Gpu {
         .map_err(|_| Error::DeviceMismatch {
             tensor: "the downloaded tensor",
         })?;
-        let submission = self.inner.queue.submit([encoder.finish()]);
+        let submission = self.queue_submit(encoder);
         scope.pop()?;
 
         let slice = staging.slice(..size);
@@ -542,10 +599,58 @@ impl Gpu {
                 });
         let encoded = encode(&mut encoder);
         if encoded.is_ok() {
-            self.inner.queue.submit([encoder.finish()]);
+            self.queue_submit(encoder);
         }
         let caught = scope.pop();
         encoded.and(caught)
+    }
+
+    /// Submits one command buffer, never while `download` has a buffer mapped.
+    fn queue_submit(&self, encoder: wgpu::CommandEncoder) -> wgpu::SubmissionIndex {
+        let _not_mapped = self.inner.mapped.read().unwrap_or_else(|p| p.into_inner());
+        self.inner.queue.submit([encoder.finish()])
+    }
+
+    /// `download` of a tensor whose buffer has `MAP_READ` usage: maps the
+    /// bytes `start..end` (`end` a multiple of 4) of the buffer itself.
+    /// Never awaits: mapping is only possible on native backends, where the
+    /// wait for the device blocks anyway.
+    fn download_mapped<T: Element>(
+        &self,
+        tensor: &Tensor<T>,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<T>> {
+        // map_async wants an offset that is a multiple of 8.
+        let start = start / wgpu::MAP_ALIGNMENT * wgpu::MAP_ALIGNMENT;
+        let _mapped = self.inner.mapped.write().unwrap_or_else(|p| p.into_inner());
+        let slice = tensor.buffer().slice(start..end);
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        let scope = ErrorScopes::push(&self.inner.device);
+        slice.map_async(wgpu::MapMode::Read, move |mapped| {
+            let _ = sender.send(mapped);
+        });
+        scope.pop()?;
+        // The mapping completes once the work that writes the tensor is done;
+        // its callback may then run on another thread that polls, so wait
+        // for the callback itself, not only for the poll.
+        self.inner
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())?;
+        match receiver.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(Error::Map(e.to_string())),
+            Err(_) => return Err(Error::Map("the mapping callback never ran".into())),
+        }
+        let out = slice
+            .get_mapped_range()
+            .map(|view| {
+                let skip = (tensor.byte_offset() - start) as usize;
+                bytemuck::pod_collect_to_vec(&view[skip..skip + tensor.byte_len() as usize])
+            })
+            .map_err(|e| Error::Map(e.to_string()));
+        tensor.buffer().unmap();
+        out
     }
 
     /// Creates a tensor buffer of `bytes` (padded to 4), within the device's
@@ -566,7 +671,7 @@ impl Gpu {
         let buffer = self.inner.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size,
-            usage: TENSOR_USAGES,
+            usage: self.inner.tensor_usages,
             mapped_at_creation: mapped,
         });
         scope.pop()?;
