@@ -7,6 +7,7 @@ use crate::cpu::Channels;
 use crate::element::{Dtype, Element};
 use crate::error::{Error, Result};
 use crate::kernels::{lock, Allocations, ErrorScopes, Family, Kernels, Operand, MAX_ELEMENTS};
+use crate::pool::{Pool, Storage};
 use crate::tensor::{Owner, Tensor};
 
 /// Usages of every buffer the library allocates for a tensor: bound as
@@ -73,6 +74,8 @@ struct Inner {
     kernels: Kernels,
     owner: Owner,
     staging: Mutex<Vec<wgpu::Buffer>>,
+    /// Buffers of dropped tensors, for the next tensors of their sizes.
+    pool: Arc<Pool>,
     /// Usages of the buffers the library allocates for tensors.
     tensor_usages: wgpu::BufferUsages,
     /// Read around each of the library's submissions, written while
@@ -154,6 +157,7 @@ impl Gpu {
                 watches_loss: Default::default(),
                 owner: Owner(Arc::new(())),
                 staging: Mutex::default(),
+                pool: Arc::default(),
                 tensor_usages,
                 mapped: RwLock::default(),
             }),
@@ -218,9 +222,22 @@ impl Gpu {
     }
 
     /// How many buffers the library itself holds on this device (parameter
-    /// blocks and scratch), for apps that account for their memory.
+    /// blocks, scratch, and the buffers of dropped tensors kept for reuse),
+    /// for apps that account for their memory.
     pub fn allocations(&self) -> Allocations {
-        self.inner.kernels.allocations()
+        let (pooled_buffers, pooled_bytes) = self.inner.pool.held();
+        Allocations {
+            pooled_buffers,
+            pooled_bytes,
+            ..self.inner.kernels.allocations()
+        }
+    }
+
+    /// Frees the buffers of dropped tensors that were kept for reuse (see
+    /// [`Gpu::empty`]); later tensors allocate afresh until some are kept
+    /// again. For apps that need the memory back, e.g. between phases.
+    pub fn release_kept_buffers(&self) {
+        self.inner.pool.clear();
     }
 
     /// Copies `data` into a new tensor of shape `[data.len()]`.
@@ -236,16 +253,19 @@ impl Gpu {
         let bytes: &[u8] = bytemuck::cast_slice(data);
         let buffer = self.create_buffer(bytes.len() as u64, "wgpu_relu.upload", true)?;
         {
-            let padded = (bytes.len() as u64).next_multiple_of(4).max(4);
             let mut view = buffer
-                .slice(..padded)
+                .slice(..)
                 .get_mapped_range_mut()
                 .map_err(|e| Error::Map(e.to_string()))?;
             view.slice(..bytes.len()).copy_from_slice(bytes);
         }
         buffer.unmap();
+        // Not kept once dropped: the next upload is best served by a buffer
+        // created mapped, and freeing this one hands its (already touched)
+        // memory back to the allocator for it. Kept, upload buffers pile up
+        // while every upload still takes fresh memory.
         Tensor::new(
-            buffer,
+            Storage::unpooled(buffer),
             0,
             &[data.len()],
             Some(self.inner.owner.clone()),
@@ -254,13 +274,29 @@ impl Gpu {
     }
 
     /// A new, uninitialised tensor of the given shape on this device.
+    ///
+    /// Its buffer is that of a dropped tensor of the same byte size where the
+    /// `Gpu` kept one (up to 32 buffers and 256 MiB, the most recent; never
+    /// one whose [`Tensor::buffer`] was handed out or that an `encode_*` call
+    /// recorded), else a new one. Reuse spares wgpu zeroing a new buffer
+    /// before its first use, which on CPU adapters costs more than most
+    /// kernels. [`Gpu::release_kept_buffers`] frees the kept ones.
     pub fn empty<T: Element>(&self, shape: &[usize]) -> Result<Tensor<T>> {
         self.check_alive()?;
         self.check_dtype::<T>("empty")?;
         let len = crate::tensor::element_count(shape)? as u64;
         let bytes = len.saturating_mul(T::SIZE);
-        let buffer = self.create_buffer(bytes, "wgpu_relu.tensor", false)?;
-        Tensor::new(buffer, 0, shape, Some(self.inner.owner.clone()), "empty")
+        let buffer = match self.inner.pool.take(buffer_size(bytes)) {
+            Some(kept) => kept,
+            None => self.create_buffer(bytes, "wgpu_relu.tensor", false)?,
+        };
+        Tensor::new(
+            Storage::pooled(buffer, &self.inner.pool),
+            0,
+            shape,
+            Some(self.inner.owner.clone()),
+            "empty",
+        )
     }
 
     /// Copies a tensor back into a `Vec`, waiting for the work before it.
@@ -293,14 +329,14 @@ impl Gpu {
         let range = tensor.byte_range();
         let start = range.start / 4 * 4;
         let end = range.end.next_multiple_of(4);
-        if end > tensor.buffer().size() {
+        if end > tensor.raw_buffer().size() {
             return Err(Error::Misaligned {
                 tensor: "the downloaded tensor",
                 rule: format!(
                     "it ends at byte {} of a {}-byte buffer that is not a multiple of 4 bytes, \
                      and copies come in 4-byte units; make the buffer size a multiple of 4",
                     range.end,
-                    tensor.buffer().size()
+                    tensor.raw_buffer().size()
                 ),
             });
         }
@@ -310,7 +346,7 @@ impl Gpu {
         let own = tensor.owner() == Some(&self.inner.owner);
         if own
             && tensor
-                .buffer()
+                .raw_buffer()
                 .usage()
                 .contains(wgpu::BufferUsages::MAP_READ)
         {
@@ -326,7 +362,7 @@ impl Gpu {
         // wgpu panics on a buffer of another device (a wrapped app buffer
         // may be one): make that an error.
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            encoder.copy_buffer_to_buffer(tensor.buffer(), start, &staging, 0, size)
+            encoder.copy_buffer_to_buffer(tensor.raw_buffer(), start, &staging, 0, size)
         }))
         .map_err(|_| Error::DeviceMismatch {
             tensor: "the downloaded tensor",
@@ -371,7 +407,7 @@ impl Gpu {
     ) -> Result<Tensor<T>> {
         self.check_tensor(x, "x", wgpu::BufferUsages::STORAGE)?;
         let y = self.empty::<T>(x.shape())?;
-        self.submit(|encoder| self.encode_forward(encoder, activation, x, &y))?;
+        self.submit(|encoder| self.record_forward(encoder, activation, x, &y))?;
         Ok(y)
     }
 
@@ -384,7 +420,7 @@ impl Gpu {
         activation: &Activation<'_, T>,
         x: &Tensor<T>,
     ) -> Result<()> {
-        self.submit(|encoder| self.encode_forward(encoder, activation, x, x))
+        self.submit(|encoder| self.record_forward(encoder, activation, x, x))
     }
 
     /// Gradients of `activation` at the forward's input `x`, given the
@@ -405,7 +441,7 @@ impl Gpu {
             _ => None,
         };
         self.submit(|encoder| {
-            self.encode_backward(encoder, activation, x, grad_y, &input, weight.as_ref())
+            self.record_backward(encoder, activation, x, grad_y, &input, weight.as_ref())
         })?;
         Ok(Gradients { input, weight })
     }
@@ -417,6 +453,20 @@ impl Gpu {
     /// recorded. What it allocates: a bind group per dispatch, and a small
     /// uniform buffer per distinct (size, offsets, parameters), cached.
     pub fn encode_forward<T: Element>(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        activation: &Activation<'_, T>,
+        x: &Tensor<T>,
+        y: &Tensor<T>,
+    ) -> Result<()> {
+        // The app submits this later, maybe after dropping the tensors:
+        // their buffers must not serve other tensors meanwhile.
+        escape(activation, &[x, y]);
+        self.record_forward(encoder, activation, x, y)
+    }
+
+    /// [`Gpu::encode_forward`] for an encoder the library submits itself.
+    fn record_forward<T: Element>(
         &self,
         encoder: &mut wgpu::CommandEncoder,
         activation: &Activation<'_, T>,
@@ -451,6 +501,23 @@ impl Gpu {
     /// (shaped like the weight); pass `None` to compute only `grad_x`, and
     /// always `None` for the activations without a weight.
     pub fn encode_backward<T: Element>(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        activation: &Activation<'_, T>,
+        x: &Tensor<T>,
+        grad_y: &Tensor<T>,
+        grad_x: &Tensor<T>,
+        grad_weight: Option<&Tensor<T>>,
+    ) -> Result<()> {
+        escape(activation, &[x, grad_y, grad_x]);
+        if let Some(grad_weight) = grad_weight {
+            grad_weight.escape();
+        }
+        self.record_backward(encoder, activation, x, grad_y, grad_x, grad_weight)
+    }
+
+    /// [`Gpu::encode_backward`] for an encoder the library submits itself.
+    fn record_backward<T: Element>(
         &self,
         encoder: &mut wgpu::CommandEncoder,
         activation: &Activation<'_, T>,
@@ -624,7 +691,7 @@ impl Gpu {
         // map_async wants an offset that is a multiple of 8.
         let start = start / wgpu::MAP_ALIGNMENT * wgpu::MAP_ALIGNMENT;
         let _mapped = self.inner.mapped.write().unwrap_or_else(|p| p.into_inner());
-        let slice = tensor.buffer().slice(start..end);
+        let slice = tensor.raw_buffer().slice(start..end);
         let (sender, receiver) = std::sync::mpsc::sync_channel(1);
         let scope = ErrorScopes::push(&self.inner.device);
         slice.map_async(wgpu::MapMode::Read, move |mapped| {
@@ -649,14 +716,14 @@ impl Gpu {
                 bytemuck::pod_collect_to_vec(&view[skip..skip + tensor.byte_len() as usize])
             })
             .map_err(|e| Error::Map(e.to_string()));
-        tensor.buffer().unmap();
+        tensor.raw_buffer().unmap();
         out
     }
 
     /// Creates a tensor buffer of `bytes` (padded to 4), within the device's
     /// limits, catching out-of-memory.
     fn create_buffer(&self, bytes: u64, label: &str, mapped: bool) -> Result<wgpu::Buffer> {
-        let size = bytes.next_multiple_of(4).max(4);
+        let size = buffer_size(bytes);
         let limit = self.inner.kernels.limits().max_buffer_size;
         if size > limit {
             return Err(Error::TooLarge {
@@ -736,11 +803,11 @@ impl Gpu {
                 return Err(Error::DeviceMismatch { tensor: name });
             }
         }
-        if !tensor.buffer().usage().contains(usage) {
+        if !tensor.raw_buffer().usage().contains(usage) {
             return Err(Error::MissingUsage {
                 tensor: name,
                 needed: usage,
-                actual: tensor.buffer().usage(),
+                actual: tensor.raw_buffer().usage(),
             });
         }
         Ok(())
@@ -757,6 +824,23 @@ fn f16_use(op: &'static str) -> &'static str {
         "prelu" => "f16 PReLU",
         other => other,
     }
+}
+
+/// Marks the tensors an `encode_*` call records, PReLU's weight included,
+/// as never to be reused (see `pool.rs`).
+fn escape<T: Element>(activation: &Activation<'_, T>, tensors: &[&Tensor<T>]) {
+    for tensor in tensors {
+        tensor.escape();
+    }
+    if let Activation::Prelu { weight, .. } = activation {
+        weight.escape();
+    }
+}
+
+/// The size of a tensor buffer for `bytes` of data: copies and mappings work
+/// in 4-byte units, and wgpu has no empty buffers.
+fn buffer_size(bytes: u64) -> u64 {
+    bytes.next_multiple_of(4).max(4)
 }
 
 /// The slope the kernels use. For f16, a subnormal f32 slope becomes the
@@ -780,7 +864,7 @@ struct Plan<'a> {
 
 fn operand<'a, T: Element>(tensor: &'a Tensor<T>, name: &'static str) -> Operand<'a> {
     Operand {
-        buffer: tensor.buffer(),
+        buffer: tensor.raw_buffer(),
         byte_offset: tensor.byte_offset(),
         name,
     }
@@ -807,7 +891,7 @@ fn check_overlap<T: Element>(
     output_name: &'static str,
     same_allowed: bool,
 ) -> Result<()> {
-    if input.buffer() != output.buffer() || input.is_empty() || output.is_empty() {
+    if input.raw_buffer() != output.raw_buffer() || input.is_empty() || output.is_empty() {
         return Ok(());
     }
     let (a, b) = (input.byte_range(), output.byte_range());

@@ -311,6 +311,11 @@ pub struct Allocations {
     pub params_buffers: usize,
     /// The shared scratch buffer of the PReLU weight gradient (0 or 1).
     pub scratch_buffers: usize,
+    /// Buffers of dropped tensors kept for the next tensors of their sizes
+    /// (see [`Gpu::empty`](crate::Gpu::empty)).
+    pub pooled_buffers: usize,
+    /// The bytes of `pooled_buffers`.
+    pub pooled_bytes: u64,
 }
 
 impl Kernels {
@@ -436,6 +441,7 @@ impl Kernels {
         Allocations {
             params_buffers: lock(&self.params).len(),
             scratch_buffers: lock(&self.scratch).is_some() as usize,
+            ..Allocations::default()
         }
     }
 

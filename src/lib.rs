@@ -22,6 +22,7 @@ mod element;
 mod error;
 mod gpu;
 mod kernels;
+mod pool;
 mod tensor;
 
 pub use activation::{Activation, Gradients};

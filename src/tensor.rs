@@ -1,9 +1,11 @@
 //! `Tensor<T>`: a range of a `wgpu::Buffer` with a shape.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use crate::element::Element;
 use crate::error::{Error, Result};
+use crate::pool::Storage;
 
 /// Which `Gpu` (and so which device) made a tensor. wgpu's own handles
 /// cannot tell devices apart (their ids repeat from one device to the next),
@@ -26,7 +28,7 @@ impl PartialEq for Owner {
 /// a buffer of another device is caught when it is bound (also an `Error`).
 #[derive(Clone, Debug)]
 pub struct Tensor<T: Element = f32> {
-    buffer: wgpu::Buffer,
+    storage: Arc<Storage>,
     byte_offset: u64,
     shape: Vec<usize>,
     len: usize,
@@ -63,11 +65,17 @@ impl<T: Element> Tensor<T> {
                 actual: buffer.usage(),
             });
         }
-        Self::new(buffer, byte_offset, shape, None, "the wrapped buffer")
+        Self::new(
+            Storage::unpooled(buffer),
+            byte_offset,
+            shape,
+            None,
+            "the wrapped buffer",
+        )
     }
 
     pub(crate) fn new(
-        buffer: wgpu::Buffer,
+        storage: Arc<Storage>,
         byte_offset: u64,
         shape: &[usize],
         owner: Option<Owner>,
@@ -84,6 +92,7 @@ impl<T: Element> Tensor<T> {
             });
         }
         let len = element_count(shape)?;
+        let buffer = storage.buffer();
         let end = (len as u64)
             .checked_mul(T::SIZE)
             .and_then(|bytes| bytes.checked_add(byte_offset));
@@ -99,7 +108,7 @@ impl<T: Element> Tensor<T> {
             }
         }
         Ok(Self {
-            buffer,
+            storage,
             byte_offset,
             shape: shape.to_vec(),
             len,
@@ -139,8 +148,13 @@ impl<T: Element> Tensor<T> {
     }
 
     /// The buffer holding the data.
+    ///
+    /// A tensor the library allocated gives its buffer to a later tensor of
+    /// the same size once it is dropped, unless the buffer was handed out
+    /// here (or recorded by an `encode_*` call): the app may keep it.
     pub fn buffer(&self) -> &wgpu::Buffer {
-        &self.buffer
+        self.storage.escape();
+        self.storage.buffer()
     }
 
     /// Where the data starts in the buffer, in bytes.
@@ -151,6 +165,17 @@ impl<T: Element> Tensor<T> {
     /// Size of the data in bytes.
     pub fn byte_len(&self) -> u64 {
         self.len as u64 * T::SIZE
+    }
+
+    /// The buffer, for the library's own use, which does not keep it from
+    /// being reused (unlike [`Tensor::buffer`]).
+    pub(crate) fn raw_buffer(&self) -> &wgpu::Buffer {
+        self.storage.buffer()
+    }
+
+    /// The buffer is recorded into an app's encoder: never reuse it.
+    pub(crate) fn escape(&self) {
+        self.storage.escape();
     }
 
     /// The `Gpu` that created the tensor, when it is known.

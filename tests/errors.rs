@@ -203,10 +203,14 @@ fn tensors_from_another_device() {
     // A foreign buffer wrapped without its device is caught when bound, or
     // when copied: never mapped, which would wait for the wrong device.
     let wrapped = Tensor::<f32>::from_buffer(foreign.buffer().clone(), 0, &[2]).unwrap();
-    assert!(matches!(
-        gpu.download(&wrapped),
-        Err(Error::DeviceMismatch { .. })
-    ));
+    let result = gpu.download(&wrapped);
+    assert!(
+        matches!(
+            result,
+            Err(Error::DeviceMismatch { .. }) | Err(Error::Validation(_))
+        ),
+        "{result:?}"
+    );
     let result = gpu.forward(&Activation::Relu, &wrapped);
     assert!(
         matches!(
