@@ -247,11 +247,16 @@ impl Gpu {
     /// and `MAP_WRITE` (the device then has `MAPPABLE_PRIMARY_BUFFERS`, which
     /// [`Gpu::new`] requests there): the data is written once, into the
     /// tensor's own memory, instead of into a staging buffer and copied.
+    /// There, too, a kept buffer of the same size that no pending work uses
+    /// is mapped and filled instead of a new one (see [`Gpu::empty`]).
     pub fn upload<T: Element>(&self, data: &[T]) -> Result<Tensor<T>> {
         self.check_alive()?;
         self.check_dtype::<T>("upload")?;
         let bytes: &[u8] = bytemuck::cast_slice(data);
-        let buffer = self.create_buffer(bytes.len() as u64, "wgpu_relu.upload", true)?;
+        let buffer = match self.kept_for_writing(bytes.len() as u64) {
+            Some(kept) => kept,
+            None => self.create_buffer(bytes.len() as u64, "wgpu_relu.upload", true)?,
+        };
         {
             let mut view = buffer
                 .slice(..)
@@ -260,12 +265,17 @@ impl Gpu {
             view.slice(..bytes.len()).copy_from_slice(bytes);
         }
         buffer.unmap();
-        // Not kept once dropped: the next upload is best served by a buffer
-        // created mapped, and freeing this one hands its (already touched)
-        // memory back to the allocator for it. Kept, upload buffers pile up
-        // while every upload still takes fresh memory.
+        // Where uploads cannot take kept buffers, they must not be kept
+        // either: they would pile up in the pool while every upload still
+        // took fresh memory (5x slower uploads on lavapipe), where freeing
+        // them hands their touched memory back to the allocator.
+        let storage = if self.uploads_reuse_buffers() {
+            Storage::pooled(buffer, &self.inner.pool)
+        } else {
+            Storage::unpooled(buffer)
+        };
         Tensor::new(
-            Storage::unpooled(buffer),
+            storage,
             0,
             &[data.len()],
             Some(self.inner.owner.clone()),
@@ -670,6 +680,46 @@ impl Gpu {
         }
         let caught = scope.pop();
         encoded.and(caught)
+    }
+
+    /// Whether `upload` writes into kept buffers: only where tensors are
+    /// mappable. Elsewhere wgpu would stage the data anyway, as it does for
+    /// a buffer created mapped.
+    fn uploads_reuse_buffers(&self) -> bool {
+        self.inner
+            .tensor_usages
+            .contains(wgpu::BufferUsages::MAP_WRITE)
+    }
+
+    /// A kept buffer of `bytes` (padded), mapped for writing, where uploads
+    /// reuse buffers and one is kept whose work is done; else `None`.
+    fn kept_for_writing(&self, bytes: u64) -> Option<wgpu::Buffer> {
+        if !self.uploads_reuse_buffers() {
+            return None;
+        }
+        let buffer = self.inner.pool.take(buffer_size(bytes))?;
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        let scope = ErrorScopes::push(&self.inner.device);
+        buffer
+            .slice(..)
+            .map_async(wgpu::MapMode::Write, move |mapped| {
+                let _ = sender.send(mapped);
+            });
+        // A buffer that no submitted work still uses maps at the next poll,
+        // which does not wait. One still in use is left to its work (unmap
+        // cancels the pending mapping) and goes back to the pool.
+        let _ = self.inner.device.poll(wgpu::PollType::Poll);
+        let mapped = match receiver.try_recv() {
+            Ok(Ok(())) => true,
+            Ok(Err(_)) => false,
+            Err(_) => {
+                buffer.unmap();
+                self.inner.pool.keep(buffer.clone());
+                false
+            }
+        };
+        // Any error here leaves a fresh buffer to the caller, never a panic.
+        (scope.pop().is_ok() && mapped).then_some(buffer)
     }
 
     /// Submits one command buffer, never while `download` has a buffer mapped.

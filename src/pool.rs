@@ -50,7 +50,8 @@ impl Pool {
         (free.len(), free.iter().map(wgpu::Buffer::size).sum())
     }
 
-    fn keep(&self, buffer: wgpu::Buffer) {
+    /// Keeps `buffer` for a later tensor of its size.
+    pub(crate) fn keep(&self, buffer: wgpu::Buffer) {
         if buffer.size() > MAX_BYTES {
             return;
         }

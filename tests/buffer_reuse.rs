@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 
-use wgpu_relu::{cpu, Activation, Gpu, Tensor};
+use wgpu_relu::{cpu, wgpu, Activation, Gpu, Tensor};
 
 const LEAKY: Activation<'static> = Activation::LeakyRelu {
     negative_slope: 0.125,
@@ -125,4 +125,45 @@ fn what_is_kept_is_bounded_and_can_be_released() {
     gpu.release_kept_buffers();
     let released = gpu.allocations();
     assert_eq!((released.pooled_buffers, released.pooled_bytes), (0, 0));
+}
+
+/// Where tensors are mappable, an upload writes into a kept buffer once the
+/// work that used it is done, and never before: the forward submitted just
+/// before must still read the old data. Elsewhere uploads are not kept.
+#[test]
+fn uploads_reuse_buffers_only_where_tensors_are_mappable() {
+    let gpu = own_gpu();
+    let mut rng = Rng::new("uploads_reuse_buffers_only_where_tensors_are_mappable");
+    let mappable = gpu
+        .upload(&[0.0f32])
+        .unwrap()
+        .buffer()
+        .usage()
+        .contains(wgpu::BufferUsages::MAP_WRITE);
+    let len = 1 << 22;
+    for round in 0..4 {
+        let old = rng.values(len);
+        let x = gpu.upload(&old).unwrap();
+        let y = gpu.forward(&Activation::Relu, &x).unwrap();
+        drop(x);
+        // The forward may still be running: the upload must not map its
+        // input now (it takes a fresh buffer instead, or waits for none).
+        let new = rng.values(len);
+        let x2 = gpu.upload(&new).unwrap();
+        assert_same(&gpu.download(&y).unwrap(), &cpu::relu(&old), "forward");
+        assert_same(&gpu.download(&x2).unwrap(), &new, "upload");
+        drop((y, x2));
+        let kept = gpu.allocations().pooled_buffers;
+        // Where uploads reuse, a third upload of the size takes a kept
+        // buffer, the work on them being done.
+        let x3 = gpu.upload(&new).unwrap();
+        assert_same(&gpu.download(&x3).unwrap(), &new, "upload into a kept buffer");
+        let after = gpu.allocations().pooled_buffers;
+        if mappable {
+            assert_eq!(after, kept - 1, "round {round}: {kept} kept before");
+        } else {
+            assert_eq!(after, kept, "round {round}: an upload took a kept buffer");
+            assert_eq!(kept, 1, "round {round}: only the output is kept");
+        }
+    }
 }
