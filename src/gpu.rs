@@ -321,18 +321,43 @@ impl Gpu {
         pollster::block_on(self.download_async(tensor))
     }
 
+    /// [`Gpu::download`] into `out`, which must hold exactly the tensor's
+    /// elements: for loops that read results back every step without
+    /// allocating.
+    pub fn download_into<T: Element>(&self, tensor: &Tensor<T>, out: &mut [T]) -> Result<()> {
+        pollster::block_on(self.download_into_async(tensor, out))
+    }
+
     /// [`Gpu::download`], asynchronously. On native backends the wait for the
     /// device happens inside (wgpu has no other way to make progress there);
     /// on the web it is a real await.
     pub async fn download_async<T: Element>(&self, tensor: &Tensor<T>) -> Result<Vec<T>> {
+        let mut out = vec![T::zeroed(); tensor.len()];
+        self.download_into_async(tensor, &mut out).await?;
+        Ok(out)
+    }
+
+    /// [`Gpu::download_into`], asynchronously (see [`Gpu::download_async`]).
+    pub async fn download_into_async<T: Element>(
+        &self,
+        tensor: &Tensor<T>,
+        out: &mut [T],
+    ) -> Result<()> {
         self.check_alive()?;
         self.check_tensor(
             tensor,
             "the downloaded tensor",
             wgpu::BufferUsages::COPY_SRC,
         )?;
+        if out.len() != tensor.len() {
+            return Err(Error::ShapeMismatch {
+                what: "the slice downloaded into",
+                actual: vec![out.len()],
+                expected: vec![tensor.len()],
+            });
+        }
         if tensor.is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
         }
         // copy_buffer_to_buffer works in 4-byte units: copy the enclosing
         // aligned range and skip the extra bytes on the host.
@@ -360,7 +385,7 @@ impl Gpu {
                 .usage()
                 .contains(wgpu::BufferUsages::MAP_READ)
         {
-            return self.download_mapped(tensor, start, end);
+            return self.download_mapped(tensor, start, end, out);
         }
         let size = end - start;
         let staging = self.take_staging(size)?;
@@ -395,18 +420,17 @@ impl Gpu {
             Some(Err(e)) => return Err(Error::Map(e.to_string())),
             None => return Err(Error::Map("the mapping callback never ran".into())),
         }
-        let mut out = vec![T::zeroed(); tensor.len()];
-        {
-            let view = slice
-                .get_mapped_range()
-                .map_err(|e| Error::Map(e.to_string()))?;
-            let skip = (range.start - start) as usize;
-            bytemuck::cast_slice_mut::<T, u8>(&mut out)
-                .copy_from_slice(&view[skip..skip + tensor.byte_len() as usize]);
-        }
+        let copied = slice
+            .get_mapped_range()
+            .map(|view| {
+                let skip = (range.start - start) as usize;
+                bytemuck::cast_slice_mut::<T, u8>(out)
+                    .copy_from_slice(&view[skip..skip + tensor.byte_len() as usize]);
+            })
+            .map_err(|e| Error::Map(e.to_string()));
         staging.unmap();
         self.return_staging(staging);
-        Ok(out)
+        copied
     }
 
     /// Applies `activation` to `x` into a new tensor of the same shape.
@@ -737,7 +761,8 @@ impl Gpu {
         tensor: &Tensor<T>,
         start: u64,
         end: u64,
-    ) -> Result<Vec<T>> {
+        out: &mut [T],
+    ) -> Result<()> {
         // map_async wants an offset that is a multiple of 8.
         let start = start / wgpu::MAP_ALIGNMENT * wgpu::MAP_ALIGNMENT;
         let _mapped = self.inner.mapped.write().unwrap_or_else(|p| p.into_inner());
@@ -759,15 +784,16 @@ impl Gpu {
             Ok(Err(e)) => return Err(Error::Map(e.to_string())),
             Err(_) => return Err(Error::Map("the mapping callback never ran".into())),
         }
-        let out = slice
+        let copied = slice
             .get_mapped_range()
             .map(|view| {
                 let skip = (tensor.byte_offset() - start) as usize;
-                bytemuck::pod_collect_to_vec(&view[skip..skip + tensor.byte_len() as usize])
+                bytemuck::cast_slice_mut::<T, u8>(out)
+                    .copy_from_slice(&view[skip..skip + tensor.byte_len() as usize]);
             })
             .map_err(|e| Error::Map(e.to_string()));
         tensor.raw_buffer().unmap();
-        out
+        copied
     }
 
     /// Creates a tensor buffer of `bytes` (padded to 4), within the device's

@@ -157,7 +157,11 @@ fn uploads_reuse_buffers_only_where_tensors_are_mappable() {
         // Where uploads reuse, a third upload of the size takes a kept
         // buffer, the work on them being done.
         let x3 = gpu.upload(&new).unwrap();
-        assert_same(&gpu.download(&x3).unwrap(), &new, "upload into a kept buffer");
+        assert_same(
+            &gpu.download(&x3).unwrap(),
+            &new,
+            "upload into a kept buffer",
+        );
         let after = gpu.allocations().pooled_buffers;
         if mappable {
             assert_eq!(after, kept - 1, "round {round}: {kept} kept before");

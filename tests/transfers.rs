@@ -177,6 +177,34 @@ fn threads_download_and_read_one_tensor_at_once() {
     });
 }
 
+/// `download_into` fills a caller's slice, the same one call after call,
+/// and a slice of the wrong length is an error that leaves it untouched.
+#[test]
+fn download_into_fills_a_slice_of_exactly_the_tensors_length() {
+    let gpu = gpu();
+    let mut rng = Rng::new("download_into_fills_a_slice_of_exactly_the_tensors_length");
+    let mut out = vec![0.0f32; 1001];
+    for _ in 0..3 {
+        let data = rng.values(1001);
+        let x = gpu.upload(&data).unwrap().reshape(&[7, 143]).unwrap();
+        gpu.download_into(&x, &mut out).unwrap();
+        assert_same(&out, &data, "download_into");
+        // Into a wrapped view too (the staging route on every adapter).
+        let view = Tensor::<f32>::from_buffer(x.buffer().clone(), 4, &[1000]).unwrap();
+        gpu.download_into(&view, &mut out[..1000]).unwrap();
+        assert_same(&out[..1000], &data[1..], "download_into from a view");
+    }
+    for wrong in [0, 1000, 1002] {
+        let x = gpu.upload(&vec![1.0f32; 1001]).unwrap();
+        let mut short = vec![-7.0f32; wrong];
+        let err = gpu.download_into(&x, &mut short).unwrap_err();
+        assert!(matches!(err, Error::ShapeMismatch { .. }), "{err}");
+        assert!(short.iter().all(|&v| v == -7.0));
+    }
+    let empty = gpu.upload::<f32>(&[]).unwrap();
+    gpu.download_into(&empty, &mut []).unwrap();
+}
+
 /// `download_async` can be handed to a multi-threaded executor.
 #[test]
 fn download_future_is_send() {
