@@ -5,7 +5,8 @@
 //! faults in every page. A layer called in a loop asks for the same output
 //! sizes every step, so [`Gpu::empty`](crate::Gpu::empty) (and with it
 //! `forward` and `backward`) takes the buffer of a dropped tensor of the same
-//! size when there is one.
+//! size when there is one; so does `upload` where tensors are mappable (CPU
+//! adapters), mapping it once no submitted work uses it.
 //!
 //! Reuse is safe only for buffers nobody outside the library can still
 //! reach: a buffer handed out by [`Tensor::buffer`](crate::Tensor::buffer)
