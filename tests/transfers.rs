@@ -26,6 +26,12 @@ fn bit_patterns(rng: &mut Rng, len: usize) -> Vec<u32> {
         .collect()
 }
 
+/// The bytes of `values`, so that NaN payloads and signed zeros compare
+/// exactly.
+fn bits_of<T: Element>(values: &[T]) -> Vec<u8> {
+    bytemuck::cast_slice(values).to_vec()
+}
+
 fn round_trip<T: Element>(gpu: &Gpu, data: &[T]) -> Vec<T> {
     gpu.download(&gpu.upload(data).unwrap()).unwrap()
 }
@@ -61,16 +67,18 @@ fn every_bit_survives_a_round_trip_at_any_length() {
     for len in [0, 1, 2, 3, 5, 8, 9, 1001, 65_537] {
         let bits = bit_patterns(&mut rng, len);
         let data: Vec<f32> = bits.iter().map(|&b| f32::from_bits(b)).collect();
-        let back: Vec<u32> = round_trip(gpu, &data).iter().map(|v| v.to_bits()).collect();
-        assert_eq!(back, bits, "f32, length {len}");
+        assert_eq!(
+            bits_of(&round_trip(gpu, &data)),
+            bits_of(&data),
+            "f32, length {len}"
+        );
         if gpu.supports_f16() {
             let halves: Vec<f16> = bits.iter().map(|&b| f16::from_bits(b as u16)).collect();
-            let back: Vec<u16> = round_trip(gpu, &halves)
-                .iter()
-                .map(|v| v.to_bits())
-                .collect();
-            let expected: Vec<u16> = halves.iter().map(|v| v.to_bits()).collect();
-            assert_eq!(back, expected, "f16, length {len}");
+            assert_eq!(
+                bits_of(&round_trip(gpu, &halves)),
+                bits_of(&halves),
+                "f16, length {len}"
+            );
         }
     }
 }
@@ -89,14 +97,12 @@ fn views_download_at_every_offset() {
         for len in [0, 1, 2, 3, 7, 60] {
             let view =
                 Tensor::<f32>::from_buffer(whole.buffer().clone(), offset * 4, &[len]).unwrap();
-            let back: Vec<u32> = gpu
-                .download(&view)
-                .unwrap()
-                .iter()
-                .map(|v| v.to_bits())
-                .collect();
             let start = offset as usize;
-            assert_eq!(back, bits[start..start + len], "f32 at element {offset}");
+            assert_eq!(
+                bits_of(&gpu.download(&view).unwrap()),
+                bits_of(&data[start..start + len]),
+                "f32 at element {offset}, length {len}"
+            );
         }
     }
     if gpu.supports_f16() {
@@ -107,17 +113,11 @@ fn views_download_at_every_offset() {
                 let view =
                     Tensor::<f16>::from_buffer(whole.buffer().clone(), offset * 2, &[len]).unwrap();
                 let start = offset as usize;
-                let back: Vec<u16> = gpu
-                    .download(&view)
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.to_bits())
-                    .collect();
-                let expected: Vec<u16> = halves[start..start + len]
-                    .iter()
-                    .map(|v| v.to_bits())
-                    .collect();
-                assert_eq!(back, expected, "f16 at element {offset}, length {len}");
+                assert_eq!(
+                    bits_of(&gpu.download(&view).unwrap()),
+                    bits_of(&halves[start..start + len]),
+                    "f16 at element {offset}, length {len}"
+                );
             }
         }
     }
