@@ -459,30 +459,91 @@ fn end_to_end(
 
 fn small_forward(gpu: &Gpu, host: &[f32], rows: &mut Vec<Row>) -> Result<(), wgpu_relu::Error> {
     // Per-call overhead: a 4,096-element forward with a new output each call,
-    // against an empty submit-and-wait round trip (wall clock both).
-    let x = gpu.upload(&host[..4096])?;
-    let mut times = Vec::new();
-    for _ in 0..50 {
+    // against an empty submit-and-wait round trip (wall clock both). Two
+    // floors beside it, from the same rounds: an empty compute pass, and one
+    // workgroup of a kernel that does nothing. No call that runs a kernel
+    // can beat the second.
+    let device = gpu.device();
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some("empty kernel"),
+        source: wgpu::ShaderSource::Wgsl(
+            "@group(0) @binding(0) var<storage, read_write> a: array<u32>;
+            @compute @workgroup_size(256)
+            fn main(@builtin(local_invocation_index) lid: u32) {
+                if lid == 0xffffffffu { a[0] = 0u; }
+            }"
+            .into(),
+        ),
+    });
+    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some("empty kernel"),
+        layout: None,
+        module: &module,
+        entry_point: Some("main"),
+        compilation_options: Default::default(),
+        cache: None,
+    });
+    let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("empty kernel"),
+        size: 16,
+        usage: wgpu::BufferUsages::STORAGE,
+        mapped_at_creation: false,
+    });
+    let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some("empty kernel"),
+        layout: &pipeline.get_bind_group_layout(0),
+        entries: &[wgpu::BindGroupEntry {
+            binding: 0,
+            resource: buffer.as_entire_binding(),
+        }],
+    });
+    let round_trip = |commands: Vec<wgpu::CommandBuffer>| {
         let started = Instant::now();
-        gpu.queue().submit([]);
-        gpu.device()
+        gpu.queue().submit(commands);
+        device
             .poll(wgpu::PollType::wait_indefinitely())
             .expect("poll");
-        let empty = started.elapsed().as_secs_f64() * 1e3;
+        started.elapsed().as_secs_f64() * 1e3
+    };
+    let pass = |dispatch: bool| {
+        let mut encoder = device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            if dispatch {
+                pass.set_pipeline(&pipeline);
+                pass.set_bind_group(0, &bind_group, &[]);
+                pass.dispatch_workgroups(1, 1, 1);
+            }
+        }
+        vec![encoder.finish()]
+    };
+    let x = gpu.upload(&host[..4096])?;
+    let (mut call, mut empty_pass, mut empty_dispatch) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..201 {
+        let empty = round_trip(Vec::new());
+        let pass_ms = round_trip(pass(false));
+        let dispatch_ms = round_trip(pass(true));
         let started = Instant::now();
         let y = gpu.forward(&Activation::Relu, &x)?;
-        gpu.device()
+        device
             .poll(wgpu::PollType::wait_indefinitely())
             .expect("poll");
-        times.push((started.elapsed().as_secs_f64() * 1e3, empty));
+        let call_ms = started.elapsed().as_secs_f64() * 1e3;
         drop(y);
+        if round > 0 {
+            call.push((call_ms, empty));
+            empty_pass.push((pass_ms, empty));
+            empty_dispatch.push((dispatch_ms, empty));
+        }
     }
     rows.push(row(
         "small_forward_4096_vs_empty_submit",
         "f32",
         4096,
-        &times,
+        &call,
     ));
+    rows.push(row("small_floor_empty_pass", "-", 0, &empty_pass));
+    rows.push(row("small_floor_empty_dispatch", "-", 0, &empty_dispatch));
 
     Ok(())
 }
