@@ -10,7 +10,8 @@
 // the single rounding back to `elem` at the store is the only rounding, the
 // same as the CPU reference.
 
-// Invocations per workgroup (a power of two: the reductions halve it).
+// Invocations per workgroup (a power of two, at least 16: the reductions
+// add 16 at a time).
 override WG: u32 = 256u;
 // Vectors (or scalars) each invocation handles, WG apart so that
 // neighbouring invocations touch neighbouring memory.

@@ -14,6 +14,8 @@
 @group(0) @binding(7) var<storage, read_write> w1: array<elem>;
 @group(0) @binding(8) var<storage, read_write> partials: array<f32>;
 @group(0) @binding(9) var<storage, read_write> grad_w: array<elem>;
+// The partials seen as vec4s, for pass 2 where they lie in fours.
+@group(0) @binding(16) var<storage, read_write> partials4: array<vec4<f32>>;
 
 var<workgroup> scratch: array<f32, WG>;
 
@@ -164,18 +166,31 @@ fn add4(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
     return a + b;
 }
 
-// Tree sum of one value per invocation; the result is valid on lid 0.
-// The order is fixed by lid, never by timing.
+// Sum of one value per invocation, valid on lid 0, in an order fixed by lid,
+// never by timing: each of the first WG / 16 invocations adds 16
+// neighbours, then lid 0 adds those. Two barriers rather than a tree's
+// log2(WG) + 1: a software rasteriser suspends and resumes every invocation
+// at each barrier, and that, not the additions, is what a tree costs there.
 fn workgroup_sum(lid: u32, value: f32) -> f32 {
     scratch[lid] = value;
-    for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
-        workgroupBarrier();
-        if lid < stride {
-            scratch[lid] = add1(scratch[lid], scratch[lid + stride]);
+    workgroupBarrier();
+    if lid < WG / 16u {
+        let first = lid * 16u;
+        var s = scratch[first];
+        for (var i = 1u; i < 16u; i++) {
+            s = add1(s, scratch[first + i]);
         }
+        scratch[first] = s;
     }
     workgroupBarrier();
-    return scratch[0];
+    var total = 0.0;
+    if lid == 0u {
+        total = scratch[0];
+        for (var r = 1u; r < WG / 16u; r++) {
+            total = add1(total, scratch[r * 16u]);
+        }
+    }
+    return total;
 }
 
 // Pass 1 where channel runs are long (inner >= a tile), or where a row of the
@@ -287,6 +302,48 @@ fn weight_grad_reduce_wide(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_
     if lid == 0u {
         grad_w[params.y_off + c] = elem(total);
     }
+}
+
+// weight_grad_reduce_wide where each channel's partials lie in rows whose
+// length and stride are multiples of four (the vec4 tiles of pass 1 leave
+// them so): a vec4 load and one division per four partials.
+@compute @workgroup_size(WG)
+fn weight_grad_reduce_wide_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let c = workgroup_index(wg);
+    if c >= params.len {
+        return;
+    }
+    let count = params.a_count * params.b_count;
+    var sum = vec4<f32>(0.0);
+    for (var j = lid * 4u; j < count; j += WG * 4u) {
+        let a = div_by(j, params.b_count_div);
+        let b = j - a * params.b_count;
+        sum = add4(sum, partials4[(a * params.a_stride + c * params.b_count + b) / 4u]);
+    }
+    let total = workgroup_sum(lid, add1(add1(sum.x, sum.y), add1(sum.z, sum.w)));
+    if lid == 0u {
+        grad_w[params.y_off + c] = elem(total);
+    }
+}
+
+// weight_grad_reduce_narrow over partials that lie in fours. No barrier at
+// all: where a channel has up to a thousand or so partials, one invocation
+// reading them in turn costs a software rasteriser less than a workgroup's
+// barriers.
+@compute @workgroup_size(WG)
+fn weight_grad_reduce_narrow_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let c = workgroup_index(wg) * WG + lid;
+    if c >= params.len {
+        return;
+    }
+    let count = params.a_count * params.b_count;
+    var sum = vec4<f32>(0.0);
+    for (var j = 0u; j < count; j += 4u) {
+        let a = div_by(j, params.b_count_div);
+        let b = j - a * params.b_count;
+        sum = add4(sum, partials4[(a * params.a_stride + c * params.b_count + b) / 4u]);
+    }
+    grad_w[params.y_off + c] = elem(add1(add1(sum.x, sum.y), add1(sum.z, sum.w)));
 }
 
 // Pass 2 with few partials per channel: an invocation per channel.

@@ -40,6 +40,11 @@ const COLS_ROWS: u64 = 64;
 /// Below this many partials per channel, one invocation per channel sums
 /// them; above, a workgroup does.
 const REDUCE_WIDE_FROM: u64 = 64;
+/// Where partials lie in fours, one invocation per channel sums up to this
+/// many, without a barrier; a workgroup sums more. The invocation was the
+/// faster on lavapipe up to here and no slower at four times as many
+/// (BENCHMARKS.md).
+const REDUCE_NARROW_VEC4_UP_TO: u64 = 1024;
 /// Distinct parameter blocks kept before the cache starts again.
 const PARAMS_CACHE_CAPACITY: usize = 1024;
 /// Largest number of elements one dispatch addresses, so that every index in
@@ -117,7 +122,11 @@ pub(crate) enum Entry {
     WeightGradRowsVec4,
     WeightGradCols,
     ReduceWide,
+    /// `ReduceWide` over partials that lie in fours.
+    ReduceWideVec4,
     ReduceNarrow,
+    /// `ReduceNarrow` over partials that lie in fours.
+    ReduceNarrowVec4,
 }
 
 /// How PReLU's vec4 kernels fetch weights: the pipeline constants of the
@@ -164,6 +173,7 @@ const YW4: u32 = 12;
 const XW1: u32 = 13;
 const GW1: u32 = 14;
 const YW1: u32 = 15;
+const PARTIALS4: u32 = 16;
 
 impl Entry {
     fn name(self) -> &'static str {
@@ -178,7 +188,9 @@ impl Entry {
             Entry::WeightGradRowsVec4 => "weight_grad_rows_vec4",
             Entry::WeightGradCols => "weight_grad_cols",
             Entry::ReduceWide => "weight_grad_reduce_wide",
+            Entry::ReduceWideVec4 => "weight_grad_reduce_wide_vec4",
             Entry::ReduceNarrow => "weight_grad_reduce_narrow",
+            Entry::ReduceNarrowVec4 => "weight_grad_reduce_narrow_vec4",
         }
     }
 
@@ -195,6 +207,7 @@ impl Entry {
             Entry::WeightGradRows | Entry::WeightGradCols => vec![X1, G1, Y1, PARTIALS],
             Entry::WeightGradRowsVec4 => vec![X4, G4, Y4, PARTIALS],
             Entry::ReduceWide | Entry::ReduceNarrow => return vec![PARTIALS, GRAD_W],
+            Entry::ReduceWideVec4 | Entry::ReduceNarrowVec4 => return vec![PARTIALS4, GRAD_W],
         };
         if family == Family::Prelu {
             bindings.push(W1);
@@ -986,10 +999,21 @@ impl Kernels {
             .first()
             .map_or(Entry::WeightGradCols, |chunk| chunk.0);
         let pass1_kernel = self.kernel(Family::Prelu, pass1_entry, dtype)?;
-        let reduce_entry = if a_count * b_count >= REDUCE_WIDE_FROM {
-            Entry::ReduceWide
+        // Partials whose rows are a multiple of four long and start a
+        // multiple of four apart are read as vec4s (the scratch buffer is
+        // bound at offset 0).
+        let in_fours = b_count.is_multiple_of(4) && a_stride.is_multiple_of(4);
+        let per_channel = a_count * b_count;
+        let reduce_entry = if in_fours {
+            match per_channel > REDUCE_NARROW_VEC4_UP_TO {
+                true => Entry::ReduceWideVec4,
+                false => Entry::ReduceNarrowVec4,
+            }
         } else {
-            Entry::ReduceNarrow
+            match per_channel >= REDUCE_WIDE_FROM {
+                true => Entry::ReduceWide,
+                false => Entry::ReduceNarrow,
+            }
         };
         let reduce_kernel = self.kernel(Family::Prelu, reduce_entry, dtype)?;
         let scratch = self.scratch(partial_bytes);
@@ -1039,9 +1063,9 @@ impl Kernels {
             b_count: b_count as u32,
             ..Params::default()
         };
-        let bound = [(PARTIALS, &bp), (GRAD_W, &bgw)];
+        let bound = [(PARTIALS, &bp), (PARTIALS4, &bp), (GRAD_W, &bgw)];
         let groups = match reduce_entry {
-            Entry::ReduceWide => c,
+            Entry::ReduceWide | Entry::ReduceWideVec4 => c,
             _ => c.div_ceil(u64::from(WORKGROUP_SIZE)),
         };
         self.dispatch(&mut pass, &reduce_kernel, params, groups, &bound)?;
@@ -1118,7 +1142,9 @@ mod tests {
                         Entry::WeightGradRows,
                         Entry::WeightGradCols,
                         Entry::ReduceWide,
+                        Entry::ReduceWideVec4,
                         Entry::ReduceNarrow,
+                        Entry::ReduceNarrowVec4,
                     ]);
                 }
                 for entry in entries {
