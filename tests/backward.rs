@@ -72,6 +72,19 @@ fn prelu_backward_matches_reference_in_every_layout() {
     }
 }
 
+/// Every shape of the weight-gradient reduction (see
+/// `WEIGHT_GRADIENT_SHAPES`) against the reference.
+#[test]
+fn prelu_weight_gradient_matches_reference_in_every_reduction() {
+    let mut rng = Rng::new("weight_gradient_reductions");
+    for shape in WEIGHT_GRADIENT_SHAPES {
+        let len = shape.iter().product();
+        let weight = rng.values(shape[1]);
+        let (x, g) = (finite(&mut rng, len), finite(&mut rng, len));
+        check_backward(gpu(), &Op::Prelu { weight, axis: 1 }, &x, &g, shape, 1e-5);
+    }
+}
+
 /// NaN and infinities reach the weight gradient exactly as in the reference.
 #[test]
 fn prelu_backward_edge_values() {

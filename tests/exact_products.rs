@@ -130,4 +130,16 @@ fn weight_gradient_keeps_subnormal_sums() {
             1e-5,
         );
     }
+    // Every reduction shape, the sums of each partial subnormal.
+    for shape in WEIGHT_GRADIENT_SHAPES {
+        let n: usize = shape.iter().product();
+        let x: Vec<f32> = (0..n)
+            .map(|_| -(1.0 + rng.uniform(1.0).abs()) * 2f32.powi(-70 - rng.below(20) as i32))
+            .collect();
+        let g: Vec<f32> = (0..n)
+            .map(|_| rng.uniform(1.0) * 2f32.powi(-70 - rng.below(20) as i32))
+            .collect();
+        let weight = vec![0.5f32; shape[1]];
+        check_backward(gpu, &Op::Prelu { weight, axis: 1 }, &x, &g, shape, 1e-5);
+    }
 }

@@ -97,6 +97,21 @@ impl Rng {
     }
 }
 
+/// PReLU shapes (channel axis 1), one for each way the weight gradient is
+/// reduced: pass 1 in vec4 tiles, scalar tiles or columns; pass 2 by one
+/// invocation or one workgroup per channel, reading the partials as vec4s
+/// or as scalars, from one or several rows of partials per channel.
+pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 8] = [
+    &[1, 2, 32768],  // vec4 tiles; an invocation per channel, vec4 partials
+    &[2, 2, 16384],  //   the same, two rows of partials
+    &[3, 2, 32768],  // vec4 tiles; a workgroup per channel, vec4 partials, three rows
+    &[2, 3, 8191],   // scalar tiles, four per run: vec4 partials
+    &[2, 3, 143361], // scalar tiles, 71 per run: a workgroup, scalar partials
+    &[2, 3, 4097],   // scalar tiles, three per run: an invocation, scalar partials
+    &[1280, 4, 16],  // columns; an invocation per channel, vec4 partials, 20 rows
+    &[8192, 4, 16],  // columns; a workgroup per channel, vec4 partials, 128 rows
+];
+
 /// Every edge case of f32, repeated to fill vec4 bodies and scalar tails.
 pub fn edge_values() -> Vec<f32> {
     let mut v = vec![
