@@ -280,6 +280,40 @@ fn weight_grad_cols(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
     partials[block * params.period + q] = sum;
 }
 
+// `weight_grad_cols` with vec4 loads, where rows (channels * inner) and
+// offsets are multiples of four elements: an invocation sums four
+// neighbouring columns, each with its own channel's weight, and leaves their
+// four partials side by side (one weight load for the four where they
+// share a channel). `cols` counts vec4 columns here.
+@compute @workgroup_size(WG)
+fn weight_grad_cols_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let t = workgroup_index(wg) * WG + lid;
+    if t >= params.len {
+        return;
+    }
+    let block_in_dispatch = div_by(t, params.cols_div);
+    let q4 = t - block_in_dispatch * params.cols;
+    let q = q4 * 4u;
+    let block = params.base + block_in_dispatch;
+    // Columns are below one period, where vec4_weights takes channel
+    // (q / inner) % channels = q / inner.
+    let w = vec4_weights(q);
+    let row_start = block * params.rows;
+    let row_end = min(row_start + params.rows, params.outer);
+    let row4 = params.period / 4u;
+    let first4 = params.first / 4u;
+    var sum = vec4<f32>(0.0);
+    for (var o = row_start; o < row_end; o++) {
+        let v = o * row4 + q4 - first4;
+        let x = vec4<f32>(x4[params.x_off / 4u + v]);
+        let g = vec4<f32>(g4[params.g_off / 4u + v]);
+        let positive = is_positive4(x);
+        y4[params.y_off / 4u + v] = vec4<elem>(select(mul4(w, g), g, positive));
+        sum = add4(sum, select(mul4(x, g), vec4<f32>(0.0), positive));
+    }
+    partials4[block * row4 + q4] = sum;
+}
+
 fn channel_partial(c: u32, j: u32) -> f32 {
     let a = div_by(j, params.b_count_div);
     let b = j - a * params.b_count;

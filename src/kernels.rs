@@ -37,6 +37,10 @@ const ITEMS_ROWS_VEC4: u32 = 16;
 const ROWS_TILE_VEC4: u64 = (WORKGROUP_SIZE * ITEMS_ROWS_VEC4 * 4) as u64;
 /// Rows an invocation of `weight_grad_cols` sums before writing a partial.
 const COLS_ROWS: u64 = 64;
+/// Runs a scalar tile long or longer take `weight_grad_cols_vec4` only where
+/// it sums at least this many rows per partial: with fewer, the partials
+/// approach the tensor's own size (scalar tiles leave one per tile).
+const COLS_VEC4_MIN_ROWS: u64 = 8;
 /// Below this many partials per channel, one invocation per channel sums
 /// them; above, a workgroup does.
 const REDUCE_WIDE_FROM: u64 = 64;
@@ -121,6 +125,8 @@ pub(crate) enum Entry {
     WeightGradRows,
     WeightGradRowsVec4,
     WeightGradCols,
+    /// `WeightGradCols` four columns at a time.
+    WeightGradColsVec4(Weights),
     ReduceWide,
     /// `ReduceWide` over partials that lie in fours.
     ReduceWideVec4,
@@ -151,6 +157,15 @@ impl Weights {
         Self {
             per_vec4: shared || inner.is_multiple_of(4),
             repeat: shared || inner.is_multiple_of(VEC4_SPAN) || item_stride.is_multiple_of(period),
+        }
+    }
+
+    /// The fetch of `weight_grad_cols_vec4`, whose invocations each take
+    /// four neighbouring columns once.
+    fn for_columns(channels: &Channels) -> Self {
+        Self {
+            per_vec4: channels.channels == 1 || channels.inner.is_multiple_of(4),
+            repeat: false,
         }
     }
 }
@@ -187,6 +202,7 @@ impl Entry {
             Entry::WeightGradRows => "weight_grad_rows",
             Entry::WeightGradRowsVec4 => "weight_grad_rows_vec4",
             Entry::WeightGradCols => "weight_grad_cols",
+            Entry::WeightGradColsVec4(_) => "weight_grad_cols_vec4",
             Entry::ReduceWide => "weight_grad_reduce_wide",
             Entry::ReduceWideVec4 => "weight_grad_reduce_wide_vec4",
             Entry::ReduceNarrow => "weight_grad_reduce_narrow",
@@ -206,6 +222,7 @@ impl Entry {
             Entry::BackwardPacked => vec![XW4, GW4, YW4, XW1, GW1, YW1],
             Entry::WeightGradRows | Entry::WeightGradCols => vec![X1, G1, Y1, PARTIALS],
             Entry::WeightGradRowsVec4 => vec![X4, G4, Y4, PARTIALS],
+            Entry::WeightGradColsVec4(_) => vec![X4, G4, Y4, PARTIALS4],
             Entry::ReduceWide | Entry::ReduceNarrow => return vec![PARTIALS, GRAD_W],
             Entry::ReduceWideVec4 | Entry::ReduceNarrowVec4 => return vec![PARTIALS4, GRAD_W],
         };
@@ -218,7 +235,9 @@ impl Entry {
     /// How the entry fetches PReLU weights.
     fn weights(self) -> Weights {
         match self {
-            Entry::ForwardVec4(weights) | Entry::BackwardVec4(weights) => weights,
+            Entry::ForwardVec4(weights)
+            | Entry::BackwardVec4(weights)
+            | Entry::WeightGradColsVec4(weights) => weights,
             _ => Weights::default(),
         }
     }
@@ -911,18 +930,33 @@ impl Kernels {
         // element, elements), and pass 2's view of the partials.
         let mut chunks = Vec::new();
         let (partial_count, a_count, a_stride, b_count);
-        // Long channel runs, or rows (channels * inner) too long for one
-        // binding: tiles inside each run. Otherwise: columns.
-        if inner >= ROWS_TILE || period > chunk {
-            // vec4 tiles where runs and offsets are multiples of four
-            // elements (chunks then start on such multiples too) and runs
-            // are at least a tile long: they leave one partial per
-            // invocation, which short runs would leave half empty.
-            let mut vec4 = inner.is_multiple_of(4) && inner >= ROWS_TILE_VEC4;
-            for operand in [x, g, y] {
-                vec4 &= self.bind(operand, esize, 0, 1)?.elem_off.is_multiple_of(4);
-            }
-            let (entry, tile) = match vec4 {
+        // vec4 loads need every operand to start on a multiple of four
+        // elements; chunks then start on such multiples too, as long as
+        // they start on multiples of four within the tensor.
+        let mut aligned = true;
+        for operand in [x, g, y] {
+            aligned &= self.bind(operand, esize, 0, 1)?.elem_off.is_multiple_of(4);
+        }
+        // Runs a whole vec4 tile long or longer: vec4 tiles inside each run,
+        // which leave one partial per invocation (short runs would leave
+        // them half empty). Otherwise columns, four at a time where rows
+        // are a multiple of four long and the partials fit a binding (and,
+        // for runs a scalar tile long, where a block sums enough rows that
+        // the partials stay a fraction of the tensor); else scalar tiles
+        // inside each run where runs are long or rows too long for a
+        // binding, scalar columns where not.
+        let rows_vec4 = aligned && inner.is_multiple_of(4) && inner >= ROWS_TILE_VEC4;
+        let fit = chunk / period.max(1);
+        let rows = COLS_ROWS.min(outer).min(fit).max(1);
+        let blocks = outer.div_ceil(rows);
+        let cols_vec4 = !rows_vec4
+            && aligned
+            && period.is_multiple_of(4)
+            && period <= chunk
+            && (inner < ROWS_TILE || rows >= COLS_VEC4_MIN_ROWS)
+            && blocks * period * 4 <= self.binding_limit();
+        if !cols_vec4 && (inner >= ROWS_TILE || period > chunk) {
+            let (entry, tile) = match rows_vec4 {
                 true => (Entry::WeightGradRowsVec4, ROWS_TILE_VEC4),
                 false => (Entry::WeightGradRows, ROWS_TILE),
             };
@@ -956,26 +990,27 @@ impl Kernels {
                 tiles * per_tile,
             );
         } else {
-            let fit = chunk / period;
-            let rows = COLS_ROWS.min(outer).min(fit).max(1);
-            let blocks = outer.div_ceil(rows);
             let per_chunk = (fit / rows).max(1);
+            let (entry, width) = match cols_vec4 {
+                true => (Entry::WeightGradColsVec4(Weights::for_columns(channels)), 4),
+                false => (Entry::WeightGradCols, 1),
+            };
             let mut b0 = 0;
             while b0 < blocks {
                 let b1 = (b0 + per_chunk).min(blocks);
                 let first = b0 * rows * period;
                 let elements = ((b1 * rows).min(outer) - b0 * rows) * period;
-                let threads = (b1 - b0) * period;
+                let threads = (b1 - b0) * period / width;
                 let params = Params {
                     len: threads as u32,
                     base: b0 as u32,
                     col0: 0,
-                    cols: period as u32,
+                    cols: (period / width) as u32,
                     rows: rows as u32,
                     ..Params::default()
                 };
                 chunks.push((
-                    Entry::WeightGradCols,
+                    entry,
                     params,
                     threads.div_ceil(u64::from(WORKGROUP_SIZE)),
                     first,
@@ -1052,6 +1087,7 @@ impl Kernels {
                 (Y4, &by),
                 (W1, &bw),
                 (PARTIALS, &bp),
+                (PARTIALS4, &bp),
             ];
             self.dispatch(&mut pass, &pass1_kernel, params, groups, &bound)?;
         }
@@ -1141,6 +1177,7 @@ mod tests {
                     entries.extend([
                         Entry::WeightGradRows,
                         Entry::WeightGradCols,
+                        Entry::WeightGradColsVec4(Weights::default()),
                         Entry::ReduceWide,
                         Entry::ReduceWideVec4,
                         Entry::ReduceNarrow,
