@@ -98,18 +98,24 @@ impl Rng {
 }
 
 /// PReLU shapes (channel axis 1), one for each way the weight gradient is
-/// reduced: pass 1 in vec4 tiles, scalar tiles or columns; pass 2 by one
+/// reduced: pass 1 in vec4 tiles, scalar tiles, vec4 columns (one weight
+/// per four columns, or one per column) or scalar columns; pass 2 by one
 /// invocation or one workgroup per channel, reading the partials as vec4s
 /// or as scalars, from one or several rows of partials per channel.
-pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 8] = [
+pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 13] = [
     &[1, 2, 32768],  // vec4 tiles; an invocation per channel, vec4 partials
     &[2, 2, 16384],  //   the same, two rows of partials
     &[3, 2, 32768],  // vec4 tiles; a workgroup per channel, vec4 partials, three rows
     &[2, 3, 8191],   // scalar tiles, four per run: vec4 partials
     &[2, 3, 143361], // scalar tiles, 71 per run: a workgroup, scalar partials
     &[2, 3, 4097],   // scalar tiles, three per run: an invocation, scalar partials
-    &[1280, 4, 16],  // columns; an invocation per channel, vec4 partials, 20 rows
-    &[8192, 4, 16],  // columns; a workgroup per channel, vec4 partials, 128 rows
+    &[4, 3, 3000],   // scalar tiles: runs a tile long, too few rows for columns
+    &[16, 3, 3000],  // vec4 columns for runs a tile long; a workgroup, vec4 partials
+    &[1280, 4, 16],  // vec4 columns; an invocation per channel, vec4 partials, 20 rows
+    &[8192, 4, 16],  // vec4 columns; a workgroup per channel, vec4 partials, 128 rows
+    &[300, 4, 7],    // vec4 columns, a weight per column; scalar partials
+    &[1000, 64],     // vec4 columns, channels last: four channels per vec4
+    &[9, 3, 7],      // scalar columns (rows of 21 elements)
 ];
 
 /// Every edge case of f32, repeated to fill vec4 bodies and scalar tails.
