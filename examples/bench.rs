@@ -189,6 +189,15 @@ fn bench_dtype<T: Element>(
         // Channels last: the channel changes with every element.
         let last = [len / CHANNELS, CHANNELS];
         let (x_last, y_last) = (x.reshape(&last)?, y.reshape(&last)?);
+        let g_last = g.reshape(&last)?;
+        // A batch of 32x32 images: channel runs of 1,024 elements, shorter
+        // than the weight gradient's tiles.
+        let images = [len / (CHANNELS * 1024), CHANNELS, 32, 32];
+        let (x_img, g_img, y_img) = (
+            x.reshape(&images)?,
+            g.reshape(&images)?,
+            y.reshape(&images)?,
+        );
         let esize = T::SIZE;
         let n = len as u64;
         let relu = Activation::Relu;
@@ -241,6 +250,22 @@ fn bench_dtype<T: Element>(
                 3,
                 Box::new(|e| {
                     gpu.encode_backward(e, &prelu, &x, &g, &y, Some(&gw))
+                        .unwrap()
+                }),
+            ),
+            (
+                "prelu64_channels_last_backward_with_weight",
+                3,
+                Box::new(|e| {
+                    gpu.encode_backward(e, &prelu, &x_last, &g_last, &y_last, Some(&gw))
+                        .unwrap()
+                }),
+            ),
+            (
+                "prelu64_32x32_images_backward_with_weight",
+                3,
+                Box::new(|e| {
+                    gpu.encode_backward(e, &prelu, &x_img, &g_img, &y_img, Some(&gw))
                         .unwrap()
                 }),
             ),
@@ -325,7 +350,7 @@ pub fn main() -> Result<(), wgpu_relu::Error> {
             );
         } else {
             println!(
-                "{:38} {:4} {:>9} {:10.4} ms  copy {:10.4} ms  ratio {:6.2}",
+                "{:44} {:4} {:>9} {:10.4} ms  copy {:10.4} ms  ratio {:6.2}",
                 r.op, r.dtype, r.len, r.ms, r.copy_ms, ratio
             );
         }
