@@ -295,8 +295,8 @@ fn weight_grad_cols_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_in
     let q4 = t - block_in_dispatch * params.cols;
     let q = q4 * 4u;
     let block = params.base + block_in_dispatch;
-    // Columns are below one period, where vec4_weights takes channel
-    // (q / inner) % channels = q / inner.
+    // Columns are below one period and the phase is 0, so vec4_weights
+    // takes channel (q / inner) % channels = q / inner.
     let w = vec4_weights(q);
     let row_start = block * params.rows;
     let row_end = min(row_start + params.rows, params.outer);
@@ -340,7 +340,8 @@ fn weight_grad_reduce_wide(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_
 
 // weight_grad_reduce_wide where each channel's partials lie in rows whose
 // length and stride are multiples of four (the vec4 tiles of pass 1 leave
-// them so): a vec4 load and one division per four partials.
+// them so, and the columns of runs a multiple of four long): a vec4 load
+// and one division per four partials.
 @compute @workgroup_size(WG)
 fn weight_grad_reduce_wide_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let c = workgroup_index(wg);

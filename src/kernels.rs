@@ -931,8 +931,9 @@ impl Kernels {
         let mut chunks = Vec::new();
         let (partial_count, a_count, a_stride, b_count);
         // vec4 loads need every operand to start on a multiple of four
-        // elements; chunks then start on such multiples too, as long as
-        // they start on multiples of four within the tensor.
+        // elements. Binding offsets are aligned to a multiple of four
+        // elements, so a chunk that starts on such a multiple within the
+        // tensor keeps it.
         let mut aligned = true;
         for operand in [x, g, y] {
             aligned &= self.bind(operand, esize, 0, 1)?.elem_off.is_multiple_of(4);
