@@ -113,13 +113,7 @@ fn weight_gradient_keeps_subnormal_sums() {
     let mut rng = Rng::new("subnormal_sums");
     let channels = 257;
     for per_channel in [1usize, 2, 3, 64] {
-        let n = channels * per_channel;
-        let x: Vec<f32> = (0..n)
-            .map(|_| -(1.0 + rng.uniform(1.0).abs()) * 2f32.powi(-60 - rng.below(30) as i32))
-            .collect();
-        let g: Vec<f32> = (0..n)
-            .map(|_| rng.uniform(1.0) * 2f32.powi(-60 - rng.below(30) as i32))
-            .collect();
+        let (x, g) = tiny_products(&mut rng, channels * per_channel, 60, 30);
         let weight = vec![0.5f32; channels];
         check_backward(
             gpu,
@@ -132,14 +126,20 @@ fn weight_gradient_keeps_subnormal_sums() {
     }
     // Every reduction shape, the sums of each partial subnormal.
     for shape in WEIGHT_GRADIENT_SHAPES {
-        let n: usize = shape.iter().product();
-        let x: Vec<f32> = (0..n)
-            .map(|_| -(1.0 + rng.uniform(1.0).abs()) * 2f32.powi(-70 - rng.below(20) as i32))
-            .collect();
-        let g: Vec<f32> = (0..n)
-            .map(|_| rng.uniform(1.0) * 2f32.powi(-70 - rng.below(20) as i32))
-            .collect();
+        let (x, g) = tiny_products(&mut rng, shape.iter().product(), 70, 20);
         let weight = vec![0.5f32; shape[1]];
         check_backward(gpu, &Op::Prelu { weight, axis: 1 }, &x, &g, shape, 1e-5);
     }
+}
+
+/// `n` negative x of magnitude 2^-(from .. from + spread) and `n` g of
+/// either sign and at most that magnitude: products far below the smallest
+/// normal, whose sums the device would flush.
+fn tiny_products(rng: &mut Rng, n: usize, from: i32, spread: u64) -> (Vec<f32>, Vec<f32>) {
+    let scale = |rng: &mut Rng| 2f32.powi(-from - rng.below(spread) as i32);
+    let x = (0..n)
+        .map(|_| -(1.0 + rng.uniform(1.0).abs()) * scale(rng))
+        .collect();
+    let g = (0..n).map(|_| rng.uniform(1.0) * scale(rng)).collect();
+    (x, g)
 }
