@@ -320,6 +320,13 @@ fn channel_partial(c: u32, j: u32) -> f32 {
     return partials[a * params.a_stride + c * params.b_count + b];
 }
 
+// Partials j..j + 3 of channel c, where they lie in fours (j a multiple of 4).
+fn channel_partials4(c: u32, j: u32) -> vec4<f32> {
+    let a = div_by(j, params.b_count_div);
+    let b = j - a * params.b_count;
+    return partials4[(a * params.a_stride + c * params.b_count + b) / 4u];
+}
+
 // Pass 2 with many partials per channel: a workgroup per channel.
 @compute @workgroup_size(WG)
 fn weight_grad_reduce_wide(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -351,9 +358,7 @@ fn weight_grad_reduce_wide_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(l
     let count = params.a_count * params.b_count;
     var sum = vec4<f32>(0.0);
     for (var j = lid * 4u; j < count; j += WG * 4u) {
-        let a = div_by(j, params.b_count_div);
-        let b = j - a * params.b_count;
-        sum = add4(sum, partials4[(a * params.a_stride + c * params.b_count + b) / 4u]);
+        sum = add4(sum, channel_partials4(c, j));
     }
     let total = workgroup_sum(lid, add1(add1(sum.x, sum.y), add1(sum.z, sum.w)));
     if lid == 0u {
@@ -374,9 +379,7 @@ fn weight_grad_reduce_narrow_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin
     let count = params.a_count * params.b_count;
     var sum = vec4<f32>(0.0);
     for (var j = 0u; j < count; j += 4u) {
-        let a = div_by(j, params.b_count_div);
-        let b = j - a * params.b_count;
-        sum = add4(sum, partials4[(a * params.a_stride + c * params.b_count + b) / 4u]);
+        sum = add4(sum, channel_partials4(c, j));
     }
     grad_w[params.y_off + c] = elem(add1(add1(sum.x, sum.y), add1(sum.z, sum.w)));
 }
