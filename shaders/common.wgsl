@@ -6,9 +6,11 @@
 // first element of its first vec4, for per-invocation set-up); a one-line
 // precision header before it defines `elem` (f32 or f16).
 //
-// Every value is computed in f32: an f16 input converts to f32 exactly, and
-// the single rounding back to `elem` at the store is the only rounding, the
-// same as the CPU reference.
+// The family functions take and return `elem`: a value passed through (x,
+// or g where it is selected) is selected as it was loaded, never converted,
+// so an f16 NaN keeps its payload and a signalling NaN stays signalling.
+// Products are computed in f32 (an f16 input converts to f32 exactly) and
+// rounded once to `elem`, the same as the CPU reference.
 
 // Invocations per workgroup (a power of two, at least 16: the reductions
 // add 16 at a time).
@@ -78,6 +80,18 @@ fn is_positive4(x: vec4<f32>) -> vec4<bool> {
     return (b > vec4<i32>(0)) & (b <= vec4<i32>(0x7f800000));
 }
 
+// x <= 0 (±0, negative, -inf) as a bit test: where ReLU's gradient is 0.
+// NaN is not: PyTorch's `x <= 0 ? 0 : g` gives g there.
+fn is_nonpositive1(x: f32) -> bool {
+    let b = bitcast<u32>(x);
+    return b == 0u || (b >= 0x80000000u && b <= 0xff800000u);
+}
+
+fn is_nonpositive4(x: vec4<f32>) -> vec4<bool> {
+    let b = bitcast<vec4<u32>>(x);
+    return (b == vec4<u32>(0u)) | ((b >= vec4<u32>(0x80000000u)) & (b <= vec4<u32>(0xff800000u)));
+}
+
 fn is_negative1(x: f32) -> bool {
     let b = bitcast<u32>(x);
     return b > 0x80000000u && b <= 0xff800000u;
@@ -133,12 +147,17 @@ fn mul_exact(a: f32, b: f32) -> f32 {
     let sign = (ua ^ ub) & 0x80000000u;
     let ma = ua & 0x7fffffffu;
     let mb = ub & 0x7fffffffu;
-    if ma > 0x7f800000u || mb > 0x7f800000u {
-        return bitcast<f32>(0x7fc00000u); // NaN in: NaN out
+    // The NaNs are x86's, as the CPU reference's (src/cpu.rs `mul`): IEEE
+    // leaves them open, and a fixed choice keeps this path deterministic.
+    if mb > 0x7f800000u {
+        return bitcast<f32>(ub | 0x00400000u); // the value's NaN, quieted
+    }
+    if ma > 0x7f800000u {
+        return bitcast<f32>(ua | 0x00400000u);
     }
     if ma == 0x7f800000u || mb == 0x7f800000u {
         if ma == 0u || mb == 0u {
-            return bitcast<f32>(0x7fc00000u); // inf * 0
+            return bitcast<f32>(0xffc00000u); // inf * 0: the default NaN
         }
         return bitcast<f32>(sign | 0x7f800000u);
     }
@@ -263,13 +282,13 @@ fn forward_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_
     for (var k = 0u; k < ITEMS; k++) {
         let v = base + k * WG;
         if v < n4 {
-            y4[yo + v] = vec4<elem>(forward4(vec4<f32>(x4[xo + v]), v * 4u));
+            y4[yo + v] = forward4(x4[xo + v], v * 4u);
         }
     }
     let t = group * WG + lid;
     if t < params.len % 4u {
         let e = n4 * 4u + t;
-        y1[params.y_off + e] = elem(forward1(f32(x1[params.x_off + e]), e));
+        y1[params.y_off + e] = forward1(x1[params.x_off + e], e);
     }
 }
 
@@ -279,7 +298,7 @@ fn forward_scalar(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocatio
     for (var k = 0u; k < ITEMS; k++) {
         let e = base + k * WG;
         if e < params.len {
-            y1[params.y_off + e] = elem(forward1(f32(x1[params.x_off + e]), e));
+            y1[params.y_off + e] = forward1(x1[params.x_off + e], e);
         }
     }
 }
@@ -296,17 +315,13 @@ fn backward_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
     for (var k = 0u; k < ITEMS; k++) {
         let v = base + k * WG;
         if v < n4 {
-            let x = vec4<f32>(x4[xo + v]);
-            let g = vec4<f32>(g4[go + v]);
-            y4[yo + v] = vec4<elem>(backward4(x, g, v * 4u));
+            y4[yo + v] = backward4(x4[xo + v], g4[go + v], v * 4u);
         }
     }
     let t = group * WG + lid;
     if t < params.len % 4u {
         let e = n4 * 4u + t;
-        let x = f32(x1[params.x_off + e]);
-        let g = f32(g1[params.g_off + e]);
-        y1[params.y_off + e] = elem(backward1(x, g, e));
+        y1[params.y_off + e] = backward1(x1[params.x_off + e], g1[params.g_off + e], e);
     }
 }
 
@@ -316,9 +331,7 @@ fn backward_scalar(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
     for (var k = 0u; k < ITEMS; k++) {
         let e = base + k * WG;
         if e < params.len {
-            let x = f32(x1[params.x_off + e]);
-            let g = f32(g1[params.g_off + e]);
-            y1[params.y_off + e] = elem(backward1(x, g, e));
+            y1[params.y_off + e] = backward1(x1[params.x_off + e], g1[params.g_off + e], e);
         }
     }
 }

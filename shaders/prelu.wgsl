@@ -68,30 +68,72 @@ fn weights4(e: u32) -> vec4<f32> {
     return vec4_weights(e);
 }
 
-fn forward1(x: f32, e: u32) -> f32 {
-    return select(mul1(weight_at(e), x), x, is_positive1(x));
+fn forward1(x: elem, e: u32) -> elem {
+    let v = f32(x);
+    return select(elem(mul1(weight_at(e), v)), x, is_positive1(v));
 }
 
-fn forward4(x: vec4<f32>, e: u32) -> vec4<f32> {
-    return select(mul4(weights4(e), x), x, is_positive4(x));
+fn forward4(x: vec4<elem>, e: u32) -> vec4<elem> {
+    let v = vec4<f32>(x);
+    return select(vec4<elem>(mul4(weights4(e), v)), x, is_positive4(v));
 }
 
-fn backward1(x: f32, g: f32, e: u32) -> f32 {
-    return select(mul1(weight_at(e), g), g, is_positive1(x));
+fn backward1(x: elem, g: elem, e: u32) -> elem {
+    return select(elem(mul1(weight_at(e), f32(g))), g, is_positive1(f32(x)));
 }
 
-fn backward4(x: vec4<f32>, g: vec4<f32>, e: u32) -> vec4<f32> {
-    return select(mul4(weights4(e), g), g, is_positive4(x));
+fn backward4(x: vec4<elem>, g: vec4<elem>, e: u32) -> vec4<elem> {
+    let scaled = vec4<elem>(mul4(weights4(e), vec4<f32>(g)));
+    return select(scaled, g, is_positive4(vec4<f32>(x)));
 }
 
 // grad_x for the element at binding-relative index i, whose channel's weight
 // is w; returns its contribution to that channel's grad_w.
 fn backward_element(i: u32, w: f32) -> f32 {
+    let g = g1[params.g_off + i];
     let x = f32(x1[params.x_off + i]);
-    let g = f32(g1[params.g_off + i]);
     let positive = is_positive1(x);
-    y1[params.y_off + i] = elem(select(mul1(w, g), g, positive));
-    return select(mul1(x, g), 0.0, positive);
+    y1[params.y_off + i] = select(elem(mul1(w, f32(g))), g, positive);
+    return select(mul1(x, f32(g)), 0.0, positive);
+}
+
+// Whether every operand's offset in its binding is a multiple of four
+// elements, so that the kernels that take four elements at a time load and
+// store them as vec4s. Where not (a tensor at an odd offset), the same
+// kernels go element by element through the scalar views and sum in the
+// same order: which kernel runs, and so the weight gradient's bits, depend
+// on the shape alone, never on where the tensor sits.
+override ALIGNED: bool = true;
+
+// backward_element for the four elements at binding-relative index i (a
+// multiple of four where ALIGNED) with weights w; returns their four
+// contributions.
+fn backward_elements4(i: u32, w: vec4<f32>) -> vec4<f32> {
+    var xe: vec4<elem>;
+    var ge: vec4<elem>;
+    if ALIGNED {
+        xe = x4[(params.x_off + i) / 4u];
+        ge = g4[(params.g_off + i) / 4u];
+    } else {
+        let xo = params.x_off + i;
+        let go = params.g_off + i;
+        xe = vec4<elem>(x1[xo], x1[xo + 1u], x1[xo + 2u], x1[xo + 3u]);
+        ge = vec4<elem>(g1[go], g1[go + 1u], g1[go + 2u], g1[go + 3u]);
+    }
+    let x = vec4<f32>(xe);
+    let g = vec4<f32>(ge);
+    let positive = is_positive4(x);
+    let grad_x = select(vec4<elem>(mul4(w, g)), ge, positive);
+    if ALIGNED {
+        y4[(params.y_off + i) / 4u] = grad_x;
+    } else {
+        let yo = params.y_off + i;
+        y1[yo] = grad_x.x;
+        y1[yo + 1u] = grad_x.y;
+        y1[yo + 2u] = grad_x.z;
+        y1[yo + 3u] = grad_x.w;
+    }
+    return select(mul4(x, g), vec4<f32>(0.0), positive);
 }
 
 // Sums for the weight gradient that keep subnormals where the device
@@ -222,8 +264,8 @@ fn weight_grad_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
     }
 }
 
-// `weight_grad_rows` with vec4 loads, where runs are a multiple of four
-// elements long and every offset a multiple of four: a tile is WG * ITEMS
+// `weight_grad_rows` four elements at a time, where runs are a multiple of
+// four elements long: a tile is WG * ITEMS
 // vec4s, and each invocation leaves its own partial, at tile * WG + lid.
 // Its tile set-up repeats weight_grad_rows' on purpose: a shared helper
 // returning a struct measured slower on lavapipe.
@@ -243,12 +285,7 @@ fn weight_grad_rows_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_in
     for (var k = 0u; k < ITEMS; k++) {
         let e = start + (k * WG + lid) * 4u;
         if e < end {
-            let v = (e - params.first) / 4u;
-            let x = vec4<f32>(x4[params.x_off / 4u + v]);
-            let g = vec4<f32>(g4[params.g_off / 4u + v]);
-            let positive = is_positive4(x);
-            y4[params.y_off / 4u + v] = vec4<elem>(select(mul4(vec4<f32>(w), g), g, positive));
-            sum = add4(sum, select(mul4(x, g), vec4<f32>(0.0), positive));
+            sum = add4(sum, backward_elements4(e - params.first, vec4<f32>(w)));
         }
     }
     // One partial per invocation, no workgroup reduction: barriers are what
@@ -280,8 +317,8 @@ fn weight_grad_cols(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
     partials[block * params.period + q] = sum;
 }
 
-// `weight_grad_cols` with vec4 loads, where rows (channels * inner) and
-// offsets are multiples of four elements: an invocation sums four
+// `weight_grad_cols` four columns at a time, where rows (channels * inner)
+// are a multiple of four elements long: an invocation sums four
 // neighbouring columns, each with its own channel's weight, and leaves their
 // four partials side by side (one weight load for the four where they
 // share a channel). `cols` counts vec4 columns here.
@@ -300,18 +337,11 @@ fn weight_grad_cols_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_in
     let w = vec4_weights(q);
     let row_start = block * params.rows;
     let row_end = min(row_start + params.rows, params.outer);
-    let row4 = params.period / 4u;
-    let first4 = params.first / 4u;
     var sum = vec4<f32>(0.0);
     for (var o = row_start; o < row_end; o++) {
-        let v = o * row4 + q4 - first4;
-        let x = vec4<f32>(x4[params.x_off / 4u + v]);
-        let g = vec4<f32>(g4[params.g_off / 4u + v]);
-        let positive = is_positive4(x);
-        y4[params.y_off / 4u + v] = vec4<elem>(select(mul4(w, g), g, positive));
-        sum = add4(sum, select(mul4(x, g), vec4<f32>(0.0), positive));
+        sum = add4(sum, backward_elements4(o * params.period + q - params.first, w));
     }
-    partials4[block * row4 + q4] = sum;
+    partials4[block * (params.period / 4u) + q4] = sum;
 }
 
 fn channel_partial(c: u32, j: u32) -> f32 {

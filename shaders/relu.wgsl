@@ -1,22 +1,23 @@
-// ReLU: y = x < 0 ? 0 : x (NaN stays NaN, -inf gives 0);
-// grad_x = x > 0 ? g : 0 (zero at x = 0, and where x is NaN).
+// ReLU, PyTorch's: y = x < 0 ? 0 : x (NaN and -0 pass through, -inf gives
+// 0); grad_x = x <= 0 ? 0 : g (zero at x = +-0, g where x is NaN). Pure
+// selections: every value that comes out went in with the same bits.
 
 fn begin_invocation(first: u32) {}
 
-fn forward1(x: f32, e: u32) -> f32 {
-    return select(x, 0.0, is_negative1(x));
+fn forward1(x: elem, e: u32) -> elem {
+    return select(x, elem(0.0), is_negative1(f32(x)));
 }
 
-fn forward4(x: vec4<f32>, e: u32) -> vec4<f32> {
-    return select(x, vec4<f32>(0.0), is_negative4(x));
+fn forward4(x: vec4<elem>, e: u32) -> vec4<elem> {
+    return select(x, vec4<elem>(0.0), is_negative4(vec4<f32>(x)));
 }
 
-fn backward1(x: f32, g: f32, e: u32) -> f32 {
-    return select(0.0, g, is_positive1(x));
+fn backward1(x: elem, g: elem, e: u32) -> elem {
+    return select(g, elem(0.0), is_nonpositive1(f32(x)));
 }
 
-fn backward4(x: vec4<f32>, g: vec4<f32>, e: u32) -> vec4<f32> {
-    return select(vec4<f32>(0.0), g, is_positive4(x));
+fn backward4(x: vec4<elem>, g: vec4<elem>, e: u32) -> vec4<elem> {
+    return select(g, vec4<elem>(0.0), is_nonpositive4(vec4<f32>(x)));
 }
 
 // On f16 data as u32 words (shaders/words.wgsl): ReLU needs no arithmetic,
@@ -27,5 +28,5 @@ fn forward_words(x: vec4<u32>) -> vec4<u32> {
 }
 
 fn backward_words(x: vec4<u32>, g: vec4<u32>) -> vec4<u32> {
-    return g & positive_halves(x);
+    return g & ~nonpositive_halves(x);
 }

@@ -30,6 +30,12 @@ fn negative_halves(w: vec4<u32>) -> vec4<u32> {
     return halves_in(w, 0x8000u, 0xfc00u);
 }
 
+// +-0 and negative f16 (0x0000, 0x8000..=0xfc00); NaN is not.
+fn nonpositive_halves(w: vec4<u32>) -> vec4<u32> {
+    let zero = ~halves_in(w, 0u, 0xffffu);
+    return halves_in(w, 0x7fffu, 0xfc00u) | zero;
+}
+
 // Positive f16: 0x0001..=0x7c00 (+inf); NaN and +0 are not.
 fn positive_halves(w: vec4<u32>) -> vec4<u32> {
     return halves_in(w, 0u, 0x7c00u);

@@ -4,6 +4,11 @@
 //! Element-wise results are computed in f32 and rounded once to the element
 //! type, exactly as the kernels do, so they are bit-identical to the GPU's.
 //! Comparisons are IEEE: NaN compares false, so `x > 0` is false for NaN.
+//! A value passed through (ReLU's `x`, a selected gradient) is returned with
+//! its very bits, signalling NaNs and f16 payloads included. A NaN made by a
+//! product (NaN·s, 0·±inf) is fixed here as x86 makes it, whatever the
+//! compiler folds, so the reference is deterministic; IEEE 754 leaves that
+//! NaN open, and a GPU may give any NaN there.
 //! The PReLU weight gradient is accumulated in f64.
 //!
 //! ```
@@ -29,13 +34,14 @@ pub fn relu<T: Element>(x: &[T]) -> Vec<T> {
         .collect()
 }
 
-/// ReLU backward: `x > 0 ? g : 0`, zero at `x = 0`.
+/// ReLU backward, PyTorch's `x <= 0 ? 0 : g`: zero at `x = ±0`, and `g`
+/// where `x` is NaN (NaN compares false).
 pub fn relu_backward<T: Element>(x: &[T], grad_y: &[T]) -> Vec<T> {
     zip_map(x, grad_y, |x, g| {
-        if x.to_f32() > 0.0 {
-            g
-        } else {
+        if x.to_f32() <= 0.0 {
             T::from_f32(0.0)
+        } else {
+            g
         }
     })
 }
@@ -154,7 +160,24 @@ fn scale_unless_positive<T: Element>(x: T, v: T, scale: f32) -> T {
     if x.to_f32() > 0.0 {
         v
     } else {
-        T::from_f32(scale * v.to_f32())
+        T::from_f32(mul(scale, v.to_f32()))
+    }
+}
+
+/// `scale * value` in f32, with the NaN of a NaN result fixed: the NaN
+/// operand quieted (the value's first), or x86's default NaN (0xffc00000)
+/// for `0 · ±inf`. The hardware does the same, but a product the compiler
+/// folds at build time gives other NaNs; this does not depend on that.
+fn mul(scale: f32, value: f32) -> f32 {
+    let product = scale * value;
+    if !product.is_nan() {
+        product
+    } else if value.is_nan() {
+        f32::from_bits(value.to_bits() | 0x0040_0000)
+    } else if scale.is_nan() {
+        f32::from_bits(scale.to_bits() | 0x0040_0000)
+    } else {
+        f32::from_bits(0xffc0_0000)
     }
 }
 

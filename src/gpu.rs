@@ -172,20 +172,42 @@ impl Gpu {
         *lock(&self.inner.lost) = Some(reason.to_string());
     }
 
-    /// An error if the device was lost.
+    /// An error if the device was lost (whether or not anyone said so), or
+    /// if the queue is another device's.
     fn check_alive(&self) -> Result<()> {
+        if self.inner.kernels.foreign_queue() {
+            return Err(Error::DeviceMismatch {
+                tensor: "the queue given to Gpu::from_device",
+            });
+        }
         if self
             .inner
             .watches_loss
             .load(std::sync::atomic::Ordering::Relaxed)
         {
             // wgpu runs the lost callback from a poll; a non-blocking one
-            // costs microseconds and makes a destroyed device show at once.
+            // costs microseconds, and its reason is the better message.
             let _ = self.inner.device.poll(wgpu::PollType::Poll);
         }
-        match &*lock(&self.inner.lost) {
-            Some(reason) => Err(Error::DeviceLost(reason.clone())),
-            None => Ok(()),
+        if let Some(reason) = &*lock(&self.inner.lost) {
+            return Err(Error::DeviceLost(reason.clone()));
+        }
+        // The callback runs only once the lost device's queue is empty, and
+        // a borrowed device's callback is the app's: ask the device itself.
+        if !crate::kernels::device_alive(&self.inner.device) {
+            let reason = "the device was destroyed or lost (found by the library)";
+            lock(&self.inner.lost).get_or_insert_with(|| reason.to_string());
+            return Err(Error::DeviceLost(reason.to_string()));
+        }
+        Ok(())
+    }
+
+    /// `error`, or `DeviceLost` where the device was lost meanwhile: wgpu
+    /// reports a failed mapping or wait on a lost device in its own words.
+    fn unless_lost(&self, error: Error) -> Error {
+        match (&error, self.check_alive()) {
+            (Error::Map(_) | Error::Poll(_) | Error::Validation(_), Err(lost)) => lost,
+            _ => error,
         }
     }
 
@@ -344,6 +366,13 @@ impl Gpu {
         out: &mut [T],
     ) -> Result<()> {
         self.check_alive()?;
+        self.download_checked(tensor, out)
+            .await
+            .map_err(|e| self.unless_lost(e))
+    }
+
+    /// [`Gpu::download_into_async`] on a live device.
+    async fn download_checked<T: Element>(&self, tensor: &Tensor<T>, out: &mut [T]) -> Result<()> {
         self.check_tensor(
             tensor,
             "the downloaded tensor",
@@ -509,7 +538,7 @@ impl Gpu {
     ) -> Result<()> {
         self.check_tensor(x, "x", wgpu::BufferUsages::STORAGE)?;
         self.check_tensor(y, "y", wgpu::BufferUsages::STORAGE)?;
-        check_same_len(y, x, "y")?;
+        check_same_shape(y, x, "y")?;
         check_overlap(x, "x", y, "y", true)?;
         let plan = self.plan(activation, x, y)?;
         let (x_op, y_op) = (operand(x, "x"), operand(y, "y"));
@@ -570,7 +599,7 @@ impl Gpu {
                 expected: x.shape().to_vec(),
             });
         }
-        check_same_len(grad_x, x, "grad_x")?;
+        check_same_shape(grad_x, x, "grad_x")?;
         check_overlap(x, "x", grad_x, "grad_x", false)?;
         check_overlap(grad_y, "grad_y", grad_x, "grad_x", true)?;
         let plan = self.plan(activation, x, grad_x)?;
@@ -703,7 +732,10 @@ impl Gpu {
             self.queue_submit(encoder);
         }
         let caught = scope.pop();
-        encoded.and(caught)
+        encoded.and(caught)?;
+        // A device destroyed before the submission dropped the work without
+        // a word: that must not come back as Ok.
+        self.check_alive()
     }
 
     /// Whether `upload` writes into kept buffers: only where tensors are
@@ -946,8 +978,15 @@ fn operand<'a, T: Element>(tensor: &'a Tensor<T>, name: &'static str) -> Operand
     }
 }
 
-fn check_same_len<T: Element>(output: &Tensor<T>, x: &Tensor<T>, name: &'static str) -> Result<()> {
-    if output.len() == x.len() {
+/// Outputs are shaped like `x`: the same element count in another shape
+/// is an error, as in PyTorch, since a caller who reads the output by its
+/// shape would misread it.
+fn check_same_shape<T: Element>(
+    output: &Tensor<T>,
+    x: &Tensor<T>,
+    name: &'static str,
+) -> Result<()> {
+    if output.shape() == x.shape() {
         Ok(())
     } else {
         Err(Error::ShapeMismatch {

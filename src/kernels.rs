@@ -12,8 +12,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use wgpu::util::DeviceExt;
-
 use crate::cpu::Channels;
 use crate::divisor;
 use crate::element::Dtype;
@@ -123,10 +121,18 @@ pub(crate) enum Entry {
     /// The backward on f16 data as u32 words.
     BackwardPacked,
     WeightGradRows,
-    WeightGradRowsVec4,
+    /// `WeightGradRows` four elements at a time; `aligned`: as vec4s (every
+    /// operand's offset a multiple of four elements), else element by
+    /// element in the same order (the pipeline constant `ALIGNED`).
+    WeightGradRowsVec4 {
+        aligned: bool,
+    },
     WeightGradCols,
-    /// `WeightGradCols` four columns at a time.
-    WeightGradColsVec4(Weights),
+    /// `WeightGradCols` four columns at a time; `aligned` as above.
+    WeightGradColsVec4 {
+        weights: Weights,
+        aligned: bool,
+    },
     ReduceWide,
     /// `ReduceWide` over partials that lie in fours.
     ReduceWideVec4,
@@ -200,9 +206,9 @@ impl Entry {
             Entry::BackwardScalar => "backward_scalar",
             Entry::BackwardPacked => "backward_packed",
             Entry::WeightGradRows => "weight_grad_rows",
-            Entry::WeightGradRowsVec4 => "weight_grad_rows_vec4",
+            Entry::WeightGradRowsVec4 { .. } => "weight_grad_rows_vec4",
             Entry::WeightGradCols => "weight_grad_cols",
-            Entry::WeightGradColsVec4(_) => "weight_grad_cols_vec4",
+            Entry::WeightGradColsVec4 { .. } => "weight_grad_cols_vec4",
             Entry::ReduceWide => "weight_grad_reduce_wide",
             Entry::ReduceWideVec4 => "weight_grad_reduce_wide_vec4",
             Entry::ReduceNarrow => "weight_grad_reduce_narrow",
@@ -221,8 +227,8 @@ impl Entry {
             Entry::BackwardScalar => vec![X1, G1, Y1],
             Entry::BackwardPacked => vec![XW4, GW4, YW4, XW1, GW1, YW1],
             Entry::WeightGradRows | Entry::WeightGradCols => vec![X1, G1, Y1, PARTIALS],
-            Entry::WeightGradRowsVec4 => vec![X4, G4, Y4, PARTIALS],
-            Entry::WeightGradColsVec4(_) => vec![X4, G4, Y4, PARTIALS4],
+            Entry::WeightGradRowsVec4 { .. } => vec![X4, G4, Y4, X1, G1, Y1, PARTIALS],
+            Entry::WeightGradColsVec4 { .. } => vec![X4, G4, Y4, X1, G1, Y1, PARTIALS4],
             Entry::ReduceWide | Entry::ReduceNarrow => return vec![PARTIALS, GRAD_W],
             Entry::ReduceWideVec4 | Entry::ReduceNarrowVec4 => return vec![PARTIALS4, GRAD_W],
         };
@@ -237,8 +243,19 @@ impl Entry {
         match self {
             Entry::ForwardVec4(weights)
             | Entry::BackwardVec4(weights)
-            | Entry::WeightGradColsVec4(weights) => weights,
+            | Entry::WeightGradColsVec4 { weights, .. } => weights,
             _ => Weights::default(),
+        }
+    }
+
+    /// Whether the entry's vec4 views may be used (false only for the
+    /// weight-gradient kernels over operands at odd offsets).
+    fn aligned(self) -> bool {
+        match self {
+            Entry::WeightGradRowsVec4 { aligned } | Entry::WeightGradColsVec4 { aligned, .. } => {
+                aligned
+            }
+            _ => true,
         }
     }
 
@@ -246,7 +263,7 @@ impl Entry {
     fn items(self) -> u32 {
         match self {
             Entry::WeightGradRows => ITEMS_ROWS,
-            Entry::WeightGradRowsVec4 => ITEMS_ROWS_VEC4,
+            Entry::WeightGradRowsVec4 { .. } => ITEMS_ROWS_VEC4,
             _ => ITEMS_ELEMENTWISE,
         }
     }
@@ -319,6 +336,8 @@ pub(crate) struct Kernels {
     /// Whether the kernels are compiled with EXACT_PRODUCTS (the device
     /// flushes subnormal products, which the semantics keep).
     exact_products: bool,
+    /// Whether the queue given with the device belongs to another one.
+    foreign_queue: bool,
     /// Whether the adapter is a CPU (a software rasteriser), where loads
     /// cost more than integer arithmetic: f16 Leaky ReLU then runs on u32
     /// words too, rounding to f16 in integer arithmetic. On GPUs the
@@ -351,10 +370,10 @@ pub struct Allocations {
 }
 
 impl Kernels {
-    /// The kernels of `device`. Finds out once, with a tiny dispatch,
-    /// whether the device flushes subnormal products (see
+    /// The kernels of `device`. Finds out once, with a tiny dispatch on
+    /// `queue`, whether the device flushes subnormal products (see
     /// [`Kernels::flushes_subnormals`]); `WGPU_RELU_EXACT_PRODUCTS=1` or `=0`
-    /// decides instead.
+    /// decides instead, and an empty submission then checks the queue.
     pub(crate) fn new(device: wgpu::Device, queue: &wgpu::Queue) -> Self {
         let limits = device.limits();
         let cpu_adapter = device.adapter_info().device_type == wgpu::DeviceType::Cpu;
@@ -362,18 +381,25 @@ impl Kernels {
             device,
             limits,
             exact_products: false,
+            foreign_queue: false,
             cpu_adapter,
             modules: Mutex::default(),
             pipelines: Mutex::default(),
             params: Mutex::default(),
             scratch: Mutex::default(),
         };
-        kernels.exact_products = match std::env::var("WGPU_RELU_EXACT_PRODUCTS").as_deref() {
-            Ok("1") => true,
-            Ok("0") => false,
-            // If the probe itself fails, exact products are the safe side.
-            _ => kernels.flushes_subnormals(queue).unwrap_or(true),
+        let forced = match std::env::var("WGPU_RELU_EXACT_PRODUCTS").as_deref() {
+            Ok("1") => Some(true),
+            Ok("0") => Some(false),
+            _ => None,
         };
+        let probe = match forced {
+            Some(exact) => kernels.check_queue(queue).map(|()| exact),
+            None => kernels.flushes_subnormals(queue),
+        };
+        kernels.foreign_queue = matches!(probe, Err(Error::DeviceMismatch { .. }));
+        // If the probe itself fails, exact products are the safe side.
+        kernels.exact_products = forced.unwrap_or(probe.unwrap_or(true));
         log::info!(
             "wgpu_relu: exact subnormal products: {}",
             kernels.exact_products
@@ -386,23 +412,32 @@ impl Kernels {
         self.exact_products
     }
 
+    /// Whether the queue given with the device belongs to another device
+    /// (found by the probe at creation).
+    pub(crate) fn foreign_queue(&self) -> bool {
+        self.foreign_queue
+    }
+
     /// Runs Leaky ReLU (slope 0.5) compiled without the exact-product path
     /// on a normal input with a subnormal result and on a subnormal input,
     /// and says whether either came back flushed to zero.
     fn flushes_subnormals(&self, queue: &wgpu::Queue) -> Result<bool> {
         let inputs = [-f32::MIN_POSITIVE, -f32::from_bits(0x200)]; // -2^-126, -2^-140
         let expected = [0x8040_0000u32, 0x8000_0100]; // -2^-127, -2^-141
-        let kernel =
-            self.build_kernel(Family::LeakyRelu, Entry::ForwardScalar, Dtype::F32, false)?;
+        let kernel = Arc::new(self.build_kernel(
+            Family::LeakyRelu,
+            Entry::ForwardScalar,
+            Dtype::F32,
+            false,
+        )?);
         let scope = ErrorScopes::push(&self.device);
         let storage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC;
-        let x = self
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("wgpu_relu.probe"),
-                contents: bytemuck::cast_slice(&inputs),
-                usage: storage,
-            });
+        let x = buffer_init(
+            &self.device,
+            "wgpu_relu.probe",
+            bytemuck::cast_slice(&inputs),
+            storage,
+        )?;
         let y = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("wgpu_relu.probe"),
             size: 8,
@@ -415,14 +450,8 @@ impl Kernels {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let bx = Bound {
-            buffer: &x,
-            offset: 0,
-            size: 8,
-            elem_off: 0,
-        };
-        let by = Bound {
-            buffer: &y,
+        let whole = |buffer| Bound {
+            buffer,
             offset: 0,
             size: 8,
             elem_off: 0,
@@ -434,25 +463,26 @@ impl Kernels {
             inner: 1,
             ..Params::default()
         };
+        let dispatch = self.prepare(&kernel, params, 1, &[(X1, &whole(&x)), (Y1, &whole(&y))])?;
         let mut encoder = self.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            self.dispatch(&mut pass, &kernel, params, 1, &[(X1, &bx), (Y1, &by)])?;
-        }
+        record(&mut encoder, "wgpu_relu.probe", dispatch.as_slice())?;
         encoder.copy_buffer_to_buffer(&y, 0, &read, 0, 8);
-        let submission = queue.submit([encoder.finish()]);
+        let submission = submit_checked(queue, encoder)?;
         scope.pop()?;
         let (sender, receiver) = std::sync::mpsc::channel();
         read.slice(..).map_async(wgpu::MapMode::Read, move |r| {
             let _ = sender.send(r);
         });
-        self.device.poll(wgpu::PollType::Wait {
-            submission_index: Some(submission),
-            timeout: None,
-        })?;
+        self.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(submission),
+                timeout: None,
+            })
+            .map_err(|_| foreign_queue())?;
+        // The wait ran the callback, unless the work went to another device.
         receiver
-            .recv()
-            .map_err(|e| Error::Map(e.to_string()))?
+            .try_recv()
+            .map_err(|_| foreign_queue())?
             .map_err(|e| Error::Map(e.to_string()))?;
         let bits: Vec<u32> = bytemuck::cast_slice(
             &read
@@ -463,6 +493,20 @@ impl Kernels {
         .to_vec();
         read.unmap();
         Ok(bits != expected)
+    }
+
+    /// Checks that `queue` is this device's with an empty submission, where
+    /// the subnormal probe does not run.
+    fn check_queue(&self, queue: &wgpu::Queue) -> Result<()> {
+        let encoder = self.device.create_command_encoder(&Default::default());
+        let submission = submit_checked(queue, encoder)?;
+        self.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(submission),
+                timeout: None,
+            })
+            .map(|_| ())
+            .map_err(|_| foreign_queue())
     }
 
     pub(crate) fn limits(&self) -> &wgpu::Limits {
@@ -568,6 +612,9 @@ impl Kernels {
         if weights.repeat {
             constants.push(("WEIGHTS_REPEAT", 1.0));
         }
+        if !entry.aligned() {
+            constants.push(("ALIGNED", 0.0));
+        }
         // f16 values never make subnormal f32 products or sums (see
         // shaders/common.wgsl), so f16 kernels never need the exact path.
         if exact_products && dtype == Dtype::F32 {
@@ -617,24 +664,23 @@ impl Kernels {
     /// and cached by content, so a call with the same sizes and parameters
     /// allocates nothing, and a block recorded into an encoder that has not
     /// been submitted yet is never overwritten.
-    fn params_buffer(&self, params: &Params) -> wgpu::Buffer {
+    fn params_buffer(&self, params: &Params) -> Result<wgpu::Buffer> {
         let mut cache = lock(&self.params);
         if let Some(buffer) = cache.get(params) {
-            return buffer.clone();
+            return Ok(buffer.clone());
         }
         if cache.len() >= PARAMS_CACHE_CAPACITY {
             // Pending command buffers keep their blocks alive on their own.
             cache.clear();
         }
-        let buffer = self
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("wgpu_relu.params"),
-                contents: bytemuck::bytes_of(params),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
+        let buffer = buffer_init(
+            &self.device,
+            "wgpu_relu.params",
+            bytemuck::bytes_of(params),
+            wgpu::BufferUsages::UNIFORM,
+        )?;
         cache.insert(*params, buffer.clone());
-        buffer
+        Ok(buffer)
     }
 
     /// The scratch buffer, at least `bytes` long.
@@ -691,17 +737,19 @@ impl Kernels {
         })
     }
 
-    /// Records one dispatch of `kernel` over `groups` workgroups.
-    fn dispatch(
+    /// One dispatch of `kernel` over `groups` workgroups, ready to record:
+    /// its parameter block and bind group are made here, so that a bad
+    /// operand is an error before anything is recorded. `None` for no
+    /// workgroups.
+    fn prepare(
         &self,
-        pass: &mut wgpu::ComputePass<'_>,
-        kernel: &Kernel,
+        kernel: &Arc<Kernel>,
         mut params: Params,
         groups: u64,
         bound: &[(u32, &Bound<'_>)],
-    ) -> Result<()> {
+    ) -> Result<Option<Prepared>> {
         if groups == 0 {
-            return Ok(());
+            return Ok(None);
         }
         let max = u64::from(self.limits.max_compute_workgroups_per_dimension);
         let x = groups.min(max);
@@ -723,7 +771,7 @@ impl Kernels {
         params.tiles_div = divisor::pack(params.tiles);
         params.cols_div = divisor::pack(params.cols);
         params.b_count_div = divisor::pack(params.b_count);
-        let params_buffer = self.params_buffer(&params);
+        let params_buffer = self.params_buffer(&params)?;
         let mut entries = vec![wgpu::BindGroupEntry {
             binding: PARAMS,
             resource: params_buffer.as_entire_binding(),
@@ -746,18 +794,22 @@ impl Kernels {
             layout: &kernel.layout,
             entries: &entries,
         };
-        // wgpu looks buffers up in the device's own registry and panics on
-        // one from another device; a wrapped app buffer may be one.
+        // wgpu looks buffers up in the registry of the device's instance and
+        // panics on one of another instance (a wrapped app buffer may be
+        // one); a buffer cannot be asked for its device, so the panic is the
+        // only sign. Of another device of the same instance, it is a
+        // validation error, caught by the caller's error scope.
         let created = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.device.create_bind_group(&descriptor)
         }));
         let bind_group = created.map_err(|_| Error::DeviceMismatch {
             tensor: "a wrapped buffer",
         })?;
-        pass.set_pipeline(&kernel.pipeline);
-        pass.set_bind_group(0, &bind_group, &[]);
-        pass.dispatch_workgroups(x as u32, y as u32, z as u32);
-        Ok(())
+        Ok(Some(Prepared {
+            kernel: kernel.clone(),
+            bind_group,
+            grid: [x as u32, y as u32, z as u32],
+        }))
     }
 
     /// Records an element-wise op over `len` elements: forward (`g` None) or
@@ -819,10 +871,7 @@ impl Kernels {
             .as_ref()
             .map_or(1, |(_, c)| (c.channels * c.inner) as u64);
         let scope = ErrorScopes::push(&self.device);
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("wgpu_relu.elementwise"),
-            timestamp_writes: None,
-        });
+        let mut dispatches = Vec::new();
         let chunk = self.chunk_elements(esize);
         let mut start = 0;
         while start < len {
@@ -877,22 +926,17 @@ impl Kernels {
                     bound.extend([(GW4, bg), (GW1, bg)]);
                 }
                 let groups = (n / 8).div_ceil(per_group).max(1);
-                self.dispatch(&mut pass, packed, words, groups, &bound)?;
+                dispatches.extend(self.prepare(packed, words, groups, &bound)?);
             } else if n >= 4 && offsets_multiple_of(4) {
-                self.dispatch(
-                    &mut pass,
-                    &vec4,
-                    params,
-                    (n / 4).div_ceil(per_group).max(1),
-                    &bound,
-                )?;
+                let groups = (n / 4).div_ceil(per_group).max(1);
+                dispatches.extend(self.prepare(&vec4, params, groups, &bound)?);
             } else {
-                self.dispatch(&mut pass, &scalar, params, n.div_ceil(per_group), &bound)?;
+                dispatches.extend(self.prepare(&scalar, params, n.div_ceil(per_group), &bound)?);
             }
             start += n;
         }
-        drop(pass);
-        scope.pop()
+        scope.pop()?;
+        record(encoder, "wgpu_relu.elementwise", &dispatches)
     }
 
     /// Records PReLU's backward with the weight gradient: grad_x into `y`,
@@ -930,15 +974,16 @@ impl Kernels {
         // element, elements), and pass 2's view of the partials.
         let mut chunks = Vec::new();
         let (partial_count, a_count, a_stride, b_count);
-        // vec4 loads need every operand to start on a multiple of four
-        // elements. Binding offsets are aligned to a multiple of four
-        // elements, so a chunk that starts on such a multiple within the
-        // tensor keeps it.
+        // The four-at-a-time kernels load vec4s where every operand starts
+        // on a multiple of four elements (binding offsets are aligned to a
+        // multiple of four elements, so a chunk that starts on such a
+        // multiple within the tensor keeps it), and scalars in the same
+        // order where not: the choice below depends on the shape alone.
         let mut aligned = true;
         for operand in [x, g, y] {
             aligned &= self.bind(operand, esize, 0, 1)?.elem_off.is_multiple_of(4);
         }
-        // Runs a whole vec4 tile long or longer: vec4 tiles inside each run,
+        // Runs a whole vec4 tile long or longer: four-at-a-time tiles inside each run,
         // which leave one partial per invocation (short runs would leave
         // them half empty). Otherwise columns, four at a time where rows
         // are a multiple of four long and the partials fit a binding (and,
@@ -946,19 +991,18 @@ impl Kernels {
         // the partials stay a fraction of the tensor); else scalar tiles
         // inside each run where runs are long or rows too long for a
         // binding, scalar columns where not.
-        let rows_vec4 = aligned && inner.is_multiple_of(4) && inner >= ROWS_TILE_VEC4;
+        let rows_vec4 = inner.is_multiple_of(4) && inner >= ROWS_TILE_VEC4;
         let fit = chunk / period.max(1);
         let rows = COLS_ROWS.min(outer).min(fit).max(1);
         let blocks = outer.div_ceil(rows);
         let cols_vec4 = !rows_vec4
-            && aligned
             && period.is_multiple_of(4)
             && period <= chunk
             && (inner < ROWS_TILE || rows >= COLS_VEC4_MIN_ROWS)
             && blocks * period * 4 <= self.binding_limit();
         if !cols_vec4 && (inner >= ROWS_TILE || period > chunk) {
             let (entry, tile) = match rows_vec4 {
-                true => (Entry::WeightGradRowsVec4, ROWS_TILE_VEC4),
+                true => (Entry::WeightGradRowsVec4 { aligned }, ROWS_TILE_VEC4),
                 false => (Entry::WeightGradRows, ROWS_TILE),
             };
             let tiles = inner.div_ceil(tile);
@@ -981,7 +1025,7 @@ impl Kernels {
             }
             // The vec4 kernel leaves one partial per invocation, WG per tile.
             let per_tile = match entry {
-                Entry::WeightGradRowsVec4 => u64::from(WORKGROUP_SIZE),
+                Entry::WeightGradRowsVec4 { .. } => u64::from(WORKGROUP_SIZE),
                 _ => 1,
             };
             (partial_count, a_count, a_stride, b_count) = (
@@ -993,7 +1037,13 @@ impl Kernels {
         } else {
             let per_chunk = (fit / rows).max(1);
             let (entry, width) = match cols_vec4 {
-                true => (Entry::WeightGradColsVec4(Weights::for_columns(channels)), 4),
+                true => (
+                    Entry::WeightGradColsVec4 {
+                        weights: Weights::for_columns(channels),
+                        aligned,
+                    },
+                    4,
+                ),
                 false => (Entry::WeightGradCols, 1),
             };
             let mut b0 = 0;
@@ -1061,10 +1111,7 @@ impl Kernels {
         };
 
         let scope = ErrorScopes::push(&self.device);
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("wgpu_relu.prelu_weight_grad"),
-            timestamp_writes: None,
-        });
+        let mut dispatches = Vec::new();
         for (entry, mut params, groups, first, elements) in chunks {
             debug_assert_eq!(entry, pass1_entry);
             let bx = self.bind(x, esize, first, elements)?;
@@ -1090,7 +1137,7 @@ impl Kernels {
                 (PARTIALS, &bp),
                 (PARTIALS4, &bp),
             ];
-            self.dispatch(&mut pass, &pass1_kernel, params, groups, &bound)?;
+            dispatches.extend(self.prepare(&pass1_kernel, params, groups, &bound)?);
         }
         let params = Params {
             len: c as u32,
@@ -1105,10 +1152,118 @@ impl Kernels {
             Entry::ReduceWide | Entry::ReduceWideVec4 => c,
             _ => c.div_ceil(u64::from(WORKGROUP_SIZE)),
         };
-        self.dispatch(&mut pass, &reduce_kernel, params, groups, &bound)?;
-        drop(pass);
-        scope.pop()
+        dispatches.extend(self.prepare(&reduce_kernel, params, groups, &bound)?);
+        scope.pop()?;
+        record(encoder, "wgpu_relu.prelu_weight_grad", &dispatches)
     }
+}
+
+/// A new buffer holding `contents` (a multiple of 4 bytes), written through
+/// a mapping at creation. wgpu's `create_buffer_init` unwraps that mapping,
+/// which fails on a lost device: here it is an error.
+pub(crate) fn buffer_init(
+    device: &wgpu::Device,
+    label: &str,
+    contents: &[u8],
+    usage: wgpu::BufferUsages,
+) -> Result<wgpu::Buffer> {
+    let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: (contents.len() as u64).max(4),
+        usage,
+        mapped_at_creation: true,
+    });
+    buffer
+        .slice(..)
+        .get_mapped_range_mut()
+        .map(|mut view| view.slice(..contents.len()).copy_from_slice(contents))
+        .map_err(|e| lost_because(&e))?;
+    buffer.unmap();
+    Ok(buffer)
+}
+
+/// Whether the device still works. wgpu reports no error for work on a
+/// lost or destroyed device (it drops it silently, and its lost callback
+/// belongs to whoever made the device), but a buffer made there cannot be
+/// mapped: a 4-byte buffer mapped at creation tells, in microseconds and
+/// without a submission.
+pub(crate) fn device_alive(device: &wgpu::Device) -> bool {
+    let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("wgpu_relu.alive"),
+        size: 4,
+        usage: wgpu::BufferUsages::MAP_WRITE,
+        mapped_at_creation: true,
+    });
+    let alive = buffer.slice(..).get_mapped_range_mut().is_ok();
+    buffer.unmap();
+    alive
+}
+
+/// Submits `encoder` to `queue`. A queue of another device makes wgpu panic
+/// (in the registry of another instance, or in the default error handler
+/// of the queue's own device, which is not ours to scope), and wgpu cannot
+/// be asked which device a queue belongs to: that panic is caught here and
+/// becomes `DeviceMismatch`, once, at `Gpu::from_device`.
+fn submit_checked(
+    queue: &wgpu::Queue,
+    encoder: wgpu::CommandEncoder,
+) -> Result<wgpu::SubmissionIndex> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        queue.submit([encoder.finish()])
+    }))
+    .map_err(|_| foreign_queue())
+}
+
+fn foreign_queue() -> Error {
+    Error::DeviceMismatch {
+        tensor: "the queue given to Gpu::from_device",
+    }
+}
+
+/// The error for a buffer that could not be mapped at creation.
+fn lost_because(error: &impl std::fmt::Display) -> Error {
+    Error::DeviceLost(format!(
+        "a new buffer could not be mapped ({error}), which happens once the device is lost \
+         or destroyed"
+    ))
+}
+
+/// One dispatch made by [`Kernels::prepare`].
+struct Prepared {
+    kernel: Arc<Kernel>,
+    bind_group: wgpu::BindGroup,
+    grid: [u32; 3],
+}
+
+/// Records `dispatches` into `encoder` in one compute pass. Everything was
+/// made and checked before, so this only records; nothing is recorded for
+/// no dispatches.
+///
+/// An encoder of another wgpu instance makes wgpu panic when it looks up
+/// our pipelines in its own registry, and wgpu cannot be asked which device
+/// an encoder belongs to: that panic is caught here and becomes
+/// `DeviceMismatch` (which a build with `panic = "abort"` cannot do). An
+/// encoder of another device of the same instance is reported by wgpu when
+/// the app finishes it.
+fn record(encoder: &mut wgpu::CommandEncoder, label: &str, dispatches: &[Prepared]) -> Result<()> {
+    if dispatches.is_empty() {
+        return Ok(());
+    }
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some(label),
+            timestamp_writes: None,
+        });
+        for dispatch in dispatches {
+            let [x, y, z] = dispatch.grid;
+            pass.set_pipeline(&dispatch.kernel.pipeline);
+            pass.set_bind_group(0, &dispatch.bind_group, &[]);
+            pass.dispatch_workgroups(x, y, z);
+        }
+    }))
+    .map_err(|_| Error::DeviceMismatch {
+        tensor: "the command encoder",
+    })
 }
 
 /// Validation and out-of-memory error scopes around a piece of work, so
@@ -1178,7 +1333,11 @@ mod tests {
                     entries.extend([
                         Entry::WeightGradRows,
                         Entry::WeightGradCols,
-                        Entry::WeightGradColsVec4(Weights::default()),
+                        Entry::WeightGradRowsVec4 { aligned: true },
+                        Entry::WeightGradColsVec4 {
+                            weights: Weights::default(),
+                            aligned: true,
+                        },
                         Entry::ReduceWide,
                         Entry::ReduceWideVec4,
                         Entry::ReduceNarrow,

@@ -79,7 +79,11 @@ fn prelu_weight_and_axis_errors() {
         Err(Error::InvalidWeight(_))
     ));
     // A weight gradient for an activation without a weight.
-    let gx = gpu.upload(&[0.0f32; 24]).unwrap();
+    let gx = gpu
+        .upload(&[0.0f32; 24])
+        .unwrap()
+        .reshape(&[2, 3, 4])
+        .unwrap();
     let mut encoder = gpu.device().create_command_encoder(&Default::default());
     let r = gpu.encode_backward(&mut encoder, &Activation::Relu, &x, &g, &gx, Some(&w3));
     assert!(matches!(r, Err(Error::InvalidWeight(_))));

@@ -148,28 +148,64 @@ pub fn edge_values() -> Vec<f32> {
     v
 }
 
-/// Element-wise results must be bit-identical, except that -0 equals +0 and
-/// any NaN equals any NaN.
+/// Element-wise results must be bit-identical: -0 is not +0, and a NaN
+/// keeps its sign and payload. For ops that multiply, see
+/// [`assert_same_products`].
 pub fn assert_same<T: Element>(actual: &[T], expected: &[T], what: &str) {
+    assert_same_products(actual, expected, &vec![false; expected.len()], what);
+}
+
+/// [`assert_same`], except that where `products[i]` the element is a
+/// product (s·x, w·g), whose NaN IEEE 754 leaves open: there any NaN
+/// matches a NaN. Every other bit still counts, and a NaN passed through
+/// must keep its bits.
+pub fn assert_same_products<T: Element>(
+    actual: &[T],
+    expected: &[T],
+    products: &[bool],
+    what: &str,
+) {
     assert_eq!(actual.len(), expected.len(), "{what}: length");
     let bad: Vec<usize> = (0..actual.len())
-        .filter(|&i| !same_value(actual[i], expected[i]))
+        .filter(|&i| {
+            !(same_bits(actual[i], expected[i])
+                || (products[i] && actual[i].is_nan() && expected[i].is_nan()))
+        })
         .collect();
     if let Some(&i) = bad.first() {
         panic!(
-            "{what}: {} of {} elements differ; first at {i}: got {:?}, expected {:?}",
+            "{what}: {} of {} elements differ; first at {i}: got {:?} ({:#x}), expected {:?} \
+             ({:#x})",
             bad.len(),
             actual.len(),
             actual[i],
-            expected[i]
+            bits(actual[i]),
+            expected[i],
+            bits(expected[i]),
         );
     }
 }
 
-pub fn same_value<T: Element>(a: T, b: T) -> bool {
-    // For non-zero, non-NaN values, f32 equality is bit equality.
-    let (a, b) = (a.to_f32(), b.to_f32());
-    (a.is_nan() && b.is_nan()) || a == b
+/// Where an op's result is a product rather than a selection: everywhere
+/// `x > 0` is false for Leaky ReLU and PReLU, forward and backward; nowhere
+/// for ReLU.
+pub fn products<T: Element>(op: &Op<T>, x: &[T]) -> Vec<bool> {
+    match op {
+        Op::Relu => vec![false; x.len()],
+        Op::Leaky(_) | Op::Prelu { .. } => x.iter().map(|v| !(v.to_f32() > 0.0)).collect(),
+    }
+}
+
+/// The bit pattern of an element, widened to u32.
+pub fn bits<T: Element>(v: T) -> u32 {
+    let bytes = bytemuck::bytes_of(&v);
+    let mut word = [0u8; 4];
+    word[..bytes.len()].copy_from_slice(bytes);
+    u32::from_le_bytes(word)
+}
+
+pub fn same_bits<T: Element>(a: T, b: T) -> bool {
+    bits(a) == bits(b)
 }
 
 /// Fills a tensor's buffer with a poison pattern before a kernel runs, so an
@@ -220,27 +256,30 @@ pub fn cpu_forward<T: Element>(op: &Op<T>, x: &[T], shape: &[usize]) -> Vec<T> {
 /// output, `forward_in_place` — each against the CPU reference.
 pub fn check_forward<T: Element>(gpu: &Gpu, op: &Op<T>, x: &[T], shape: &[usize]) {
     let expected = cpu_forward(op, x, shape);
+    let prods = products(op, x);
     let what = format!("{op:?} forward, shape {shape:?}");
     with_activation(gpu, op, |act| {
         let xt = gpu.upload(x).unwrap().reshape(shape).unwrap();
         let y = gpu.forward(act, &xt).unwrap();
         assert_eq!(y.shape(), shape);
-        assert_same(&gpu.download(&y).unwrap(), &expected, &what);
+        assert_same_products(&gpu.download(&y).unwrap(), &expected, &prods, &what);
 
         let y = poisoned::<T>(gpu, shape);
         let mut encoder = gpu.device().create_command_encoder(&Default::default());
         gpu.encode_forward(&mut encoder, act, &xt, &y).unwrap();
         gpu.queue().submit([encoder.finish()]);
-        assert_same(
+        assert_same_products(
             &gpu.download(&y).unwrap(),
             &expected,
+            &prods,
             &format!("{what} (encode, poisoned output)"),
         );
 
         gpu.forward_in_place(act, &xt).unwrap();
-        assert_same(
+        assert_same_products(
             &gpu.download(&xt).unwrap(),
             &expected,
+            &prods,
             &format!("{what} (in place)"),
         );
     });
@@ -257,6 +296,7 @@ pub fn check_backward<T: Element>(
     tolerance: f64,
 ) {
     let what = format!("{op:?} backward, shape {shape:?}");
+    let prods = products(op, x);
     let expected = match op {
         Op::Relu => cpu::relu_backward(x, g),
         Op::Leaky(s) => cpu::leaky_relu_backward(x, g, *s),
@@ -266,7 +306,12 @@ pub fn check_backward<T: Element>(
         let xt = gpu.upload(x).unwrap().reshape(shape).unwrap();
         let gt = gpu.upload(g).unwrap().reshape(shape).unwrap();
         let grads = gpu.backward(act, &xt, &gt).unwrap();
-        assert_same(&gpu.download(&grads.input).unwrap(), &expected, &what);
+        assert_same_products(
+            &gpu.download(&grads.input).unwrap(),
+            &expected,
+            &prods,
+            &what,
+        );
 
         let gx = poisoned::<T>(gpu, shape);
         let gw = match op {
@@ -277,9 +322,10 @@ pub fn check_backward<T: Element>(
         gpu.encode_backward(&mut encoder, act, &xt, &gt, &gx, gw.as_ref())
             .unwrap();
         gpu.queue().submit([encoder.finish()]);
-        assert_same(
+        assert_same_products(
             &gpu.download(&gx).unwrap(),
             &expected,
+            &prods,
             &format!("{what} (encode, poisoned)"),
         );
 
@@ -290,9 +336,10 @@ pub fn check_backward<T: Element>(
             gpu.encode_backward(&mut encoder, act, &xt, &gt, &gx_only, None)
                 .unwrap();
             gpu.queue().submit([encoder.finish()]);
-            assert_same(
+            assert_same_products(
                 &gpu.download(&gx_only).unwrap(),
                 &expected,
+                &prods,
                 &format!("{what} (grad_x only)"),
             );
 
