@@ -229,3 +229,43 @@ impl Channels {
         (index / self.inner) % self.channels
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A product's NaN is the same whether the compiler folds it or the
+    /// processor computes it.
+    #[test]
+    fn product_nans_do_not_depend_on_constant_folding() {
+        let folded = leaky_relu(&[f32::NEG_INFINITY], 0.0)[0];
+        let computed = leaky_relu(
+            &[std::hint::black_box(f32::NEG_INFINITY)],
+            std::hint::black_box(0.0),
+        )[0];
+        assert_eq!(folded.to_bits(), 0xffc0_0000);
+        assert_eq!(computed.to_bits(), 0xffc0_0000);
+        // A NaN operand comes out quieted, its sign and payload kept.
+        let snan = f32::from_bits(0xff81_2345);
+        assert_eq!(leaky_relu(&[snan], 0.5)[0].to_bits(), 0xffc1_2345);
+        assert_eq!(mul(f32::from_bits(0x7f80_0001), 2.0).to_bits(), 0x7fc0_0001);
+    }
+
+    /// Values passed through keep their bits: ReLU's x (a signalling NaN,
+    /// -0) and a selected gradient, in f32 and in f16.
+    #[test]
+    fn passed_values_keep_their_bits() {
+        let snan = f32::from_bits(0x7f81_2345);
+        assert_eq!(relu(&[snan, -0.0])[0].to_bits(), 0x7f81_2345);
+        assert_eq!(relu(&[snan, -0.0])[1].to_bits(), 0x8000_0000);
+        assert_eq!(
+            relu_backward(&[f32::NAN], &[snan])[0].to_bits(),
+            0x7f81_2345
+        );
+        assert_eq!(relu_backward(&[-0.0f32], &[snan])[0].to_bits(), 0);
+        let h = half::f16::from_bits(0x7d55);
+        let one = half::f16::ONE;
+        assert_eq!(leaky_relu_backward(&[one], &[h], 0.1)[0].to_bits(), 0x7d55);
+        assert_eq!(relu(&[h])[0].to_bits(), 0x7d55);
+    }
+}

@@ -4,7 +4,16 @@
 //! the hardware's and the CPU reference's, bit for bit.
 
 mod common;
+#[path = "common/golden.rs"]
+mod golden;
 use common::*;
+
+/// PyTorch's bits on every pair of special values hold on the exact path
+/// too: products of ±inf and 0, NaN operands, subnormal results.
+#[test]
+fn exact_path_matches_pytorch_bit_for_bit() {
+    golden::check_dtype::<f32>(exact_gpu(), 1e-5);
+}
 
 /// Forces the exact path before this binary's one Gpu is made.
 fn exact_gpu() -> &'static wgpu_relu::Gpu {
