@@ -1195,7 +1195,10 @@ pub(crate) fn device_alive(device: &wgpu::Device) -> bool {
         mapped_at_creation: true,
     });
     let alive = buffer.slice(..).get_mapped_range_mut().is_ok();
-    buffer.unmap();
+    // (Unmapping a buffer that could not be mapped is a validation error.)
+    if alive {
+        buffer.unmap();
+    }
     alive
 }
 
