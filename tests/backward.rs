@@ -170,3 +170,59 @@ fn prelu_weight_gradient_is_accurate_and_deterministic_at_16m() {
 fn finite(rng: &mut Rng, len: usize) -> Vec<f32> {
     (0..len).map(|_| rng.uniform(2.0)).collect()
 }
+
+/// The weight gradient's bits depend on the values and the shape alone:
+/// the same tensors at every offset phase (vec4 loads where all are on
+/// multiples of four elements, scalar loads elsewhere) give the same bits.
+#[test]
+fn weight_gradient_bits_do_not_depend_on_where_the_tensors_sit() {
+    let mut rng = Rng::new("weight_gradient_offsets");
+    let extra: [&[usize]; 2] = [&[2, 3, 128, 128], &[1, 1, 40000]];
+    for shape in WEIGHT_GRADIENT_SHAPES.iter().chain(&extra) {
+        let n: usize = shape.iter().product();
+        let c = shape[1];
+        let x: Vec<f32> = (0..n).map(|_| rng.uniform(4.0)).collect();
+        let g: Vec<f32> = (0..n).map(|_| rng.uniform(4.0)).collect();
+        let w = gpu()
+            .upload(&(0..c).map(|_| rng.uniform(1.0)).collect::<Vec<f32>>())
+            .unwrap();
+        let act = Activation::Prelu {
+            weight: &w,
+            channel_axis: 1,
+        };
+        let mut first: Option<(usize, usize, Vec<u32>)> = None;
+        for (x_off, g_off) in [
+            (0, 0),
+            (1, 1),
+            (2, 2),
+            (3, 3),
+            (4, 4),
+            (5, 0),
+            (0, 7),
+            (64, 67),
+        ] {
+            let xt = at_offset(gpu(), &x, x_off, shape);
+            let gt = at_offset(gpu(), &g, g_off, shape);
+            let gx = gpu().empty::<f32>(shape).unwrap();
+            let gw = gpu().empty::<f32>(&[c]).unwrap();
+            let mut encoder = gpu().device().create_command_encoder(&Default::default());
+            gpu()
+                .encode_backward(&mut encoder, &act, &xt, &gt, &gx, Some(&gw))
+                .unwrap();
+            gpu().queue().submit([encoder.finish()]);
+            let bits: Vec<u32> = gpu()
+                .download(&gw)
+                .unwrap()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect();
+            match &first {
+                None => first = Some((x_off, g_off, bits)),
+                Some((x0, g0, expected)) => assert_eq!(
+                    &bits, expected,
+                    "{shape:?}: x at {x_off}, g at {g_off} against x at {x0}, g at {g0}"
+                ),
+            }
+        }
+    }
+}

@@ -9,8 +9,8 @@
 
 use std::path::PathBuf;
 
-use crate::common::{bits, same_bits, Op};
-use wgpu_relu::{cpu, Activation, Element, Gpu, Tensor};
+use crate::common::{at_offset, bits, same_bits, Op};
+use wgpu_relu::{cpu, Activation, Element, Gpu};
 
 /// The folder of one dtype's vectors: `tests/golden/f32` or `tests/golden/f16`.
 fn folder<T: Element>() -> PathBuf {
@@ -88,17 +88,6 @@ pub fn assert_golden<T: Element>(actual: &[T], torch: &[T], passed: &[Option<T>]
             bad.count()
         );
     }
-}
-
-/// `data` in a tensor of shape `shape` that starts `offset` elements into
-/// its buffer, the elements before it poisoned: the scalar path (odd
-/// offsets), the vec4 path (multiples of four) or f16's word path
-/// (multiples of eight halves).
-pub fn at_offset<T: Element>(gpu: &Gpu, data: &[T], offset: usize, shape: &[usize]) -> Tensor<T> {
-    let mut padded = vec![T::from_f32(-777.0); offset];
-    padded.extend_from_slice(data);
-    let buffer = gpu.upload(&padded).unwrap().buffer().clone();
-    Tensor::from_buffer(buffer, (offset as u64) * T::SIZE, shape).unwrap()
 }
 
 /// Element offsets that take each path: 0 (vec4, or f16 words), 1 and 3

@@ -208,6 +208,22 @@ pub fn same_bits<T: Element>(a: T, b: T) -> bool {
     bits(a) == bits(b)
 }
 
+/// `data` in a tensor of shape `shape` that starts `offset` elements into
+/// its buffer, the elements before it poisoned: the scalar path (odd
+/// offsets), the vec4 path (multiples of four) or f16's word path
+/// (multiples of eight halves).
+pub fn at_offset<T: Element>(
+    gpu: &Gpu,
+    data: &[T],
+    offset: usize,
+    shape: &[usize],
+) -> wgpu_relu::Tensor<T> {
+    let mut padded = vec![T::from_f32(-777.0); offset];
+    padded.extend_from_slice(data);
+    let buffer = gpu.upload(&padded).unwrap().buffer().clone();
+    wgpu_relu::Tensor::from_buffer(buffer, (offset as u64) * T::SIZE, shape).unwrap()
+}
+
 /// Fills a tensor's buffer with a poison pattern before a kernel runs, so an
 /// element the kernel does not write shows up as a mismatch.
 pub fn poisoned<T: Element>(gpu: &Gpu, shape: &[usize]) -> wgpu_relu::Tensor<T> {
