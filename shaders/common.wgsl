@@ -37,7 +37,8 @@ struct Params {
     base: u32,       // weight gradient: first tile (rows) or first row block (cols)
     tiles: u32,      // rows: tiles per channel run
     period: u32,     // cols: channels*inner, the columns of the tensor seen as a matrix
-    col0: u32,       // cols: first column in this dispatch
+    p_shift: u32,    // weight gradient: global partial index minus this (mod 2^32) is
+                     //   its index in the partials binding (the scratch is bound in parts)
     cols: u32,       // cols: columns in this dispatch
     rows: u32,       // cols: rows each invocation sums
     outer: u32,      // cols: rows of the tensor
@@ -45,6 +46,8 @@ struct Params {
     a_count: u32,    // reduce: partials per channel = a_count * b_count,
     a_stride: u32,   //   at a * a_stride + channel * b_count + b
     b_count: u32,
+    acc_mode: u32,   // reduce: 1 = start from acc[c], 2 = leave the sum in acc, not grad_w
+    c_first: u32,    // reduce: the channel of this dispatch's first (channels in slabs)
     // The divisors above packed for `div_by` (src/divisor.rs).
     inner_div: vec2<u32>,
     channels_div: vec2<u32>,

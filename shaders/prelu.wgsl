@@ -10,12 +10,17 @@
 //      partial sum per tile into `partials`;
 //   2. `weight_grad_reduce_*` sums each channel's partials in a fixed order
 //      and rounds once to `elem`.
+// Partials too many for one binding are written and read in parts: pass 2
+// then runs once per slab of them, each slab's sums carried in `acc` (f32)
+// to the next, in a fixed order too.
 
 @group(0) @binding(7) var<storage, read_write> w1: array<elem>;
 @group(0) @binding(8) var<storage, read_write> partials: array<f32>;
 @group(0) @binding(9) var<storage, read_write> grad_w: array<elem>;
 // The partials seen as vec4s, for pass 2 where they lie in fours.
 @group(0) @binding(16) var<storage, read_write> partials4: array<vec4<f32>>;
+// Per-channel sums carried from one slab of partials to the next.
+@group(0) @binding(17) var<storage, read_write> acc: array<f32>;
 
 var<workgroup> scratch: array<f32, WG>;
 
@@ -260,7 +265,7 @@ fn weight_grad_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
     }
     let total = workgroup_sum(lid, sum);
     if lid == 0u {
-        partials[tile] = total;
+        partials[tile - params.p_shift] = total;
     }
 }
 
@@ -290,7 +295,7 @@ fn weight_grad_rows_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_in
     }
     // One partial per invocation, no workgroup reduction: barriers are what
     // a software rasteriser pays most for, and pass 2 sums these anyway.
-    partials[tile * WG + lid] = add1(add1(sum.x, sum.y), add1(sum.z, sum.w));
+    partials[tile * WG + lid - params.p_shift] = add1(add1(sum.x, sum.y), add1(sum.z, sum.w));
 }
 
 // Pass 1 where channel runs are short (channels-last, small images): the
@@ -305,7 +310,7 @@ fn weight_grad_cols(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
         return;
     }
     let block_in_dispatch = div_by(t, params.cols_div);
-    let q = params.col0 + t - block_in_dispatch * params.cols;
+    let q = t - block_in_dispatch * params.cols;
     let block = params.base + block_in_dispatch;
     let w = f32(w1[params.w_off + div_by(q, params.inner_div)]);
     let row_start = block * params.rows;
@@ -314,7 +319,7 @@ fn weight_grad_cols(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
     for (var o = row_start; o < row_end; o++) {
         sum = add1(sum, backward_element(o * params.period + q - params.first, w));
     }
-    partials[block * params.period + q] = sum;
+    partials[block * params.period + q - params.p_shift] = sum;
 }
 
 // `weight_grad_cols` four columns at a time, where rows (channels * inner)
@@ -341,20 +346,36 @@ fn weight_grad_cols_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_in
     for (var o = row_start; o < row_end; o++) {
         sum = add4(sum, backward_elements4(o * params.period + q - params.first, w));
     }
-    partials4[block * (params.period / 4u) + q4] = sum;
+    partials4[block * (params.period / 4u) + q4 - params.p_shift / 4u] = sum;
+}
+
+// The sum of channel c_first + c over this dispatch's partials: added to
+// the earlier slabs' sum, and kept for the next slab or rounded once into
+// grad_w.
+fn finish_channel(c: u32, sum: f32) {
+    let channel = params.c_first + c;
+    var total = sum;
+    if (params.acc_mode & 1u) != 0u {
+        total = add1(acc[channel], sum);
+    }
+    if (params.acc_mode & 2u) != 0u {
+        acc[channel] = total;
+    } else {
+        grad_w[params.y_off + channel] = elem(total);
+    }
 }
 
 fn channel_partial(c: u32, j: u32) -> f32 {
     let a = div_by(j, params.b_count_div);
     let b = j - a * params.b_count;
-    return partials[a * params.a_stride + c * params.b_count + b];
+    return partials[a * params.a_stride + c * params.b_count + b - params.p_shift];
 }
 
 // Partials j..j + 3 of channel c, where they lie in fours (j a multiple of 4).
 fn channel_partials4(c: u32, j: u32) -> vec4<f32> {
     let a = div_by(j, params.b_count_div);
     let b = j - a * params.b_count;
-    return partials4[(a * params.a_stride + c * params.b_count + b) / 4u];
+    return partials4[(a * params.a_stride + c * params.b_count + b - params.p_shift) / 4u];
 }
 
 // Pass 2 with many partials per channel: a workgroup per channel.
@@ -371,7 +392,7 @@ fn weight_grad_reduce_wide(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_
     }
     let total = workgroup_sum(lid, sum);
     if lid == 0u {
-        grad_w[params.y_off + c] = elem(total);
+        finish_channel(c, total);
     }
 }
 
@@ -392,7 +413,7 @@ fn weight_grad_reduce_wide_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(l
     }
     let total = workgroup_sum(lid, add1(add1(sum.x, sum.y), add1(sum.z, sum.w)));
     if lid == 0u {
-        grad_w[params.y_off + c] = elem(total);
+        finish_channel(c, total);
     }
 }
 
@@ -411,7 +432,7 @@ fn weight_grad_reduce_narrow_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin
     for (var j = 0u; j < count; j += 4u) {
         sum = add4(sum, channel_partials4(c, j));
     }
-    grad_w[params.y_off + c] = elem(add1(add1(sum.x, sum.y), add1(sum.z, sum.w)));
+    finish_channel(c, add1(add1(sum.x, sum.y), add1(sum.z, sum.w)));
 }
 
 // Pass 2 with few partials per channel: an invocation per channel.
@@ -426,5 +447,5 @@ fn weight_grad_reduce_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(loca
     for (var j = 0u; j < count; j++) {
         sum = add1(sum, channel_partial(c, j));
     }
-    grad_w[params.y_off + c] = elem(sum);
+    finish_channel(c, sum);
 }

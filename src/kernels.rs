@@ -195,6 +195,7 @@ const XW1: u32 = 13;
 const GW1: u32 = 14;
 const YW1: u32 = 15;
 const PARTIALS4: u32 = 16;
+const ACC: u32 = 17;
 
 impl Entry {
     fn name(self) -> &'static str {
@@ -229,8 +230,8 @@ impl Entry {
             Entry::WeightGradRows | Entry::WeightGradCols => vec![X1, G1, Y1, PARTIALS],
             Entry::WeightGradRowsVec4 { .. } => vec![X4, G4, Y4, X1, G1, Y1, PARTIALS],
             Entry::WeightGradColsVec4 { .. } => vec![X4, G4, Y4, X1, G1, Y1, PARTIALS4],
-            Entry::ReduceWide | Entry::ReduceNarrow => return vec![PARTIALS, GRAD_W],
-            Entry::ReduceWideVec4 | Entry::ReduceNarrowVec4 => return vec![PARTIALS4, GRAD_W],
+            Entry::ReduceWide | Entry::ReduceNarrow => return vec![PARTIALS, GRAD_W, ACC],
+            Entry::ReduceWideVec4 | Entry::ReduceNarrowVec4 => return vec![PARTIALS4, GRAD_W, ACC],
         };
         if family == Family::Prelu {
             bindings.push(W1);
@@ -288,7 +289,7 @@ pub(crate) struct Params {
     pub base: u32,
     pub tiles: u32,
     pub period: u32,
-    pub col0: u32,
+    pub p_shift: u32,
     pub cols: u32,
     pub rows: u32,
     pub outer: u32,
@@ -296,6 +297,8 @@ pub(crate) struct Params {
     pub a_count: u32,
     pub a_stride: u32,
     pub b_count: u32,
+    pub acc_mode: u32,
+    pub c_first: u32,
     // The divisors the kernels divide by, packed by `divisor::pack` (set in
     // `dispatch` from the fields above).
     pub inner_div: [u32; 2],
@@ -1008,6 +1011,11 @@ impl Kernels {
             let tiles = inner.div_ceil(tile);
             let total = outer * c * tiles;
             let per_chunk = (chunk / tile).max(1);
+            // The vec4 kernel leaves one partial per invocation, WG per tile.
+            let per_tile = match entry {
+                Entry::WeightGradRowsVec4 { .. } => u64::from(WORKGROUP_SIZE),
+                _ => 1,
+            };
             let tile_start = |t: u64| (t / tiles) * inner + (t % tiles) * tile;
             let tile_end = |t: u64| (tile_start(t) + tile).min((t / tiles + 1) * inner);
             let mut t0 = 0;
@@ -1020,14 +1028,17 @@ impl Kernels {
                     tiles: tiles as u32,
                     ..Params::default()
                 };
-                chunks.push((entry, params, t1 - t0, first, tile_end(t1 - 1) - first));
+                let partials = (t0 * per_tile, t1 * per_tile);
+                chunks.push((
+                    entry,
+                    params,
+                    t1 - t0,
+                    first,
+                    tile_end(t1 - 1) - first,
+                    partials,
+                ));
                 t0 = t1;
             }
-            // The vec4 kernel leaves one partial per invocation, WG per tile.
-            let per_tile = match entry {
-                Entry::WeightGradRowsVec4 { .. } => u64::from(WORKGROUP_SIZE),
-                _ => 1,
-            };
             (partial_count, a_count, a_stride, b_count) = (
                 total * per_tile,
                 outer,
@@ -1055,7 +1066,6 @@ impl Kernels {
                 let params = Params {
                     len: threads as u32,
                     base: b0 as u32,
-                    col0: 0,
                     cols: (period / width) as u32,
                     rows: rows as u32,
                     ..Params::default()
@@ -1066,28 +1076,18 @@ impl Kernels {
                     threads.div_ceil(u64::from(WORKGROUP_SIZE)),
                     first,
                     elements,
+                    (b0 * period, b1 * period),
                 ));
                 b0 = b1;
             }
             (partial_count, a_count, a_stride, b_count) = (blocks * period, blocks, period, inner);
-        }
-        let partial_bytes = partial_count.max(1) * 4;
-        if partial_bytes > self.binding_limit() {
-            return Err(Error::TooLarge {
-                what: "the weight gradient's partial sums (bytes)",
-                size: partial_bytes,
-                limit: self.binding_limit(),
-                hint: "reshape so that the dimensions after channel_axis hold more elements, \
-                       or request a device with a larger max_storage_buffer_binding_size",
-            });
         }
         let pass1_entry = chunks
             .first()
             .map_or(Entry::WeightGradCols, |chunk| chunk.0);
         let pass1_kernel = self.kernel(Family::Prelu, pass1_entry, dtype)?;
         // Partials whose rows are a multiple of four long and start a
-        // multiple of four apart are read as vec4s (the scratch buffer is
-        // bound at offset 0).
+        // multiple of four apart are read as vec4s.
         let in_fours = b_count.is_multiple_of(4) && a_stride.is_multiple_of(4);
         let per_channel = a_count * b_count;
         let reduce_entry = if in_fours {
@@ -1102,25 +1102,47 @@ impl Kernels {
             }
         };
         let reduce_kernel = self.kernel(Family::Prelu, reduce_entry, dtype)?;
-        let scratch = self.scratch(partial_bytes);
-        let bp = Bound {
+        let slabs = self.reduce_slabs(partial_count, c, a_count, a_stride, b_count)?;
+        // The scratch: the partials, then (aligned) one f32 per channel
+        // carried between slabs.
+        let align = u64::from(self.limits.min_storage_buffer_offset_alignment);
+        let acc_start = (partial_count.max(1) * 4).next_multiple_of(align);
+        let scratch_bytes = acc_start + c * 4;
+        if scratch_bytes > self.limits.max_buffer_size {
+            return Err(Error::TooLarge {
+                what: "the weight gradient's partial sums (bytes)",
+                size: scratch_bytes,
+                limit: self.limits.max_buffer_size,
+                hint: "reshape so that the dimensions after channel_axis hold more elements, \
+                       or request a device with a larger max_buffer_size",
+            });
+        }
+        let scratch = self.scratch(scratch_bytes);
+        let partials = Operand {
             buffer: &scratch,
-            offset: 0,
-            size: partial_bytes,
+            byte_offset: 0,
+            name: "the weight gradient's partial sums",
+        };
+        let bacc = Bound {
+            buffer: &scratch,
+            offset: acc_start,
+            size: c * 4,
             elem_off: 0,
         };
 
         let scope = ErrorScopes::push(&self.device);
         let mut dispatches = Vec::new();
-        for (entry, mut params, groups, first, elements) in chunks {
+        for (entry, mut params, groups, first, elements, (p0, p1)) in chunks {
             debug_assert_eq!(entry, pass1_entry);
             let bx = self.bind(x, esize, first, elements)?;
             let bg = self.bind(g, esize, first, elements)?;
             let by = self.bind(y, esize, first, elements)?;
+            let bp = self.bind(partials, 4, p0, p1 - p0)?;
             params.x_off = bx.elem_off;
             params.g_off = bg.elem_off;
             params.y_off = by.elem_off;
             params.w_off = bw.elem_off;
+            params.p_shift = (bp.offset / 4) as u32;
             params.first = first as u32;
             params.channels = c as u32;
             params.inner = inner as u32;
@@ -1139,23 +1161,115 @@ impl Kernels {
             ];
             dispatches.extend(self.prepare(&pass1_kernel, params, groups, &bound)?);
         }
-        let params = Params {
-            len: c as u32,
-            y_off: bgw.elem_off,
-            a_count: a_count as u32,
-            a_stride: a_stride as u32,
-            b_count: b_count as u32,
-            ..Params::default()
-        };
-        let bound = [(PARTIALS, &bp), (PARTIALS4, &bp), (GRAD_W, &bgw)];
-        let groups = match reduce_entry {
-            Entry::ReduceWide | Entry::ReduceWideVec4 => c,
-            _ => c.div_ceil(u64::from(WORKGROUP_SIZE)),
-        };
-        dispatches.extend(self.prepare(&reduce_kernel, params, groups, &bound)?);
+        for slab in slabs {
+            let first = slab.a0 * a_stride + slab.c0 * b_count;
+            let span = match slab.a1 - slab.a0 {
+                0 => 1, // an empty tensor: no partials, the sums are 0
+                rows => (rows - 1) * a_stride + (slab.c1 - slab.c0) * b_count,
+            };
+            let bp = self.bind(partials, 4, first, span)?;
+            let channels = slab.c1 - slab.c0;
+            let params = Params {
+                len: channels as u32,
+                y_off: bgw.elem_off,
+                a_count: (slab.a1 - slab.a0) as u32,
+                a_stride: a_stride as u32,
+                b_count: b_count as u32,
+                // The kernel indexes from its slab's first row and channel.
+                p_shift: ((bp.offset / 4) as u32).wrapping_sub(first as u32),
+                acc_mode: slab.acc_mode,
+                c_first: slab.c0 as u32,
+                ..Params::default()
+            };
+            let bound = [
+                (PARTIALS, &bp),
+                (PARTIALS4, &bp),
+                (GRAD_W, &bgw),
+                (ACC, &bacc),
+            ];
+            let groups = match reduce_entry {
+                Entry::ReduceWide | Entry::ReduceWideVec4 => channels,
+                _ => channels.div_ceil(u64::from(WORKGROUP_SIZE)),
+            };
+            dispatches.extend(self.prepare(&reduce_kernel, params, groups, &bound)?);
+        }
         scope.pop()?;
         record(encoder, "wgpu_relu.prelu_weight_grad", &dispatches)
     }
+
+    /// How pass 2 of the weight gradient reads `partial_count` partials
+    /// (channel `ch`'s at `a * a_stride + ch * b_count + b` for `a` below
+    /// `a_count`, `b` below `b_count`): in one dispatch where they fit one
+    /// binding, else in slabs of rows of partials (and of channels, where
+    /// one row is too long), each within a binding, summed in order.
+    fn reduce_slabs(
+        &self,
+        partial_count: u64,
+        channels: u64,
+        a_count: u64,
+        a_stride: u64,
+        b_count: u64,
+    ) -> Result<Vec<Slab>> {
+        let align = u64::from(self.limits.min_storage_buffer_offset_alignment);
+        reduce_slabs(
+            self.binding_limit(),
+            align,
+            partial_count,
+            channels,
+            [a_count, a_stride, b_count],
+        )
+    }
+}
+
+/// [`Kernels::reduce_slabs`] for a binding limit and offset alignment (in
+/// bytes): a pure function, tested on the CPU.
+fn reduce_slabs(
+    binding_limit: u64,
+    align: u64,
+    partial_count: u64,
+    channels: u64,
+    [a_count, a_stride, b_count]: [u64; 3],
+) -> Result<Vec<Slab>> {
+    // Room in a binding, whatever the remainder of its aligned start.
+    let room = binding_limit.saturating_sub(align) / 4;
+    if partial_count * 4 <= binding_limit {
+        return Ok(vec![Slab {
+            c0: 0,
+            c1: channels,
+            a0: 0,
+            a1: a_count,
+            acc_mode: 0,
+        }]);
+    }
+    if b_count > room {
+        return Err(Error::TooLarge {
+            what: "one channel's row of weight-gradient partial sums (bytes)",
+            size: b_count * 4,
+            limit: room * 4,
+            hint: "request a device with a larger max_storage_buffer_binding_size",
+        });
+    }
+    let per_slab_channels = channels.min(room / b_count);
+    let mut slabs = Vec::new();
+    for c0 in (0..channels).step_by(per_slab_channels as usize) {
+        let c1 = (c0 + per_slab_channels).min(channels);
+        // Rows of partials per slab: the first row's channels, then a
+        // stride per further row.
+        let rows = 1 + (room - (c1 - c0) * b_count) / a_stride.max(1);
+        for a0 in (0..a_count).step_by(rows as usize) {
+            let a1 = (a0 + rows).min(a_count);
+            let from_earlier = if a0 > 0 { ACC_ADD } else { 0 };
+            let to_later = if a1 < a_count { ACC_KEEP } else { 0 };
+            slabs.push(Slab {
+                c0,
+                c1,
+                a0,
+                a1,
+                acc_mode: from_earlier | to_later,
+            });
+        }
+    }
+    Ok(slabs)
 }
 
 /// A new buffer holding `contents` (a multiple of 4 bytes), written through
@@ -1229,6 +1343,21 @@ fn lost_because(error: &impl std::fmt::Display) -> Error {
         "a new buffer could not be mapped ({error}), which happens once the device is lost \
          or destroyed"
     ))
+}
+
+/// `acc_mode` bits of pass 2 (`finish_channel` in shaders/prelu.wgsl):
+/// start from the earlier slabs' sums; keep the sum for a later slab.
+const ACC_ADD: u32 = 1;
+const ACC_KEEP: u32 = 2;
+
+/// A part of pass 2 of the weight gradient: channels `c0..c1`, rows of
+/// partials `a0..a1`.
+struct Slab {
+    c0: u64,
+    c1: u64,
+    a0: u64,
+    a1: u64,
+    acc_mode: u32,
 }
 
 /// One dispatch made by [`Kernels::prepare`].
@@ -1358,16 +1487,62 @@ mod tests {
         }
     }
 
-    /// The Rust and WGSL parameter blocks agree in size: 22 four-byte
-    /// fields and 5 packed divisors, 128 bytes.
+    /// Pass 2 reads partials in slabs that each fit a binding, covering
+    /// every (channel, row) once, in order, carrying the sums between.
+    #[test]
+    fn reduce_slabs_cover_every_partial_within_a_binding() {
+        let (limit, align) = (1 << 20, 256);
+        let room = (limit - align) / 4;
+        // [partials, channels, a_count, a_stride, b_count, slabs]
+        let cases: [[u64; 6]; 5] = [
+            [1000, 10, 10, 100, 10, 1],                // fits: one dispatch
+            [400_000, 200_000, 2, 200_000, 1, 2],      // a dense layer: a slab per row
+            [600_000, 3, 100, 6000, 2000, 3],          // rows in slabs of 43
+            [3_000_000, 1000, 3, 1_000_000, 1000, 12], // channels split too
+            [0, 4, 0, 4, 1, 1],                        // an empty tensor
+        ];
+        for [partials, channels, a_count, a_stride, b_count, count] in cases {
+            let slabs = reduce_slabs(
+                limit,
+                align,
+                partials,
+                channels,
+                [a_count, a_stride, b_count],
+            )
+            .unwrap();
+            assert_eq!(slabs.len() as u64, count, "{partials} partials");
+            let mut seen = vec![0u32; (channels * a_count.max(1)) as usize];
+            for slab in &slabs {
+                let rows = slab.a1 - slab.a0;
+                if rows > 0 && slabs.len() > 1 {
+                    assert!((rows - 1) * a_stride + (slab.c1 - slab.c0) * b_count <= room);
+                }
+                assert_eq!(slab.acc_mode & ACC_ADD != 0, slab.a0 > 0);
+                assert_eq!(slab.acc_mode & ACC_KEEP != 0, slab.a1 < a_count);
+                for c in slab.c0..slab.c1 {
+                    for a in slab.a0..slab.a1 {
+                        seen[(c * a_count + a) as usize] += 1;
+                    }
+                }
+            }
+            if a_count > 0 {
+                assert!(seen.iter().all(|&n| n == 1), "{partials}: {seen:?}");
+            }
+        }
+        // A row of one channel's partials larger than a binding: an error.
+        assert!(reduce_slabs(limit, align, 1 << 30, 2, [2, 1 << 28, 1 << 28]).is_err());
+    }
+
+    /// The Rust and WGSL parameter blocks agree in size: 24 four-byte
+    /// fields and 5 packed divisors, 136 bytes.
     #[test]
     fn params_block_matches_wgsl() {
-        assert_eq!(std::mem::size_of::<Params>(), 32 * 4);
+        assert_eq!(std::mem::size_of::<Params>(), 34 * 4);
         let start = COMMON_SOURCE.find("struct Params {").unwrap();
         let end = start + COMMON_SOURCE[start..].find('}').unwrap();
         let lines = || COMMON_SOURCE[start..end].lines();
         let scalars = lines().filter(|l| l.contains(": u32,") || l.contains(": f32,"));
-        assert_eq!(scalars.count(), 22);
+        assert_eq!(scalars.count(), 24);
         let divisors = lines().filter(|l| l.contains("_div: vec2<u32>,"));
         assert_eq!(divisors.count(), 5);
     }

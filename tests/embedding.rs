@@ -259,3 +259,59 @@ fn every_offset_phase() {
         }
     }
 }
+
+/// More partial sums than a 1 MiB binding holds (a dense layer of 200,000
+/// units, the 2^24 + 1 channels in miniature): pass 2 reads them in
+/// slabs and carries each channel's sum between them. Accurate, and the
+/// same bits at every offset.
+#[test]
+fn weight_gradient_partials_over_a_binding() {
+    let (device, queue) = app_device(Some(1 << 20), None);
+    let gpu = Gpu::from_device(device, queue);
+    let mut rng = Rng::new("partials_over_a_binding");
+    for shape in [[2usize, 200_000], [3, 200_000]] {
+        let n = shape[0] * shape[1];
+        let x: Vec<f32> = (0..n).map(|_| rng.uniform(4.0)).collect();
+        let g: Vec<f32> = (0..n).map(|_| rng.uniform(4.0)).collect();
+        let w: Vec<f32> = (0..shape[1]).map(|_| rng.uniform(1.0)).collect();
+        let reference = cpu::prelu_weight_grad(&x, &g, &shape, w.len(), 1).unwrap();
+        let scale = cpu::prelu_weight_grad_magnitude(&x, &g, &shape, w.len(), 1).unwrap();
+        let (expected_x, _) = cpu::prelu_backward(&x, &g, &shape, &w, 1).unwrap();
+        let wt = gpu.upload(&w).unwrap();
+        let act = Activation::Prelu {
+            weight: &wt,
+            channel_axis: 1,
+        };
+        let mut first = None;
+        for offset in [0usize, 3] {
+            let xt = at_offset(&gpu, &x, offset, &shape);
+            let gt = at_offset(&gpu, &g, offset, &shape);
+            let gx = at_offset(&gpu, &vec![-12345.0f32; n], offset, &shape);
+            let gw = gpu.empty::<f32>(&[shape[1]]).unwrap();
+            let mut encoder = gpu.device().create_command_encoder(&Default::default());
+            gpu.encode_backward(&mut encoder, &act, &xt, &gt, &gx, Some(&gw))
+                .unwrap();
+            gpu.queue().submit([encoder.finish()]);
+            let what = format!("{shape:?} at offset {offset}");
+            assert_same_products(
+                &gpu.download(&gx).unwrap(),
+                &expected_x,
+                &products(
+                    &Op::Prelu {
+                        weight: w.clone(),
+                        axis: 1,
+                    },
+                    &x,
+                ),
+                &what,
+            );
+            let ours = gpu.download(&gw).unwrap();
+            assert_close(&ours, &reference, &scale, 1e-5, &what);
+            let bits: Vec<u32> = ours.iter().map(|v| v.to_bits()).collect();
+            match &first {
+                None => first = Some(bits),
+                Some(expected) => assert_eq!(&bits, expected, "{what}: bits moved with the offset"),
+            }
+        }
+    }
+}

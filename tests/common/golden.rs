@@ -51,6 +51,8 @@ pub enum Direction {
 /// x unless x < 0 (forward) and g unless x <= 0 (backward), NaN x
 /// included; Leaky ReLU and PReLU pass x or g where x > 0 and multiply
 /// elsewhere.
+// Negated comparisons on purpose: NaN compares false, and passes.
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 pub fn passed<T: Element>(op: &Op<T>, direction: Direction, x: &[T], g: &[T]) -> Vec<Option<T>> {
     (0..x.len())
         .map(|i| {

@@ -189,6 +189,8 @@ pub fn assert_same_products<T: Element>(
 /// Where an op's result is a product rather than a selection: everywhere
 /// `x > 0` is false for Leaky ReLU and PReLU, forward and backward; nowhere
 /// for ReLU.
+// `!(x > 0)` on purpose: true for NaN, as the rule says.
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 pub fn products<T: Element>(op: &Op<T>, x: &[T]) -> Vec<bool> {
     match op {
         Op::Relu => vec![false; x.len()],
