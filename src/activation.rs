@@ -8,11 +8,13 @@ use crate::tensor::Tensor;
 ///
 /// | op | forward `y` | backward `grad_x` |
 /// | --- | --- | --- |
-/// | `Relu` | `x < 0 ? 0 : x` (NaN stays NaN) | `x > 0 ? g : 0` |
+/// | `Relu` | `x < 0 ? 0 : x` (NaN and −0 pass through) | `x <= 0 ? 0 : g` (`g` at NaN) |
 /// | `LeakyRelu` | `x > 0 ? x : s·x` | `x > 0 ? g : s·g` |
 /// | `Prelu` | `x > 0 ? x : w[c]·x` | `x > 0 ? g : w[c]·g` |
 ///
-/// PReLU's backward also gives the weight gradient
+/// These are PyTorch's, bit for bit, comparisons being IEEE (NaN compares
+/// false). A value passed through keeps its exact bits; a NaN made by a
+/// product may be any NaN. PReLU's backward also gives the weight gradient
 /// `Σ (x > 0 ? 0 : x·g)` over every element of channel `c`.
 #[derive(Clone, Copy, Debug)]
 pub enum Activation<'a, T: Element = f32> {

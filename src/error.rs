@@ -109,13 +109,15 @@ pub enum Error {
         hint: &'static str,
     },
 
-    /// A tensor created by another `Gpu`, or a buffer of another device.
+    /// A tensor created by another `Gpu`, or a buffer, command encoder or
+    /// queue of another device.
     #[error(
-        "{tensor} belongs to another Gpu or device: upload it with this Gpu (clones of a Gpu \
-         share tensors), or wrap a buffer of this Gpu's device with Tensor::from_buffer"
+        "{tensor} belongs to another Gpu or device: use tensors uploaded with this Gpu (clones \
+         of a Gpu share tensors), and buffers, encoders and the queue of this Gpu's own device"
     )]
     DeviceMismatch {
-        /// Which tensor was foreign.
+        /// What was foreign: a tensor, "the command encoder" or "the queue
+        /// given to Gpu::from_device".
         tensor: &'static str,
     },
 
@@ -143,7 +145,9 @@ pub enum Error {
     #[error("out of GPU memory: {0}; free some buffers or use smaller tensors")]
     OutOfMemory(String),
 
-    /// The device was lost (destroyed, reset, or the driver crashed).
+    /// The device was lost (destroyed, reset, or the driver crashed),
+    /// whether or not anyone called [`Gpu::notify_device_lost`](crate::Gpu::notify_device_lost).
+    /// Every call after it returns this, never `Ok` with the work dropped.
     #[error("the device is lost: {0}; create a new Gpu to continue")]
     DeviceLost(String),
 

@@ -139,9 +139,19 @@ impl Gpu {
     ///
     /// Once, here, it submits one tiny probe dispatch to the queue and waits
     /// for it, to learn whether the device flushes subnormal products (see
-    /// [`Gpu::exact_products`]); `WGPU_RELU_EXACT_PRODUCTS=1` or `=0` skips
-    /// the probe. It never fails: should the probe fail, the exact path is
-    /// taken.
+    /// [`Gpu::exact_products`]); with `WGPU_RELU_EXACT_PRODUCTS=1` or `=0`
+    /// an empty submission takes its place. It never fails: should the
+    /// probe fail, the exact path is taken; a queue of another device makes
+    /// every later call [`Error::DeviceMismatch`], and a device already lost
+    /// every later call [`Error::DeviceLost`].
+    ///
+    /// wgpu cannot be asked which device a queue belongs to, and submitting
+    /// to a foreign one panics inside wgpu: the probe catches that panic.
+    /// The same holds for a command encoder of another wgpu instance given
+    /// to an `encode_*` call (one of another device of the same instance is
+    /// reported by wgpu when the app finishes the encoder). Under
+    /// `panic = "abort"` those two mistakes abort instead; every other check
+    /// is made without catching anything.
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Self {
         let tensor_usages = if mappable_tensors(&device) {
             TENSOR_USAGES | wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::MAP_WRITE
@@ -165,9 +175,13 @@ impl Gpu {
     }
 
     /// Tells the library that the device was lost, so that every later call
-    /// returns [`Error::DeviceLost`] at once. `Gpu::new` watches its own
-    /// device; with [`Gpu::from_device`] the device's lost callback belongs
-    /// to the app, which calls this from it.
+    /// returns [`Error::DeviceLost`] at once, with `reason` in its message.
+    /// Not needed for correctness: every call also asks the device itself
+    /// (a 4-byte buffer mapped at creation, which a lost device cannot map),
+    /// before it records and after it submits, so a device destroyed
+    /// without notice, or with work pending, is an error too. With
+    /// [`Gpu::from_device`] the device's lost callback belongs to the app,
+    /// which can call this from it for a better message.
     pub fn notify_device_lost(&self, reason: &str) {
         *lock(&self.inner.lost) = Some(reason.to_string());
     }

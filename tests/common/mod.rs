@@ -140,6 +140,9 @@ pub fn edge_values() -> Vec<f32> {
         -1.0,
         0.5,
         -3.25,
+        // Signalling NaNs, which must pass through unquieted.
+        f32::from_bits(0x7f81_2345),
+        f32::from_bits(0xff80_0001),
     ];
     let n = v.len();
     for i in 0..n {
