@@ -83,16 +83,17 @@ fn is_positive4(x: vec4<f32>) -> vec4<bool> {
     return (b > vec4<i32>(0)) & (b <= vec4<i32>(0x7f800000));
 }
 
-// x <= 0 (±0, negative, -inf) as a bit test: where ReLU's gradient is 0.
-// NaN is not: PyTorch's `x <= 0 ? 0 : g` gives g there.
-fn is_nonpositive1(x: f32) -> bool {
+// !(x <= 0) as a bit test: x positive or NaN, where ReLU's gradient passes
+// g (PyTorch's `x <= 0 ? 0 : g`). (b - 1) wraps below 0x7fffffff only for
+// 0x00000001..=0x7fffffff; negative NaNs lie above -inf.
+fn relu_passes1(x: f32) -> bool {
     let b = bitcast<u32>(x);
-    return b == 0u || (b >= 0x80000000u && b <= 0xff800000u);
+    return (b - 1u) < 0x7fffffffu || b > 0xff800000u;
 }
 
-fn is_nonpositive4(x: vec4<f32>) -> vec4<bool> {
+fn relu_passes4(x: vec4<f32>) -> vec4<bool> {
     let b = bitcast<vec4<u32>>(x);
-    return (b == vec4<u32>(0u)) | ((b >= vec4<u32>(0x80000000u)) & (b <= vec4<u32>(0xff800000u)));
+    return ((b - vec4<u32>(1u)) < vec4<u32>(0x7fffffffu)) | (b > vec4<u32>(0xff800000u));
 }
 
 fn is_negative1(x: f32) -> bool {

@@ -13,11 +13,11 @@ fn forward4(x: vec4<elem>, e: u32) -> vec4<elem> {
 }
 
 fn backward1(x: elem, g: elem, e: u32) -> elem {
-    return select(g, elem(0.0), is_nonpositive1(f32(x)));
+    return select(elem(0.0), g, relu_passes1(f32(x)));
 }
 
 fn backward4(x: vec4<elem>, g: vec4<elem>, e: u32) -> vec4<elem> {
-    return select(g, vec4<elem>(0.0), is_nonpositive4(vec4<f32>(x)));
+    return select(vec4<elem>(0.0), g, relu_passes4(vec4<f32>(x)));
 }
 
 // On f16 data as u32 words (shaders/words.wgsl): ReLU needs no arithmetic,
@@ -28,5 +28,5 @@ fn forward_words(x: vec4<u32>) -> vec4<u32> {
 }
 
 fn backward_words(x: vec4<u32>, g: vec4<u32>) -> vec4<u32> {
-    return g & ~nonpositive_halves(x);
+    return g & relu_passing_halves(x);
 }

@@ -30,10 +30,16 @@ fn negative_halves(w: vec4<u32>) -> vec4<u32> {
     return halves_in(w, 0x8000u, 0xfc00u);
 }
 
-// +-0 and negative f16 (0x0000, 0x8000..=0xfc00); NaN is not.
-fn nonpositive_halves(w: vec4<u32>) -> vec4<u32> {
-    let zero = ~halves_in(w, 0u, 0xffffu);
-    return halves_in(w, 0x7fffu, 0xfc00u) | zero;
+// Positive or NaN f16 (0x0001..=0x7fff, 0xfc01..=0xffff): where ReLU's
+// gradient passes g. Two compares a half, as many as `positive_halves`:
+// (h - 1) wraps below 0x7fff only for 0x0001..=0x7fff.
+fn relu_passing_halves(w: vec4<u32>) -> vec4<u32> {
+    let one = vec4<u32>(1u);
+    let lo = w & vec4<u32>(0xffffu);
+    let hi = w >> vec4<u32>(16u);
+    let lo_in = ((lo - one) < vec4<u32>(0x7fffu)) | (lo > vec4<u32>(0xfc00u));
+    let hi_in = ((hi - one) < vec4<u32>(0x7fffu)) | (hi > vec4<u32>(0xfc00u));
+    return select(vec4<u32>(0u), vec4<u32>(0x0000ffffu), lo_in) | select(vec4<u32>(0u), vec4<u32>(0xffff0000u), hi_in);
 }
 
 // Positive f16: 0x0001..=0x7c00 (+inf); NaN and +0 are not.

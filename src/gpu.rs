@@ -187,8 +187,27 @@ impl Gpu {
     }
 
     /// An error if the device was lost (whether or not anyone said so), or
-    /// if the queue is another device's.
+    /// if the queue is another device's: [`Gpu::check_known_loss`], then
+    /// the device itself is asked. Calls whose result would otherwise be
+    /// `Ok` on a lost device run it: `empty`, the `encode_*` calls before
+    /// they record, `forward` and `backward` after they submit.
     fn check_alive(&self) -> Result<()> {
+        self.check_known_loss()?;
+        // The callback runs only once the lost device's queue is empty, and
+        // a borrowed device's callback is the app's: ask the device itself.
+        if !crate::kernels::device_alive(&self.inner.device) {
+            let reason = "the device was destroyed or lost (found by the library)";
+            lock(&self.inner.lost).get_or_insert_with(|| reason.to_string());
+            return Err(Error::DeviceLost(reason.to_string()));
+        }
+        Ok(())
+    }
+
+    /// An error if the device is known to be lost, or the queue to be
+    /// another device's: what costs no more than a lock and a poll. Calls
+    /// that fail on a lost device anyway (a mapping does) and calls that
+    /// ask the device after their work (`forward`) start with this.
+    fn check_known_loss(&self) -> Result<()> {
         if self.inner.kernels.foreign_queue() {
             return Err(Error::DeviceMismatch {
                 tensor: "the queue given to Gpu::from_device",
@@ -203,17 +222,10 @@ impl Gpu {
             // costs microseconds, and its reason is the better message.
             let _ = self.inner.device.poll(wgpu::PollType::Poll);
         }
-        if let Some(reason) = &*lock(&self.inner.lost) {
-            return Err(Error::DeviceLost(reason.clone()));
+        match &*lock(&self.inner.lost) {
+            Some(reason) => Err(Error::DeviceLost(reason.clone())),
+            None => Ok(()),
         }
-        // The callback runs only once the lost device's queue is empty, and
-        // a borrowed device's callback is the app's: ask the device itself.
-        if !crate::kernels::device_alive(&self.inner.device) {
-            let reason = "the device was destroyed or lost (found by the library)";
-            lock(&self.inner.lost).get_or_insert_with(|| reason.to_string());
-            return Err(Error::DeviceLost(reason.to_string()));
-        }
-        Ok(())
     }
 
     /// `error`, or `DeviceLost` where the device was lost meanwhile: wgpu
@@ -286,7 +298,13 @@ impl Gpu {
     /// There, too, a kept buffer of the same size that no pending work uses
     /// is mapped and filled instead of a new one (see [`Gpu::empty`]).
     pub fn upload<T: Element>(&self, data: &[T]) -> Result<Tensor<T>> {
-        self.check_alive()?;
+        // A lost device cannot map the new buffer: that failure says so.
+        self.check_known_loss()?;
+        self.upload_checked(data).map_err(|e| self.unless_lost(e))
+    }
+
+    /// [`Gpu::upload`] on a device not known to be lost.
+    fn upload_checked<T: Element>(&self, data: &[T]) -> Result<Tensor<T>> {
         self.check_dtype::<T>("upload")?;
         let bytes: &[u8] = bytemuck::cast_slice(data);
         let buffer = match self.kept_for_writing(bytes.len() as u64) {
@@ -329,6 +347,11 @@ impl Gpu {
     /// kernels. [`Gpu::release_kept_buffers`] frees the kept ones.
     pub fn empty<T: Element>(&self, shape: &[usize]) -> Result<Tensor<T>> {
         self.check_alive()?;
+        self.output(shape)
+    }
+
+    /// [`Gpu::empty`], the device not asked (the caller does).
+    fn output<T: Element>(&self, shape: &[usize]) -> Result<Tensor<T>> {
         self.check_dtype::<T>("empty")?;
         let len = crate::tensor::element_count(shape)? as u64;
         let bytes = len.saturating_mul(T::SIZE);
@@ -379,7 +402,8 @@ impl Gpu {
         tensor: &Tensor<T>,
         out: &mut [T],
     ) -> Result<()> {
-        self.check_alive()?;
+        // On a lost device the mapping fails, which `unless_lost` names.
+        self.check_known_loss()?;
         self.download_checked(tensor, out)
             .await
             .map_err(|e| self.unless_lost(e))
@@ -482,8 +506,10 @@ impl Gpu {
         activation: &Activation<'_, T>,
         x: &Tensor<T>,
     ) -> Result<Tensor<T>> {
+        // The device is asked after the submission (in `submit`).
+        self.check_known_loss()?;
         self.check_tensor(x, "x", wgpu::BufferUsages::STORAGE)?;
-        let y = self.empty::<T>(x.shape())?;
+        let y = self.output::<T>(x.shape())?;
         self.submit(|encoder| self.record_forward(encoder, activation, x, &y))?;
         Ok(y)
     }
@@ -497,6 +523,7 @@ impl Gpu {
         activation: &Activation<'_, T>,
         x: &Tensor<T>,
     ) -> Result<()> {
+        self.check_known_loss()?;
         self.submit(|encoder| self.record_forward(encoder, activation, x, x))
     }
 
@@ -511,10 +538,11 @@ impl Gpu {
         x: &Tensor<T>,
         grad_y: &Tensor<T>,
     ) -> Result<Gradients<T>> {
+        self.check_known_loss()?;
         self.check_tensor(x, "x", wgpu::BufferUsages::STORAGE)?;
-        let input = self.empty::<T>(x.shape())?;
+        let input = self.output::<T>(x.shape())?;
         let weight = match activation {
-            Activation::Prelu { weight, .. } => Some(self.empty::<T>(weight.shape())?),
+            Activation::Prelu { weight, .. } => Some(self.output::<T>(weight.shape())?),
             _ => None,
         };
         self.submit(|encoder| {
@@ -538,11 +566,13 @@ impl Gpu {
     ) -> Result<()> {
         // The app submits this later, maybe after dropping the tensors:
         // their buffers must not serve other tensors meanwhile.
+        self.check_alive()?;
         escape(activation, &[x, y]);
         self.record_forward(encoder, activation, x, y)
     }
 
-    /// [`Gpu::encode_forward`] for an encoder the library submits itself.
+    /// [`Gpu::encode_forward`] for an encoder the library submits itself
+    /// (which asks whether the device is alive after submitting).
     fn record_forward<T: Element>(
         &self,
         encoder: &mut wgpu::CommandEncoder,
@@ -586,6 +616,7 @@ impl Gpu {
         grad_x: &Tensor<T>,
         grad_weight: Option<&Tensor<T>>,
     ) -> Result<()> {
+        self.check_alive()?;
         escape(activation, &[x, grad_y, grad_x]);
         if let Some(grad_weight) = grad_weight {
             grad_weight.escape();
@@ -593,7 +624,8 @@ impl Gpu {
         self.record_backward(encoder, activation, x, grad_y, grad_x, grad_weight)
     }
 
-    /// [`Gpu::encode_backward`] for an encoder the library submits itself.
+    /// [`Gpu::encode_backward`] for an encoder the library submits itself
+    /// (which asks whether the device is alive after submitting).
     fn record_backward<T: Element>(
         &self,
         encoder: &mut wgpu::CommandEncoder,
@@ -679,7 +711,6 @@ impl Gpu {
         x: &Tensor<T>,
         output: &Tensor<T>,
     ) -> Result<Plan<'a>> {
-        self.check_alive()?;
         self.check_dtype::<T>(activation.name())?;
         if x.len() as u64 > MAX_ELEMENTS {
             return Err(Error::TooLarge {
@@ -746,7 +777,7 @@ impl Gpu {
             self.queue_submit(encoder);
         }
         let caught = scope.pop();
-        encoded.and(caught)?;
+        encoded.and(caught).map_err(|e| self.unless_lost(e))?;
         // A device destroyed before the submission dropped the work without
         // a word: that must not come back as Ok.
         self.check_alive()
