@@ -61,11 +61,23 @@ fn device_lost(e: &Error) -> bool {
     matches!(e, Error::DeviceLost(_))
 }
 
+/// A `Gpu` on one device with the queue of another: of another instance,
+/// or of the same one.
+fn with_foreign_queue(same_instance: bool) -> Gpu {
+    let first = instance();
+    let second = if same_instance {
+        first.clone()
+    } else {
+        instance()
+    };
+    let (device, _queue) = device_of(&first);
+    let (_other_device, other_queue) = device_of(&second);
+    Gpu::from_device(device, other_queue)
+}
+
 #[test]
 fn queue_of_another_instance_is_device_mismatch() {
-    let (device, _queue) = device_of(&instance());
-    let (_other_device, other_queue) = device_of(&instance());
-    let gpu = Gpu::from_device(device, other_queue);
+    let gpu = with_foreign_queue(false);
     assert_all(&every_call(&gpu, None), device_mismatch, "foreign queue");
     let err = gpu.upload(&[1.0f32]).unwrap_err();
     assert!(err.to_string().contains("queue"), "{err}");
@@ -73,10 +85,7 @@ fn queue_of_another_instance_is_device_mismatch() {
 
 #[test]
 fn queue_of_another_device_of_the_same_instance_is_device_mismatch() {
-    let instance = instance();
-    let (device, _queue) = device_of(&instance);
-    let (_other_device, other_queue) = device_of(&instance);
-    let gpu = Gpu::from_device(device, other_queue);
+    let gpu = with_foreign_queue(true);
     assert_all(
         &every_call(&gpu, None),
         device_mismatch,
@@ -88,9 +97,7 @@ fn queue_of_another_device_of_the_same_instance_is_device_mismatch() {
 fn queue_check_runs_when_the_probe_is_skipped() {
     // WGPU_RELU_EXACT_PRODUCTS skips the subnormal probe, not the queue check.
     std::env::set_var("WGPU_RELU_EXACT_PRODUCTS", "0");
-    let (device, _queue) = device_of(&instance());
-    let (_other_device, other_queue) = device_of(&instance());
-    let gpu = Gpu::from_device(device, other_queue);
+    let gpu = with_foreign_queue(false);
     std::env::remove_var("WGPU_RELU_EXACT_PRODUCTS");
     assert_all(
         &every_call(&gpu, None),
