@@ -5,12 +5,12 @@
 //! divisors are the same for a whole dispatch, so the host turns each into
 //! a "magic" multiplier and shifts (Granlund & Montgomery, *Division by
 //! Invariant Integers using Multiplication*, 1994) and the shader computes
-//! `n / d` as `div_by(n, d)` in shaders/common.wgsl. A vector integer
+//! `n / d` as `div_by(n, d)` in src/common/index.wgsl. A vector integer
 //! division is what a SIMD software rasteriser runs one lane at a time,
 //! and GPUs emulate it in a long instruction sequence; the multiply-shift
 //! stays a few vector instructions on both.
 
-/// `d` packed for `div_by` in shaders/common.wgsl: `[magic, sh1 | sh2 << 8]`.
+/// `d` packed for `div_by` in src/common/index.wgsl: `[magic, sh1 | sh2 << 8]`.
 ///
 /// With `l = ceil(log2 d)`: `magic = floor(2^32 * (2^l - d) / d) + 1`,
 /// `sh1 = min(l, 1)`, `sh2 = max(l - 1, 0)`, and for every `n: u32`,

@@ -76,6 +76,14 @@ impl Dtype {
         }
     }
 
+    /// Bytes per element.
+    pub(crate) fn size(self) -> u64 {
+        match self {
+            Dtype::F32 => 4,
+            Dtype::F16 => 2,
+        }
+    }
+
     pub(crate) fn header(self) -> &'static str {
         match self {
             Dtype::F32 => <f32 as Element>::WGSL_HEADER,

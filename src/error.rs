@@ -167,6 +167,12 @@ impl Error {
             wgpu::Error::Validation { description, .. } => {
                 if description.to_lowercase().contains("lost") {
                     Error::DeviceLost(description)
+                } else if description.contains("doesn't match Device") {
+                    // A wrapped buffer of another device of the same wgpu
+                    // instance, bound by one of our bind groups.
+                    Error::DeviceMismatch {
+                        tensor: "a wrapped buffer",
+                    }
                 } else {
                     Error::Validation(description)
                 }

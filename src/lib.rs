@@ -15,21 +15,43 @@
 
 #![warn(missing_docs)]
 
-mod activation;
-pub mod cpu;
+// Leaves: no module below imports one above it.
 mod divisor;
 mod element;
 mod error;
-mod gpu;
-mod kernels;
+mod lock;
+mod semantics;
+mod shape;
+
+// Tensors and their memory.
 mod pool;
 mod tensor;
 
+// The engine, and the WGSL every family shares.
+mod common;
+mod engine;
+mod options;
+
+// One module per op family: its WGSL, its dispatch, its CPU reference.
+mod leaky_relu;
+mod prelu;
+mod relu;
+
+// What a call is and how it is checked, and the device that runs it.
+mod activation;
+mod device;
+#[cfg(test)]
+mod modules;
+mod validate;
+
+pub mod cpu;
+
 pub use activation::{Activation, Gradients};
+pub use device::Gpu;
 pub use element::Element;
+pub use engine::Allocations;
 pub use error::{Error, Result};
-pub use gpu::Gpu;
-pub use kernels::Allocations;
+pub use options::{ExactProducts, GpuOptions};
 pub use tensor::Tensor;
 
 pub use half;

@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-use crate::kernels::lock;
+use crate::lock::lock;
 
 /// At most this many buffers, and this many bytes, are kept; the oldest go
 /// first.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::pool::Storage;
+use crate::shape::element_count;
 
 /// Which `Gpu` (and so which device) made a tensor. wgpu's own handles
 /// cannot tell devices apart (their ids repeat from one device to the next),
@@ -34,18 +35,6 @@ pub struct Tensor<T: Element = f32> {
     len: usize,
     owner: Option<Owner>,
     _element: PhantomData<T>,
-}
-
-/// Number of elements of a shape, or an error if it overflows.
-pub(crate) fn element_count(shape: &[usize]) -> Result<usize> {
-    shape
-        .iter()
-        .try_fold(1usize, |n, &d| n.checked_mul(d))
-        .ok_or_else(|| {
-            Error::Shape(format!(
-                "the shape {shape:?} has more elements than fit in a usize"
-            ))
-        })
 }
 
 impl<T: Element> Tensor<T> {

@@ -1,19 +1,6 @@
-// ---- f16 as u32 words ------------------------------------------------------
-// Appended for the families that can run f16 data two halves per u32 word:
-// eight halves per vec4<u32> load instead of four per vec4<f16>. A SIMD
-// software rasteriser pays for each load far more than for the bit
-// operations around it, and converting each value through the f16 type
-// was what made its f16 path slower than f32. The family supplies
-// `forward_words(x)` and `backward_words(x, g)` on vec4<u32>s of packed
-// halves. The host uses these kernels where every offset is a multiple of
-// eight halves and the length even and at least 8; `len` and the offsets
-// are then in words.
-@group(0) @binding(10) var<storage, read_write> xw4: array<vec4<u32>>;
-@group(0) @binding(11) var<storage, read_write> gw4: array<vec4<u32>>;
-@group(0) @binding(12) var<storage, read_write> yw4: array<vec4<u32>>;
-@group(0) @binding(13) var<storage, read_write> xw1: array<u32>;
-@group(0) @binding(14) var<storage, read_write> gw1: array<u32>;
-@group(0) @binding(15) var<storage, read_write> yw1: array<u32>;
+// f16 bit patterns two to a u32 word, for the kernels that run f16 data as
+// words: masks of halves by their bit patterns, and exact conversions
+// between halves and f32 in integer arithmetic.
 
 // 0xffff over each half (bits 0..16 and 16..32) of each word whose bit
 // pattern lies in (above, up_to].
@@ -28,18 +15,6 @@ fn halves_in(w: vec4<u32>, above: u32, up_to: u32) -> vec4<u32> {
 // Negative f16: 0x8001..=0xfc00 (-inf); NaN and -0 are not.
 fn negative_halves(w: vec4<u32>) -> vec4<u32> {
     return halves_in(w, 0x8000u, 0xfc00u);
-}
-
-// Positive or NaN f16 (0x0001..=0x7fff, 0xfc01..=0xffff): where ReLU's
-// gradient passes g. Two compares a half, as many as `positive_halves`:
-// (h - 1) wraps below 0x7fff only for 0x0001..=0x7fff.
-fn relu_passing_halves(w: vec4<u32>) -> vec4<u32> {
-    let one = vec4<u32>(1u);
-    let lo = w & vec4<u32>(0xffffu);
-    let hi = w >> vec4<u32>(16u);
-    let lo_in = ((lo - one) < vec4<u32>(0x7fffu)) | (lo > vec4<u32>(0xfc00u));
-    let hi_in = ((hi - one) < vec4<u32>(0x7fffu)) | (hi > vec4<u32>(0xfc00u));
-    return select(vec4<u32>(0u), vec4<u32>(0x0000ffffu), lo_in) | select(vec4<u32>(0u), vec4<u32>(0xffff0000u), hi_in);
 }
 
 // Positive f16: 0x0001..=0x7c00 (+inf); NaN and +0 are not.
@@ -93,49 +68,4 @@ fn halves_from_f32(v: vec4<f32>) -> vec4<u32> {
     let nan = vec4<u32>(0x7e00u) | ((a >> vec4<u32>(13u)) & vec4<u32>(0x3ffu));
     h = select(h, nan, a > vec4<u32>(0x7f800000u));
     return sign | (h & vec4<u32>(0xffffu));
-}
-
-// ITEMS vec4<u32>s per invocation; the first len % 4 invocations of the
-// grid also finish the words after the last whole vec4.
-@compute @workgroup_size(WG)
-fn forward_packed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let n4 = params.len / 4u;
-    let group = workgroup_index(wg);
-    let base = group * WG * ITEMS + lid;
-    let xo = params.x_off / 4u;
-    let yo = params.y_off / 4u;
-    for (var k = 0u; k < ITEMS; k++) {
-        let v = base + k * WG;
-        if v < n4 {
-            yw4[yo + v] = forward_words(xw4[xo + v]);
-        }
-    }
-    let t = group * WG + lid;
-    if t < params.len % 4u {
-        let e = n4 * 4u + t;
-        yw1[params.y_off + e] = forward_words(vec4<u32>(xw1[params.x_off + e])).x;
-    }
-}
-
-@compute @workgroup_size(WG)
-fn backward_packed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let n4 = params.len / 4u;
-    let group = workgroup_index(wg);
-    let base = group * WG * ITEMS + lid;
-    let xo = params.x_off / 4u;
-    let go = params.g_off / 4u;
-    let yo = params.y_off / 4u;
-    for (var k = 0u; k < ITEMS; k++) {
-        let v = base + k * WG;
-        if v < n4 {
-            yw4[yo + v] = backward_words(xw4[xo + v], gw4[go + v]);
-        }
-    }
-    let t = group * WG + lid;
-    if t < params.len % 4u {
-        let e = n4 * 4u + t;
-        let x = vec4<u32>(xw1[params.x_off + e]);
-        let g = vec4<u32>(gw1[params.g_off + e]);
-        yw1[params.y_off + e] = backward_words(x, g).x;
-    }
 }

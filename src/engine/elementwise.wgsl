@@ -1,0 +1,116 @@
+// The element-wise entry points every family shares. The family's part of
+// the module supplies `struct Params`, whose first member is
+// `geometry: Geometry`, and the per-element functions the entry points
+// call: `forward1`/`forward4`, `backward1`/`backward4` (an element or a
+// vec4 of elements and the index of the first, relative to the dispatch)
+// and `begin_invocation` (called once per invocation of a vec4 kernel with
+// the first element of its first vec4, for per-invocation set-up). A
+// one-line precision header before it all defines `elem` (f32 or f16).
+//
+// Values are loaded and stored as `elem`, never converted on the way: a
+// value passed through keeps its bits (f16 NaN payloads, signalling NaNs).
+
+// Invocations per workgroup (a power of two, at least 16: reductions add
+// 16 at a time).
+override WG: u32 = 256u;
+// Vectors (or scalars) each invocation handles, WG apart so that
+// neighbouring invocations touch neighbouring memory.
+override ITEMS: u32 = 4u;
+
+// Where a dispatch's elements are: offsets in elements from the start of
+// each binding, which the host aligns down to the adapter's alignment.
+struct Geometry {
+    len: u32,       // elements in this dispatch
+    groups_x: u32,  // workgroups along x and y: past the per-dimension
+    groups_y: u32,  //   limit the grid spreads over y and z
+    x_off: u32,
+    g_off: u32,
+    y_off: u32,
+    pad0: u32,      // (a struct member of a uniform block takes 16-byte multiples)
+    pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> x4: array<vec4<elem>>;
+@group(0) @binding(2) var<storage, read_write> g4: array<vec4<elem>>;
+@group(0) @binding(3) var<storage, read_write> y4: array<vec4<elem>>;
+// The same ranges seen as scalars: the tail of a vec4 dispatch, and whole
+// dispatches whose offsets are not a multiple of four elements.
+@group(0) @binding(4) var<storage, read_write> x1: array<elem>;
+@group(0) @binding(5) var<storage, read_write> g1: array<elem>;
+@group(0) @binding(6) var<storage, read_write> y1: array<elem>;
+
+fn flat_workgroup(wg: vec3<u32>) -> u32 {
+    return workgroup_index(wg, params.geometry.groups_x, params.geometry.groups_y);
+}
+
+// Vector body: ITEMS vec4s per invocation; the first len % 4 invocations of
+// the grid also finish the scalar tail.
+@compute @workgroup_size(WG)
+fn forward_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let geo = params.geometry;
+    let n4 = geo.len / 4u;
+    let group = flat_workgroup(wg);
+    let base = group * WG * ITEMS + lid;
+    begin_invocation(base * 4u);
+    let xo = geo.x_off / 4u;
+    let yo = geo.y_off / 4u;
+    for (var k = 0u; k < ITEMS; k++) {
+        let v = base + k * WG;
+        if v < n4 {
+            y4[yo + v] = forward4(x4[xo + v], v * 4u);
+        }
+    }
+    let t = group * WG + lid;
+    if t < geo.len % 4u {
+        let e = n4 * 4u + t;
+        y1[geo.y_off + e] = forward1(x1[geo.x_off + e], e);
+    }
+}
+
+@compute @workgroup_size(WG)
+fn forward_scalar(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let geo = params.geometry;
+    let base = flat_workgroup(wg) * WG * ITEMS + lid;
+    for (var k = 0u; k < ITEMS; k++) {
+        let e = base + k * WG;
+        if e < geo.len {
+            y1[geo.y_off + e] = forward1(x1[geo.x_off + e], e);
+        }
+    }
+}
+
+@compute @workgroup_size(WG)
+fn backward_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let geo = params.geometry;
+    let n4 = geo.len / 4u;
+    let group = flat_workgroup(wg);
+    let base = group * WG * ITEMS + lid;
+    begin_invocation(base * 4u);
+    let xo = geo.x_off / 4u;
+    let go = geo.g_off / 4u;
+    let yo = geo.y_off / 4u;
+    for (var k = 0u; k < ITEMS; k++) {
+        let v = base + k * WG;
+        if v < n4 {
+            y4[yo + v] = backward4(x4[xo + v], g4[go + v], v * 4u);
+        }
+    }
+    let t = group * WG + lid;
+    if t < geo.len % 4u {
+        let e = n4 * 4u + t;
+        y1[geo.y_off + e] = backward1(x1[geo.x_off + e], g1[geo.g_off + e], e);
+    }
+}
+
+@compute @workgroup_size(WG)
+fn backward_scalar(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let geo = params.geometry;
+    let base = flat_workgroup(wg) * WG * ITEMS + lid;
+    for (var k = 0u; k < ITEMS; k++) {
+        let e = base + k * WG;
+        if e < geo.len {
+            y1[geo.y_off + e] = backward1(x1[geo.x_off + e], g1[geo.g_off + e], e);
+        }
+    }
+}

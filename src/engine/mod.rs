@@ -1,0 +1,173 @@
+//! The engine: shader modules and pipelines, parameter blocks, binding and
+//! chunking geometry, dispatch and error scopes, shared by every op. It
+//! names no op family: a family hands it a [`KernelSpec`] and the bytes of
+//! its own parameter struct, and gets back dispatches to record.
+
+pub(crate) mod bind;
+pub(crate) mod dispatch;
+pub(crate) mod elementwise;
+pub(crate) mod kernel;
+pub(crate) mod probe;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::element::Dtype;
+use crate::error::Result;
+use crate::lock::lock;
+use crate::options::{ExactProducts, GpuOptions};
+
+pub(crate) use bind::{Bound, Operand};
+pub(crate) use dispatch::{record_in_encoder, record_in_pass, ErrorScopes, Prepared};
+pub(crate) use kernel::{Kernel, KernelSpec, Module, WORKGROUP_SIZE};
+
+/// Distinct parameter blocks kept before the cache starts again.
+const PARAMS_CACHE_CAPACITY: usize = 1024;
+
+/// Pipelines, parameter blocks and scratch of one device, built once and
+/// reused by every call.
+pub(crate) struct Engine {
+    pub(crate) device: wgpu::Device,
+    pub(crate) limits: wgpu::Limits,
+    /// Whether the kernels are compiled with EXACT_PRODUCTS (the device
+    /// flushes subnormal products, which the semantics keep).
+    exact_products: bool,
+    /// Whether the queue given with the device belongs to another one.
+    foreign_queue: bool,
+    /// Whether the adapter is a CPU (a software rasteriser), where loads
+    /// cost more than integer arithmetic (families choose kernels by it).
+    cpu_adapter: bool,
+    modules: Mutex<HashMap<(&'static str, Dtype), wgpu::ShaderModule>>,
+    pipelines: Mutex<HashMap<kernel::KernelKey, Arc<Kernel>>>,
+    /// Parameter blocks by their bytes: immutable once written.
+    params: Mutex<HashMap<Box<[u8]>, wgpu::Buffer>>,
+    /// One scratch buffer (the weight gradient's partial sums), grown,
+    /// never shrunk. The queue runs ops one after another, and wgpu places
+    /// a barrier between dispatches that write it.
+    scratch: Mutex<Option<wgpu::Buffer>>,
+}
+
+/// How many buffers the library has created on this device, by purpose:
+/// what an embedding app pays (see the README).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Allocations {
+    /// Uniform parameter blocks: one per distinct (op, size, offsets,
+    /// parameters), cached and reused.
+    pub params_buffers: usize,
+    /// The shared scratch buffer of the PReLU weight gradient (0 or 1).
+    pub scratch_buffers: usize,
+    /// Buffers of dropped tensors kept for the next tensors of their sizes
+    /// (see [`Gpu::empty`](crate::Gpu::empty)).
+    pub pooled_buffers: usize,
+    /// The bytes of `pooled_buffers`.
+    pub pooled_bytes: u64,
+}
+
+impl Engine {
+    /// The engine of `device`. Finds out once, with a tiny dispatch on
+    /// `queue`, whether the device flushes subnormal products, unless
+    /// `options` (or `WGPU_RELU_EXACT_PRODUCTS`) decide; an empty
+    /// submission then checks the queue instead.
+    pub(crate) fn new(device: wgpu::Device, queue: &wgpu::Queue, options: &GpuOptions) -> Self {
+        let limits = device.limits();
+        let cpu_adapter = device.adapter_info().device_type == wgpu::DeviceType::Cpu;
+        let mut engine = Self {
+            device,
+            limits,
+            exact_products: false,
+            foreign_queue: false,
+            cpu_adapter,
+            modules: Mutex::default(),
+            pipelines: Mutex::default(),
+            params: Mutex::default(),
+            scratch: Mutex::default(),
+        };
+        let forced = match options.exact_products_in_effect() {
+            ExactProducts::Always => Some(true),
+            ExactProducts::Never => Some(false),
+            ExactProducts::Probe => None,
+        };
+        let probe = match forced {
+            Some(exact) => engine.check_queue(queue).map(|()| exact),
+            None => engine.flushes_subnormals(queue),
+        };
+        engine.foreign_queue = matches!(probe, Err(crate::Error::DeviceMismatch { .. }));
+        // If the probe itself fails, exact products are the safe side.
+        engine.exact_products = forced.unwrap_or(probe.unwrap_or(true));
+        log::info!(
+            "wgpu_relu: exact subnormal products: {}",
+            engine.exact_products
+        );
+        engine
+    }
+
+    /// Whether the kernels recompute products that the device flushed.
+    pub(crate) fn exact_products(&self) -> bool {
+        self.exact_products
+    }
+
+    /// Whether the queue given with the device belongs to another device.
+    pub(crate) fn foreign_queue(&self) -> bool {
+        self.foreign_queue
+    }
+
+    /// Whether the adapter is a CPU.
+    pub(crate) fn cpu_adapter(&self) -> bool {
+        self.cpu_adapter
+    }
+
+    pub(crate) fn allocations(&self) -> Allocations {
+        Allocations {
+            params_buffers: lock(&self.params).len(),
+            scratch_buffers: lock(&self.scratch).is_some() as usize,
+            ..Allocations::default()
+        }
+    }
+
+    /// A uniform buffer holding `params`. Blocks are immutable once written
+    /// and cached by content, so a call with the same sizes and parameters
+    /// allocates nothing, and a block recorded into an encoder that has not
+    /// been submitted yet is never overwritten.
+    pub(crate) fn params_buffer(&self, params: &[u8]) -> Result<wgpu::Buffer> {
+        let mut cache = lock(&self.params);
+        if let Some(buffer) = cache.get(params) {
+            return Ok(buffer.clone());
+        }
+        if cache.len() >= PARAMS_CACHE_CAPACITY {
+            // Pending command buffers keep their blocks alive on their own.
+            cache.clear();
+        }
+        let buffer = probe::buffer_init(
+            &self.device,
+            "wgpu_relu.params",
+            params,
+            wgpu::BufferUsages::UNIFORM,
+        )?;
+        cache.insert(params.into(), buffer.clone());
+        Ok(buffer)
+    }
+
+    /// The scratch buffer, at least `bytes` long.
+    pub(crate) fn scratch(&self, bytes: u64) -> wgpu::Buffer {
+        let mut scratch = lock(&self.scratch);
+        match &*scratch {
+            Some(buffer) if buffer.size() >= bytes => buffer.clone(),
+            _ => {
+                // Rounded up so that a slightly larger need reuses it, within
+                // the device's largest buffer.
+                let size = bytes
+                    .next_power_of_two()
+                    .max(256)
+                    .min(self.limits.max_buffer_size.max(bytes));
+                let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("wgpu_relu.scratch"),
+                    size,
+                    usage: wgpu::BufferUsages::STORAGE,
+                    mapped_at_creation: false,
+                });
+                *scratch = Some(buffer.clone());
+                buffer
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+// The element-wise entry points on f16 data as u32 words, for the families
+// that can run them: eight halves per vec4<u32> load instead of four per
+// vec4<f16>. A SIMD software rasteriser pays for each load far more than
+// for the bit operations around it, and converting each value through the
+// f16 type was what made its f16 path slower than f32. The family supplies
+// `forward_words(x)` and `backward_words(x, g)` on vec4<u32>s of packed
+// halves. The host uses these kernels where every offset is a multiple of
+// eight halves and the length even and at least 8; `len` and the offsets
+// are then in words.
+@group(0) @binding(10) var<storage, read_write> xw4: array<vec4<u32>>;
+@group(0) @binding(11) var<storage, read_write> gw4: array<vec4<u32>>;
+@group(0) @binding(12) var<storage, read_write> yw4: array<vec4<u32>>;
+@group(0) @binding(13) var<storage, read_write> xw1: array<u32>;
+@group(0) @binding(14) var<storage, read_write> gw1: array<u32>;
+@group(0) @binding(15) var<storage, read_write> yw1: array<u32>;
+
+// ITEMS vec4<u32>s per invocation; the first len % 4 invocations of the
+// grid also finish the words after the last whole vec4.
+@compute @workgroup_size(WG)
+fn forward_packed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let geo = params.geometry;
+    let n4 = geo.len / 4u;
+    let group = flat_workgroup(wg);
+    let base = group * WG * ITEMS + lid;
+    let xo = geo.x_off / 4u;
+    let yo = geo.y_off / 4u;
+    for (var k = 0u; k < ITEMS; k++) {
+        let v = base + k * WG;
+        if v < n4 {
+            yw4[yo + v] = forward_words(xw4[xo + v]);
+        }
+    }
+    let t = group * WG + lid;
+    if t < geo.len % 4u {
+        let e = n4 * 4u + t;
+        yw1[geo.y_off + e] = forward_words(vec4<u32>(xw1[geo.x_off + e])).x;
+    }
+}
+
+@compute @workgroup_size(WG)
+fn backward_packed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let geo = params.geometry;
+    let n4 = geo.len / 4u;
+    let group = flat_workgroup(wg);
+    let base = group * WG * ITEMS + lid;
+    let xo = geo.x_off / 4u;
+    let go = geo.g_off / 4u;
+    let yo = geo.y_off / 4u;
+    for (var k = 0u; k < ITEMS; k++) {
+        let v = base + k * WG;
+        if v < n4 {
+            yw4[yo + v] = backward_words(xw4[xo + v], gw4[go + v]);
+        }
+    }
+    let t = group * WG + lid;
+    if t < geo.len % 4u {
+        let e = n4 * 4u + t;
+        let x = vec4<u32>(xw1[geo.x_off + e]);
+        let g = vec4<u32>(gw1[geo.g_off + e]);
+        yw1[geo.y_off + e] = backward_words(x, g).x;
+    }
+}

@@ -1,0 +1,49 @@
+// Leaky ReLU's side of the element-wise templates (src/engine/elementwise.wgsl
+// and words.wgsl): its parameter block and the per-element functions the
+// entry points call, over the binding-free functions of leaky_relu.wgsl.
+
+// The slope is a parameter, not a compiled constant, so one pipeline
+// serves every slope.
+struct Params {
+    geometry: Geometry,
+    slope: f32,
+}
+
+fn begin_invocation(first: u32) {}
+
+fn forward1(x: elem, e: u32) -> elem {
+    return leaky_relu_forward(x, params.slope);
+}
+
+fn forward4(x: vec4<elem>, e: u32) -> vec4<elem> {
+    return leaky_relu_forward4(x, params.slope);
+}
+
+fn backward1(x: elem, g: elem, e: u32) -> elem {
+    return leaky_relu_backward(x, g, params.slope);
+}
+
+fn backward4(x: vec4<elem>, g: vec4<elem>, e: u32) -> vec4<elem> {
+    return leaky_relu_backward4(x, g, params.slope);
+}
+
+// On f16 data as u32 words: each half converted to f32 exactly, the same
+// f32 product as above, one rounding back; the halves that pass through are
+// taken from the input word by a bit mask.
+
+fn scaled_words(v: vec4<u32>) -> vec4<u32> {
+    let s = vec4<f32>(params.slope);
+    let lo = mul4(s, f32_from_halves(v & vec4<u32>(0xffffu)));
+    let hi = mul4(s, f32_from_halves(v >> vec4<u32>(16u)));
+    return halves_from_f32(lo) | (halves_from_f32(hi) << vec4<u32>(16u));
+}
+
+fn forward_words(x: vec4<u32>) -> vec4<u32> {
+    let keep = positive_halves(x);
+    return (x & keep) | (scaled_words(x) & ~keep);
+}
+
+fn backward_words(x: vec4<u32>, g: vec4<u32>) -> vec4<u32> {
+    let keep = positive_halves(x);
+    return (g & keep) | (scaled_words(g) & ~keep);
+}

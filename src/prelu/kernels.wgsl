@@ -1,0 +1,29 @@
+// PReLU's side of the element-wise template (src/engine/elementwise.wgsl):
+// its parameter block and the per-element functions the entry points call,
+// over prelu.wgsl and the weight fetch of weights.wgsl.
+
+struct Params {
+    geometry: Geometry,
+    w_off: u32,
+    channels: u32,       // weights (1 for one shared slope)
+    inner: u32,          // elements per channel run
+    phase: u32,          // global index of the dispatch's first element, mod channels * inner
+    inner_div: vec2<u32>,    // inner and channels packed for `div_by`
+    channels_div: vec2<u32>,
+}
+
+fn forward1(x: elem, e: u32) -> elem {
+    return prelu_forward(x, weight_at(e));
+}
+
+fn forward4(x: vec4<elem>, e: u32) -> vec4<elem> {
+    return prelu_forward4(x, weights4(e));
+}
+
+fn backward1(x: elem, g: elem, e: u32) -> elem {
+    return prelu_backward(x, g, weight_at(e));
+}
+
+fn backward4(x: vec4<elem>, g: vec4<elem>, e: u32) -> vec4<elem> {
+    return prelu_backward4(x, g, weights4(e));
+}

@@ -1,0 +1,167 @@
+//! PReLU: `y = x > 0 ? x : w[c]·x`, `grad_x = x > 0 ? g : w[c]·g`, and the
+//! weight gradient `Σ (x > 0 ? 0 : x·g)` per channel. Here: its WGSL
+//! (`prelu.wgsl`, binding-free; `weights.wgsl`, the weight fetch;
+//! `kernels.wgsl`, its side of the element-wise template; `weight_grad.wgsl`,
+//! `sums.wgsl` and `reduce.wgsl`, the two passes of the weight gradient),
+//! its parameter blocks, the weight gradient's pure planner (`plan.rs`) and
+//! its recording (`weight_grad.rs`), and its CPU reference (`cpu.rs`).
+
+pub(crate) mod cpu;
+pub(crate) mod plan;
+pub(crate) mod slabs;
+pub(crate) mod weight_grad;
+
+use crate::common::{EXACT, INDEX, SIGN};
+use crate::engine::bind::VEC4_SPAN;
+use crate::engine::elementwise::{Elementwise, Geometry, Operands, ELEMENTWISE};
+use crate::engine::{Engine, Module, Operand, Prepared, WORKGROUP_SIZE};
+use crate::error::{Error, Result};
+use crate::shape::Channels;
+
+/// The activation's binding-free WGSL functions.
+pub(crate) const WGSL: &str = include_str!("prelu.wgsl");
+/// How the kernels find an element's weight.
+const WEIGHTS: &str = include_str!("weights.wgsl");
+/// Its side of the element-wise template.
+const KERNELS: &str = include_str!("kernels.wgsl");
+
+/// The module of PReLU's element-wise kernels (no word entries: its f16
+/// converts every value, and words measured no faster; BENCHMARKS.md).
+pub(crate) static MODULE: Module = Module {
+    name: "wgpu_relu.prelu",
+    parts: &[SIGN, EXACT, INDEX, ELEMENTWISE, WGSL, WEIGHTS, KERNELS],
+};
+
+/// The binding of the weight, in both modules.
+pub(crate) const W1: u32 = 7;
+
+/// `Params` in kernels.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub(crate) struct Params {
+    pub(crate) geometry: Geometry,
+    pub(crate) w_off: u32,
+    pub(crate) channels: u32,
+    pub(crate) inner: u32,
+    pub(crate) phase: u32,
+    pub(crate) inner_div: [u32; 2],
+    pub(crate) channels_div: [u32; 2],
+}
+
+/// How PReLU's vec4 kernels fetch weights: the pipeline constants of the
+/// same names in weights.wgsl.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct Weights {
+    /// The four elements of a vec4 share one channel.
+    pub(crate) per_vec4: bool,
+    /// Every item of an invocation has the weights of its first.
+    pub(crate) repeat: bool,
+}
+
+impl Weights {
+    /// The cheapest fetch `channels` allows in a vec4 dispatch, whose chunks
+    /// start on workgroup-span boundaries.
+    pub(crate) fn for_layout(channels: &Channels) -> Self {
+        // One shared weight: every element has the same.
+        let shared = channels.channels == 1;
+        let inner = channels.inner as u64;
+        let period = channels.channels as u64 * inner;
+        let item_stride = 4 * u64::from(WORKGROUP_SIZE);
+        Self {
+            per_vec4: shared || inner.is_multiple_of(4),
+            repeat: shared || inner.is_multiple_of(VEC4_SPAN) || item_stride.is_multiple_of(period),
+        }
+    }
+
+    /// The fetch of `weight_grad_cols_vec4`, whose invocations each take
+    /// four neighbouring columns once.
+    pub(crate) fn for_columns(channels: &Channels) -> Self {
+        Self {
+            per_vec4: channels.channels == 1 || channels.inner.is_multiple_of(4),
+            repeat: false,
+        }
+    }
+
+    /// As pipeline constants.
+    pub(crate) fn constants(self) -> Vec<(&'static str, f64)> {
+        let mut constants = Vec::new();
+        if self.per_vec4 {
+            constants.push(("WEIGHT_PER_VEC4", 1.0));
+        }
+        if self.repeat {
+            constants.push(("WEIGHTS_REPEAT", 1.0));
+        }
+        constants
+    }
+}
+
+/// Checks that the weight fits one binding: it is bound whole.
+pub(crate) fn check_weight_size(engine: &Engine, weight_bytes: u64) -> Result<()> {
+    let limit = engine.binding_limit();
+    if weight_bytes + 256 > limit {
+        return Err(Error::TooLarge {
+            what: "the PReLU weight (bytes)",
+            size: weight_bytes,
+            limit,
+            hint: "the weight is bound whole and must fit one storage binding \
+                   (max_storage_buffer_binding_size); use fewer channels",
+        });
+    }
+    Ok(())
+}
+
+/// PReLU forward (`operands.g` is `None`) or its input gradient alone, with
+/// the weight `w` laid out by `channels`.
+pub(crate) fn dispatches(
+    engine: &Engine,
+    operands: Operands<'_>,
+    w: Operand<'_>,
+    channels: &Channels,
+) -> Result<Vec<Prepared>> {
+    let bw = engine.bind(w, operands.esize(), 0, channels.channels as u64)?;
+    let period = (channels.channels * channels.inner) as u64;
+    let w_off = bw.elem_off;
+    let op = Elementwise {
+        module: &MODULE,
+        operands,
+        extra: vec![(W1, bw)],
+        vec4_constants: Weights::for_layout(channels).constants(),
+        words: false,
+    };
+    engine.elementwise(&op, |geometry, start| {
+        let params = Params {
+            geometry,
+            w_off,
+            channels: channels.channels as u32,
+            inner: channels.inner as u32,
+            phase: (start % period) as u32,
+            inner_div: crate::divisor::pack(channels.inner as u32),
+            channels_div: crate::divisor::pack(channels.channels as u32),
+        };
+        bytemuck::bytes_of(&params).to_vec()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::offset_of;
+
+    #[test]
+    fn params_layout_matches_wgsl() {
+        crate::engine::kernel::assert_layout(
+            &MODULE,
+            "Params",
+            &[
+                ("geometry", offset_of!(Params, geometry)),
+                ("w_off", offset_of!(Params, w_off)),
+                ("channels", offset_of!(Params, channels)),
+                ("inner", offset_of!(Params, inner)),
+                ("phase", offset_of!(Params, phase)),
+                ("inner_div", offset_of!(Params, inner_div)),
+                ("channels_div", offset_of!(Params, channels_div)),
+            ],
+            std::mem::size_of::<Params>(),
+        );
+    }
+}
