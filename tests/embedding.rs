@@ -315,3 +315,84 @@ fn weight_gradient_partials_over_a_binding() {
         }
     }
 }
+
+/// Several activations recorded into one compute pass of the app's, between
+/// its own work: the results are the reference's, and a call that fails
+/// records nothing and leaves the pass usable.
+#[test]
+fn activations_share_the_apps_compute_pass() {
+    let gpu = gpu();
+    let mut rng = Rng::new("in_pass");
+    let shape = [4, 3, 1000];
+    let n = 12_000;
+    let x: Vec<f32> = rng.values(n);
+    let g: Vec<f32> = (0..n).map(|_| rng.uniform(1.0)).collect();
+    let w = [0.25f32, -0.5, 2.0];
+    let xt = gpu.upload(&x).unwrap().reshape(&shape).unwrap();
+    let gt = gpu.upload(&g).unwrap().reshape(&shape).unwrap();
+    let wt = gpu.upload(&w).unwrap();
+    let prelu = Activation::Prelu {
+        weight: &wt,
+        channel_axis: 1,
+    };
+    let leaky = Activation::LeakyRelu {
+        negative_slope: 0.125,
+    };
+    let relu_y = poisoned::<f32>(gpu, &shape);
+    let leaky_y = poisoned::<f32>(gpu, &shape);
+    let gx = poisoned::<f32>(gpu, &shape);
+    let gw = poisoned::<f32>(gpu, &[3]);
+    let wrong = poisoned::<f32>(gpu, &[3, 4, 1000]);
+    let mut encoder = gpu.device().create_command_encoder(&Default::default());
+    {
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        gpu.encode_forward_in_pass(&mut pass, &Activation::Relu, &xt, &relu_y)
+            .unwrap();
+        let r = gpu.encode_forward_in_pass(&mut pass, &leaky, &xt, &wrong);
+        assert!(
+            matches!(r, Err(wgpu_relu::Error::ShapeMismatch { .. })),
+            "{r:?}"
+        );
+        gpu.encode_forward_in_pass(&mut pass, &leaky, &xt, &leaky_y)
+            .unwrap();
+        gpu.encode_backward_in_pass(&mut pass, &prelu, &xt, &gt, &gx, Some(&gw))
+            .unwrap();
+    }
+    gpu.queue().submit([encoder.finish()]);
+    let op = Op::Prelu {
+        weight: w.to_vec(),
+        axis: 1,
+    };
+    assert_same(
+        &gpu.download(&relu_y).unwrap(),
+        &cpu::relu(&x),
+        "relu in the pass",
+    );
+    assert_same_products(
+        &gpu.download(&leaky_y).unwrap(),
+        &cpu::leaky_relu(&x, 0.125),
+        &products(&Op::Leaky(0.125), &x),
+        "leaky in the pass",
+    );
+    let (expected, _) = cpu::prelu_backward(&x, &g, &shape, &w, 1).unwrap();
+    assert_same_products(
+        &gpu.download(&gx).unwrap(),
+        &expected,
+        &products(&op, &x),
+        "prelu backward in the pass",
+    );
+    let reference = cpu::prelu_weight_grad(&x, &g, &shape, 3, 1).unwrap();
+    let scale = cpu::prelu_weight_grad_magnitude(&x, &g, &shape, 3, 1).unwrap();
+    assert_close(
+        &gpu.download(&gw).unwrap(),
+        &reference,
+        &scale,
+        1e-5,
+        "weight gradient in the pass",
+    );
+    assert_same(
+        &gpu.download(&wrong).unwrap(),
+        &vec![-12345.0f32; 12_000],
+        "the failed call's output",
+    );
+}

@@ -218,3 +218,30 @@ fn download_future_is_send() {
         [4.0]
     );
 }
+
+/// `download_async` polled by hand, as a single-threaded executor would:
+/// nothing but the library's own thread polls the device, and the result
+/// is what `download` gives, for tensors of the Gpu's own (which `download`
+/// reads in place on CPU adapters) and views of them.
+#[test]
+fn download_async_awaits_instead_of_waiting() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let gpu = gpu();
+    let data: Vec<f32> = (0..300_001).map(|i| i as f32 - 1e5).collect();
+    let x = gpu.upload(&data).unwrap();
+    let y = gpu.forward(&Activation::Relu, &x).unwrap();
+    let view = wgpu_relu::Tensor::<f32>::from_buffer(y.buffer().clone(), 12, &[1000]).unwrap();
+    for tensor in [&y, &view] {
+        let blocking = gpu.download(tensor).unwrap();
+        let mut future = std::pin::pin!(gpu.download_async(tensor));
+        let first = future
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()));
+        let result = match first {
+            Poll::Ready(result) => result,
+            Poll::Pending => pollster::block_on(future),
+        };
+        assert_same(&result.unwrap(), &blocking, "download_async");
+    }
+}

@@ -21,21 +21,35 @@ impl Gpu {
     /// moment of the copy; the library's own submissions from other threads
     /// wait for that moment, but one of the app's that uses the same buffer
     /// then would fail wgpu's validation. Any other tensor is copied through
-    /// a reused staging buffer.
+    /// a reused staging buffer, as [`Gpu::download_async`] does.
     pub fn download<T: Element>(&self, tensor: &Tensor<T>) -> Result<Vec<T>> {
-        pollster::block_on(self.download_async(tensor))
+        let mut out = vec![T::zeroed(); tensor.len()];
+        self.download_into(tensor, &mut out)?;
+        Ok(out)
     }
 
     /// [`Gpu::download`] into `out`, which must hold exactly the tensor's
     /// elements: for loops that read results back every step without
     /// allocating.
     pub fn download_into<T: Element>(&self, tensor: &Tensor<T>, out: &mut [T]) -> Result<()> {
-        pollster::block_on(self.download_into_async(tensor, out))
+        self.check_known_loss()?;
+        let Some((start, end)) = self.download_range(tensor, out)? else {
+            return Ok(());
+        };
+        let downloaded = match self.reads_in_place(tensor) {
+            true => self.download_mapped(tensor, start, end, out),
+            false => pollster::block_on(self.download_staged(tensor, start, end, out)),
+        };
+        downloaded.map_err(|e| self.unless_lost(e))
     }
 
-    /// [`Gpu::download`], asynchronously. On native backends the wait for the
-    /// device happens inside (wgpu has no other way to make progress there);
-    /// on the web it is a real await.
+    /// [`Gpu::download`], asynchronously: it awaits the copy while a thread
+    /// of the `Gpu`'s own polls the device (on native backends wgpu makes
+    /// progress only when polled; on the web the browser does it), so it
+    /// never blocks its caller. It always copies through a staging buffer:
+    /// reading a tensor in place needs the library's submissions held off
+    /// for the mapping's whole duration, which an `async` call could only
+    /// do by holding a lock across an await.
     pub async fn download_async<T: Element>(&self, tensor: &Tensor<T>) -> Result<Vec<T>> {
         let mut out = vec![T::zeroed(); tensor.len()];
         self.download_into_async(tensor, &mut out).await?;
@@ -50,13 +64,22 @@ impl Gpu {
     ) -> Result<()> {
         // On a lost device the mapping fails, which `unless_lost` names.
         self.check_known_loss()?;
-        self.download_checked(tensor, out)
+        let Some((start, end)) = self.download_range(tensor, out)? else {
+            return Ok(());
+        };
+        self.download_staged(tensor, start, end, out)
             .await
             .map_err(|e| self.unless_lost(e))
     }
 
-    /// [`Gpu::download_into_async`] on a live device.
-    async fn download_checked<T: Element>(&self, tensor: &Tensor<T>, out: &mut [T]) -> Result<()> {
+    /// Checks a download and returns the bytes to copy, the tensor's range
+    /// widened to 4-byte units (`copy_buffer_to_buffer` copies in those);
+    /// `None` for an empty tensor.
+    fn download_range<T: Element>(
+        &self,
+        tensor: &Tensor<T>,
+        out: &[T],
+    ) -> Result<Option<(u64, u64)>> {
         self.check_tensor(
             tensor,
             "the downloaded tensor",
@@ -70,10 +93,8 @@ impl Gpu {
             });
         }
         if tensor.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
-        // copy_buffer_to_buffer works in 4-byte units: copy the enclosing
-        // aligned range and skip the extra bytes on the host.
         let range = tensor.byte_range();
         let start = range.start / 4 * 4;
         let end = range.end.next_multiple_of(4);
@@ -88,18 +109,31 @@ impl Gpu {
                 ),
             });
         }
-        // Only a tensor of this Gpu's own is known to be of this device:
-        // mapping another device's buffer and polling this one would wait
-        // forever (the staging copy below catches that instead).
-        let own = tensor.owner() == Some(&self.inner.owner);
-        if own
+        Ok(Some((start, end)))
+    }
+
+    /// Whether `download` reads the tensor's own buffer: mappable, and of
+    /// this Gpu's own (only then known to be of this device: mapping another
+    /// device's buffer and polling this one would wait forever; the staging
+    /// copy catches that instead).
+    fn reads_in_place<T: Element>(&self, tensor: &Tensor<T>) -> bool {
+        tensor.owner() == Some(&self.inner.owner)
             && tensor
                 .raw_buffer()
                 .usage()
                 .contains(wgpu::BufferUsages::MAP_READ)
-        {
-            return self.download_mapped(tensor, start, end, out);
-        }
+    }
+
+    /// Copies bytes `start..end` of the tensor's buffer through a staging
+    /// buffer and awaits the copy.
+    async fn download_staged<T: Element>(
+        &self,
+        tensor: &Tensor<T>,
+        start: u64,
+        end: u64,
+        out: &mut [T],
+    ) -> Result<()> {
+        let range = tensor.byte_range();
         let size = end - start;
         let staging = self.take_staging(size)?;
         let scope = ErrorScopes::push(&self.inner.device);
@@ -124,10 +158,7 @@ impl Gpu {
             // The receiver only goes away if this future was dropped.
             let _ = sender.send(result);
         });
-        self.inner.device.poll(wgpu::PollType::Wait {
-            submission_index: Some(submission),
-            timeout: None,
-        })?;
+        self.inner.engine.drive(Some(submission));
         match receiver.receive().await {
             Some(Ok(())) => {}
             Some(Err(e)) => return Err(Error::Map(e.to_string())),

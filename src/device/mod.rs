@@ -134,7 +134,9 @@ impl Gpu {
                 ..Default::default()
             })
             .await?;
-        let gpu = Self::from_device_with_options(device, queue, &options);
+        // The probe is awaited, not waited for.
+        let engine = Engine::new_async(device.clone(), &queue, &options).await;
+        let gpu = Self::from_parts(device, queue, engine);
         // The device is ours, so its lost callback is too (an app's own
         // device keeps its own: see `notify_device_lost`).
         let lost = gpu.inner.lost.clone();
@@ -179,6 +181,12 @@ impl Gpu {
         queue: wgpu::Queue,
         options: &GpuOptions,
     ) -> Self {
+        let engine = Engine::new(device.clone(), &queue, options);
+        Self::from_parts(device, queue, engine)
+    }
+
+    /// A `Gpu` around a device, its queue and its engine.
+    fn from_parts(device: wgpu::Device, queue: wgpu::Queue, engine: Engine) -> Self {
         let tensor_usages = if mappable_tensors(&device) {
             TENSOR_USAGES | wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::MAP_WRITE
         } else {
@@ -186,7 +194,7 @@ impl Gpu {
         };
         Self {
             inner: Arc::new(Inner {
-                engine: Engine::new(device.clone(), &queue, options),
+                engine,
                 device,
                 queue,
                 lost: Arc::default(),

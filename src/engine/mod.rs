@@ -7,6 +7,7 @@ pub(crate) mod bind;
 pub(crate) mod dispatch;
 pub(crate) mod elementwise;
 pub(crate) mod kernel;
+pub(crate) mod poll;
 pub(crate) mod probe;
 
 use std::collections::HashMap;
@@ -41,6 +42,8 @@ pub(crate) struct Engine {
     pipelines: Mutex<HashMap<kernel::KernelKey, Arc<Kernel>>>,
     /// Parameter blocks by their bytes: immutable once written.
     params: Mutex<HashMap<Box<[u8]>, wgpu::Buffer>>,
+    /// Polls the device for the `async` calls that wait.
+    poller: poll::Poller,
     /// One scratch buffer (the weight gradient's partial sums), grown,
     /// never shrunk. The queue runs ops one after another, and wgpu places
     /// a barrier between dispatches that write it.
@@ -67,11 +70,21 @@ impl Engine {
     /// The engine of `device`. Finds out once, with a tiny dispatch on
     /// `queue`, whether the device flushes subnormal products, unless
     /// `options` (or `WGPU_RELU_EXACT_PRODUCTS`) decide; an empty
-    /// submission then checks the queue instead.
+    /// submission then checks the queue instead. Waits for the probe.
     pub(crate) fn new(device: wgpu::Device, queue: &wgpu::Queue, options: &GpuOptions) -> Self {
+        pollster::block_on(Self::new_async(device, queue, options))
+    }
+
+    /// [`Engine::new`], awaiting the probe instead of waiting for it.
+    pub(crate) async fn new_async(
+        device: wgpu::Device,
+        queue: &wgpu::Queue,
+        options: &GpuOptions,
+    ) -> Self {
         let limits = device.limits();
         let cpu_adapter = device.adapter_info().device_type == wgpu::DeviceType::Cpu;
         let mut engine = Self {
+            poller: poll::Poller::new(device.clone()),
             device,
             limits,
             exact_products: false,
@@ -88,8 +101,8 @@ impl Engine {
             ExactProducts::Probe => None,
         };
         let probe = match forced {
-            Some(exact) => engine.check_queue(queue).map(|()| exact),
-            None => engine.flushes_subnormals(queue),
+            Some(exact) => engine.check_queue(queue).await.map(|()| exact),
+            None => engine.flushes_subnormals(queue).await,
         };
         engine.foreign_queue = matches!(probe, Err(crate::Error::DeviceMismatch { .. }));
         // If the probe itself fails, exact products are the safe side.
@@ -99,6 +112,12 @@ impl Engine {
             engine.exact_products
         );
         engine
+    }
+
+    /// Has the device polled until `submission` is done, without blocking
+    /// the caller (see `poll.rs`).
+    pub(crate) fn drive(&self, submission: Option<wgpu::SubmissionIndex>) {
+        self.poller.drive(submission);
     }
 
     /// Whether the kernels recompute products that the device flushed.

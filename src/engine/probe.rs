@@ -32,7 +32,7 @@ impl Engine {
     /// Halves a normal input with a subnormal result and a subnormal input,
     /// and says whether either came back flushed to zero. The work goes
     /// through `queue`: a queue of another device is an error here.
-    pub(crate) fn flushes_subnormals(&self, queue: &wgpu::Queue) -> Result<bool> {
+    pub(crate) async fn flushes_subnormals(&self, queue: &wgpu::Queue) -> Result<bool> {
         let inputs = [-f32::MIN_POSITIVE, -f32::from_bits(0x200)]; // -2^-126, -2^-140
         let expected = [0x8040_0000u32, 0x8000_0100]; // -2^-127, -2^-141
         let spec = KernelSpec {
@@ -81,20 +81,20 @@ impl Engine {
         encoder.copy_buffer_to_buffer(&y, 0, &read, 0, 8);
         let submission = submit_checked(queue, encoder)?;
         scope.pop_now()?;
-        let (sender, receiver) = std::sync::mpsc::channel();
+        let (sender, receiver) = futures_intrusive::channel::shared::oneshot_channel();
         read.slice(..).map_async(wgpu::MapMode::Read, move |r| {
             let _ = sender.send(r);
         });
-        self.device
-            .poll(wgpu::PollType::Wait {
-                submission_index: Some(submission),
-                timeout: None,
-            })
-            .map_err(|_| foreign_queue())?;
-        // The wait ran the callback, unless the work went to another device.
+        // A submission index from another device's queue is one this
+        // device never reaches: a wait for it fails at once.
+        if submission_of_another_device(&self.device, &submission) {
+            return Err(foreign_queue());
+        }
+        self.drive(Some(submission));
         receiver
-            .try_recv()
-            .map_err(|_| foreign_queue())?
+            .receive()
+            .await
+            .ok_or_else(foreign_queue)?
             .map_err(|e| Error::Map(e.to_string()))?;
         let bits: Vec<u32> = bytemuck::cast_slice(
             &read
@@ -109,17 +109,27 @@ impl Engine {
 
     /// Checks that `queue` is this device's with an empty submission, where
     /// the subnormal probe does not run.
-    pub(crate) fn check_queue(&self, queue: &wgpu::Queue) -> Result<()> {
+    pub(crate) async fn check_queue(&self, queue: &wgpu::Queue) -> Result<()> {
         let encoder = self.device.create_command_encoder(&Default::default());
         let submission = submit_checked(queue, encoder)?;
-        self.device
-            .poll(wgpu::PollType::Wait {
-                submission_index: Some(submission),
-                timeout: None,
-            })
-            .map(|_| ())
-            .map_err(|_| foreign_queue())
+        match submission_of_another_device(&self.device, &submission) {
+            true => Err(foreign_queue()),
+            false => Ok(()),
+        }
     }
+}
+
+/// Whether `submission` came from a queue of another device: waiting for
+/// it on this one fails at once (wgpu checks the index against the
+/// device's own submissions). The wait has no time at all, so it never
+/// blocks: one of this device's own is simply not done yet, or done.
+fn submission_of_another_device(device: &wgpu::Device, submission: &wgpu::SubmissionIndex) -> bool {
+    device
+        .poll(wgpu::PollType::Wait {
+            submission_index: Some(submission.clone()),
+            timeout: Some(std::time::Duration::ZERO),
+        })
+        .is_err_and(|e| matches!(e, wgpu::PollError::WrongSubmissionIndex(..)))
 }
 
 /// Submits `encoder` to `queue`. A queue of another device makes wgpu panic

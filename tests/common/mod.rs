@@ -25,44 +25,37 @@ pub fn gpu() -> &'static Gpu {
     })
 }
 
-/// A small, seedable generator (xorshift64*), seeded fresh each run and
+/// Random inputs from `rand`'s seeded generator, seeded fresh each run and
 /// printed, so a failure can be replayed with TEST_SEED.
-pub struct Rng(u64);
+pub struct Rng(rand::rngs::StdRng);
 
 impl Rng {
     pub fn new(test: &str) -> Self {
         let seed = std::env::var("TEST_SEED")
             .ok()
             .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos() as u64
-            });
+            .unwrap_or_else(rand::random::<u64>);
         eprintln!("{test}: TEST_SEED={seed}");
-        Self(seed | 1)
+        Self::from_seed(seed)
     }
 
     /// A generator for a seed drawn elsewhere (a property test's).
     pub fn from_seed(seed: u64) -> Self {
-        Self(seed | 1)
+        Self(rand::SeedableRng::seed_from_u64(seed))
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        rand::Rng::next_u64(&mut self.0)
     }
 
     /// Uniform in [-scale, scale).
     pub fn uniform(&mut self, scale: f32) -> f32 {
-        ((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
+        rand::RngExt::random_range(&mut self.0, -scale..scale)
     }
 
+    /// Uniform in 0..n.
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
+        rand::RngExt::random_range(&mut self.0, 0..n)
     }
 
     /// Random values around zero, with a sprinkle of every edge case.
