@@ -11,19 +11,22 @@ use super::dispatch::Prepared;
 use super::kernel::{KernelSpec, Module, WORKGROUP_SIZE};
 use super::Engine;
 
-/// The element-wise entry points, for a family's module.
+/// The tensor bindings every kernel shares (x, g, y as vec4s and scalars).
+pub(crate) const TENSORS: &str = include_str!("tensors.wgsl");
+/// The element-wise entry points, for a family's module (with [`TENSORS`]).
 pub(crate) const ELEMENTWISE: &str = include_str!("elementwise.wgsl");
 /// The entry points on f16 data as u32 words, for the families that
 /// supply `forward_words` and `backward_words`.
 pub(crate) const WORDS: &str = include_str!("words.wgsl");
 
-// Binding numbers, as in the templates.
-const X4: u32 = 1;
-const G4: u32 = 2;
-const Y4: u32 = 3;
-const X1: u32 = 4;
-const G1: u32 = 5;
-const Y1: u32 = 6;
+// Binding numbers, as in the templates (the weight gradient's kernels bind
+// x, g and y at the same numbers).
+pub(crate) const X4: u32 = 1;
+pub(crate) const G4: u32 = 2;
+pub(crate) const Y4: u32 = 3;
+pub(crate) const X1: u32 = 4;
+pub(crate) const G1: u32 = 5;
+pub(crate) const Y1: u32 = 6;
 const XW4: u32 = 10;
 const GW4: u32 = 11;
 const YW4: u32 = 12;

@@ -31,15 +31,6 @@ struct Geometry {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> x4: array<vec4<elem>>;
-@group(0) @binding(2) var<storage, read_write> g4: array<vec4<elem>>;
-@group(0) @binding(3) var<storage, read_write> y4: array<vec4<elem>>;
-// The same ranges seen as scalars: the tail of a vec4 dispatch, and whole
-// dispatches whose offsets are not a multiple of four elements.
-@group(0) @binding(4) var<storage, read_write> x1: array<elem>;
-@group(0) @binding(5) var<storage, read_write> g1: array<elem>;
-@group(0) @binding(6) var<storage, read_write> y1: array<elem>;
-
 fn flat_workgroup(wg: vec3<u32>) -> u32 {
     return workgroup_index(wg, params.geometry.groups_x, params.geometry.groups_y);
 }

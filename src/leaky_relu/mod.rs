@@ -6,7 +6,7 @@ pub(crate) mod cpu;
 
 use crate::common::{EXACT, HALVES, INDEX, SIGN};
 use crate::element::Dtype;
-use crate::engine::elementwise::{Elementwise, Geometry, Operands, ELEMENTWISE, WORDS};
+use crate::engine::elementwise::{Elementwise, Geometry, Operands, ELEMENTWISE, TENSORS, WORDS};
 use crate::engine::{Engine, Module, Prepared};
 use crate::error::{Error, Result};
 
@@ -24,6 +24,7 @@ pub(crate) static MODULE: Module = Module {
         EXACT,
         INDEX,
         HALVES,
+        TENSORS,
         ELEMENTWISE,
         WORDS,
         WGSL,

@@ -13,7 +13,7 @@ pub(crate) mod weight_grad;
 
 use crate::common::{EXACT, INDEX, SIGN};
 use crate::engine::bind::VEC4_SPAN;
-use crate::engine::elementwise::{Elementwise, Geometry, Operands, ELEMENTWISE};
+use crate::engine::elementwise::{Elementwise, Geometry, Operands, ELEMENTWISE, TENSORS};
 use crate::engine::{Engine, Module, Operand, Prepared, WORKGROUP_SIZE};
 use crate::error::{Error, Result};
 use crate::shape::Channels;
@@ -29,7 +29,16 @@ const KERNELS: &str = include_str!("kernels.wgsl");
 /// converts every value, and words measured no faster; BENCHMARKS.md).
 pub(crate) static MODULE: Module = Module {
     name: "wgpu_relu.prelu",
-    parts: &[SIGN, EXACT, INDEX, ELEMENTWISE, WGSL, WEIGHTS, KERNELS],
+    parts: &[
+        SIGN,
+        EXACT,
+        INDEX,
+        TENSORS,
+        ELEMENTWISE,
+        WGSL,
+        WEIGHTS,
+        KERNELS,
+    ],
 };
 
 /// The binding of the weight, in both modules.

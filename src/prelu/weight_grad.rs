@@ -3,7 +3,7 @@
 //! from the plan of `plan.rs` as a plain loop.
 
 use crate::common::{EXACT, INDEX, SIGN};
-use crate::engine::elementwise::Operands;
+use crate::engine::elementwise::{Operands, G1, G4, X1, X4, Y1, Y4};
 use crate::engine::{Bound, Engine, KernelSpec, Module, Operand, Prepared};
 use crate::error::{Error, Result};
 use crate::shape::Channels;
@@ -18,6 +18,7 @@ pub(crate) static MODULE: Module = Module {
         SIGN,
         EXACT,
         INDEX,
+        crate::engine::elementwise::TENSORS,
         super::WGSL,
         super::WEIGHTS,
         include_str!("sums.wgsl"),
@@ -26,13 +27,8 @@ pub(crate) static MODULE: Module = Module {
     ],
 };
 
-// Binding numbers, as in weight_grad.wgsl.
-const X4: u32 = 1;
-const G4: u32 = 2;
-const Y4: u32 = 3;
-const X1: u32 = 4;
-const G1: u32 = 5;
-const Y1: u32 = 6;
+// Binding numbers, as in weight_grad.wgsl: x, g and y where the
+// element-wise template has them, then the partials and the gradient.
 const PARTIALS: u32 = 8;
 const GRAD_W: u32 = 9;
 const PARTIALS4: u32 = 16;

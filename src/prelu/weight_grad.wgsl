@@ -52,12 +52,6 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> x4: array<vec4<elem>>;
-@group(0) @binding(2) var<storage, read_write> g4: array<vec4<elem>>;
-@group(0) @binding(3) var<storage, read_write> y4: array<vec4<elem>>;
-@group(0) @binding(4) var<storage, read_write> x1: array<elem>;
-@group(0) @binding(5) var<storage, read_write> g1: array<elem>;
-@group(0) @binding(6) var<storage, read_write> y1: array<elem>;
 @group(0) @binding(8) var<storage, read_write> partials: array<f32>;
 @group(0) @binding(9) var<storage, read_write> grad_w: array<elem>;
 // The partials seen as vec4s, where they lie in fours.

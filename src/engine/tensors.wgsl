@@ -1,0 +1,14 @@
+// The tensors an op reads and writes, as vec4s and as scalars of `elem`,
+// at the binding numbers every kernel shares (src/engine/elementwise.rs).
+// Every tensor binding is read_write, inputs too: wgpu tracks usage per
+// buffer, so an input and an output in one buffer (in place, or side by
+// side in an app's arena) would otherwise be a read-only/read-write
+// conflict.
+@group(0) @binding(1) var<storage, read_write> x4: array<vec4<elem>>;
+@group(0) @binding(2) var<storage, read_write> g4: array<vec4<elem>>;
+@group(0) @binding(3) var<storage, read_write> y4: array<vec4<elem>>;
+// The same ranges seen as scalars: the tail of a vec4 dispatch, and whole
+// dispatches whose offsets are not a multiple of four elements.
+@group(0) @binding(4) var<storage, read_write> x1: array<elem>;
+@group(0) @binding(5) var<storage, read_write> g1: array<elem>;
+@group(0) @binding(6) var<storage, read_write> y1: array<elem>;
