@@ -45,6 +45,7 @@ mod modules;
 mod validate;
 
 pub mod cpu;
+pub mod wgsl;
 
 pub use activation::{Activation, Gradients};
 pub use device::Gpu;

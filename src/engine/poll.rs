@@ -10,10 +10,23 @@ use std::sync::Mutex;
 use crate::lock::lock;
 
 /// The polling thread of one device, started on first use; it ends when
-/// the `Gpu` (and with it the sending side) is dropped.
+/// the `Gpu` is dropped, which waits for it: a thread still inside the
+/// driver while the process exits can crash it.
 pub(crate) struct Poller {
     device: wgpu::Device,
     requests: Mutex<Option<Sender<Option<wgpu::SubmissionIndex>>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Drop for Poller {
+    fn drop(&mut self) {
+        // Closing the channel ends the thread's loop once its last wait is
+        // done.
+        lock(&self.requests).take();
+        if let Some(thread) = lock(&self.thread).take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl Poller {
@@ -21,6 +34,7 @@ impl Poller {
         Self {
             device,
             requests: Mutex::default(),
+            thread: Mutex::default(),
         }
     }
 
@@ -46,8 +60,9 @@ impl Poller {
                         });
                     }
                 });
-            if spawned.is_ok() {
+            if let Ok(thread) = spawned {
                 *requests = Some(sender);
+                *lock(&self.thread) = Some(thread);
             }
         }
         match requests.as_ref() {

@@ -7,6 +7,8 @@
 //! PyTorch itself sometimes quiets a signalling NaN there, sometimes not.
 //! A NaN made by a product may be any NaN.
 
+#![allow(dead_code)]
+
 use std::path::PathBuf;
 
 use crate::common::{at_offset, bits, same_bits, Op};
