@@ -122,7 +122,13 @@ fn run() -> Result<bool, wgpu_relu::Error> {
     ];
     let plain = text_kernel(&gpu, "acc");
     let mut all_equal = true;
-    let plain_time = time(&gpu, || dispatch(&gpu, &plain, &layer, None))?;
+    // Every timed run writes the same output, allocated (and zeroed by
+    // wgpu) once, as the unfused pair's intermediate is.
+    let out = gpu.empty::<f32>(&[m as usize, n as usize])?;
+    let plain_time = time(&gpu, || {
+        dispatch(&gpu, &plain, &layer, &out);
+        Ok(())
+    })?;
     println!("matmul alone: {:.3} ms", ms(plain_time));
     for (family, call, activation) in cases {
         let text = ("text", text_kernel(&gpu, &format!("wgpu_relu_{call}")));
@@ -145,15 +151,17 @@ fn run() -> Result<bool, wgpu_relu::Error> {
             Ok(())
         })?;
         for (how, kernel) in kernels {
-            let y = gpu.empty::<f32>(&[m as usize, n as usize])?;
-            dispatch(&gpu, &kernel, &layer, Some(&y))?;
-            let fused = gpu.download(&y)?;
+            dispatch(&gpu, &kernel, &layer, &out);
+            let fused = gpu.download(&out)?;
             let same = fused
                 .iter()
                 .zip(&expected)
                 .all(|(a, b)| a.to_bits() == b.to_bits());
             all_equal &= same;
-            let fused_time = time(&gpu, || dispatch(&gpu, &kernel, &layer, None))?;
+            let fused_time = time(&gpu, || {
+                dispatch(&gpu, &kernel, &layer, &out);
+                Ok(())
+            })?;
             println!(
                 "{family:>10} ({how:>8}): fused {:.3} ms = {:.3}x the matmul alone; matmul + \
                  forward {:.3} ms = {:.3}x; bits {}",
@@ -247,25 +255,11 @@ fn pipeline(gpu: &Gpu, source: wgpu::ShaderSource<'_>) -> wgpu::ComputePipeline 
     })
 }
 
-/// Runs `kernel` into `y` (a scratch output where `None`) and submits.
-fn dispatch(
-    gpu: &Gpu,
-    kernel: &wgpu::ComputePipeline,
-    layer: &Layer,
-    y: Option<&Tensor>,
-) -> Result<(), wgpu_relu::Error> {
-    let scratch;
-    let y = match y {
-        Some(y) => y,
-        None => {
-            scratch = gpu.empty::<f32>(&[(layer.m * layer.n) as usize])?;
-            &scratch
-        }
-    };
+/// Runs `kernel` into `y` and submits.
+fn dispatch(gpu: &Gpu, kernel: &wgpu::ComputePipeline, layer: &Layer, y: &Tensor) {
     let mut encoder = gpu.device().create_command_encoder(&Default::default());
     dispatch_into(gpu, &mut encoder, kernel, layer, y);
     gpu.queue().submit([encoder.finish()]);
-    Ok(())
 }
 
 fn dispatch_into(
