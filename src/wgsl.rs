@@ -18,7 +18,7 @@
 //!   the element type (`f32`, or `f16` after the app's own `enable f16;`);
 //!   slopes and weights are `f32`, products are computed in f32 and rounded
 //!   once, as the library's kernels do.
-//! - **naga_oil** (cargo feature `naga_oil`): [`add_to_composer`] registers
+//! - **naga_oil** (cargo feature `naga_oil`): `add_to_composer` registers
 //!   the modules `wgpu_relu::relu`, `wgpu_relu::leaky_relu`,
 //!   `wgpu_relu::prelu` (and `wgpu_relu::common`, which they import), so a
 //!   shader says `#import wgpu_relu::relu::relu_forward` and calls
