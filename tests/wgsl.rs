@@ -42,7 +42,9 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {{
         case 8u: {{ r = LEAKY_RELU_FORWARD4(vec4(x), s).w; }}
         case 9u: {{ r = LEAKY_RELU_BACKWARD4(vec4(x), vec4(g), s).x; }}
         case 10u: {{ r = PRELU_FORWARD4(vec4(x), vec4(s)).y; }}
-        default: {{ r = PRELU_BACKWARD4(vec4(x), vec4(g), vec4(s)).z; }}
+        case 11u: {{ r = PRELU_BACKWARD4(vec4(x), vec4(g), vec4(s)).z; }}
+        case 12u: {{ r = {elem}(PRELU_WEIGHT_TERM(x, g)); }}
+        default: {{ r = {elem}(PRELU_WEIGHT_TERM4(vec4(x), vec4(g)).w); }}
     }}
     out[i] = r;
 }}"
@@ -50,7 +52,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {{
 }
 
 /// The exported functions the kernel calls, by op number.
-const NAMES: [&str; 12] = [
+const NAMES: [&str; 14] = [
     "relu_forward",
     "relu_backward",
     "leaky_relu_forward",
@@ -63,6 +65,8 @@ const NAMES: [&str; 12] = [
     "leaky_relu_backward4",
     "prelu_forward4",
     "prelu_backward4",
+    "prelu_weight_term",
+    "prelu_weight_term4",
 ];
 
 /// The user's kernel with the exported functions called by `prefix` + name.
@@ -140,6 +144,21 @@ fn run<T: Element>(
 /// and against the library's own kernel on the same inputs.
 fn check_module<T: Element>(gpu: &Gpu, module: &wgpu::ShaderModule, how: &str) {
     let (x, g) = (golden::load::<T>("x"), golden::load::<T>("g"));
+    // PReLU's weight term, x > 0 ? 0 : x * g, against the CPU: the f32
+    // product rounded once (any NaN where the product makes one).
+    let term: Vec<T> = x
+        .iter()
+        .zip(&g)
+        .map(|(&x, &g)| match x.to_f32() > 0.0 {
+            true => T::from_f32(0.0),
+            false => T::from_f32(x.to_f32() * g.to_f32()),
+        })
+        .collect();
+    for op in [12, 13] {
+        let out = run(gpu, module, op, 0.0, &x, &g);
+        let what = format!("{how} {}: {}", T::NAME, NAMES[op as usize]);
+        assert_same_products(&out, &term, &products(&Op::<T>::Leaky(0.0), &x), &what);
+    }
     let xt = gpu.upload(&x).unwrap();
     let gt = gpu.upload(&g).unwrap();
     let slopes = golden::slopes::<T>();
