@@ -171,33 +171,16 @@ fn check_module<T: Element>(gpu: &Gpu, module: &wgpu::ShaderModule, how: &str) {
         let ours_bwd = gpu
             .download(&gpu.backward(&act, &xt, &gt).unwrap().input)
             .unwrap();
+        use golden::Direction::{Backward, Forward};
+        // (op number, family, direction, golden file): the PReLU functions
+        // with one weight are Leaky ReLU with that slope.
         let cases = [
-            (0, Op::Relu, golden::Direction::Forward, "relu_forward"),
-            (1, Op::Relu, golden::Direction::Backward, "relu_backward"),
-            (
-                2,
-                leaky.clone(),
-                golden::Direction::Forward,
-                "leaky_forward",
-            ),
-            (
-                3,
-                leaky.clone(),
-                golden::Direction::Backward,
-                "leaky_backward",
-            ),
-            (
-                4,
-                leaky.clone(),
-                golden::Direction::Forward,
-                "leaky_forward",
-            ),
-            (
-                5,
-                leaky.clone(),
-                golden::Direction::Backward,
-                "leaky_backward",
-            ),
+            (0, Op::Relu, Forward, "relu_forward"),
+            (1, Op::Relu, Backward, "relu_backward"),
+            (2, leaky.clone(), Forward, "leaky_forward"),
+            (3, leaky.clone(), Backward, "leaky_backward"),
+            (4, leaky.clone(), Forward, "leaky_forward"),
+            (5, leaky.clone(), Backward, "leaky_backward"),
         ];
         for (op, family, direction, file) in cases {
             if matches!(family, Op::Relu) && k > 0 {
@@ -218,8 +201,8 @@ fn check_module<T: Element>(gpu: &Gpu, module: &wgpu::ShaderModule, how: &str) {
                 golden::assert_golden(&out, &torch, &passed, &what);
                 if !matches!(family, Op::Relu) {
                     let library = match direction {
-                        golden::Direction::Forward => &ours_fwd,
-                        golden::Direction::Backward => &ours_bwd,
+                        Forward => &ours_fwd,
+                        Backward => &ours_bwd,
                     };
                     assert_same_products(
                         &out,
