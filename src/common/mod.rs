@@ -1,6 +1,7 @@
 //! WGSL shared by the families' kernels, one idea a file: the NaN-safe sign
-//! tests, products exact down to subnormals, index arithmetic (division by
-//! multiply-shift, the flat workgroup index) and f16 halves in u32 words.
+//! tests, products and sums exact down to subnormals, index arithmetic
+//! (division by multiply-shift, the flat workgroup index) and f16 halves in
+//! u32 words.
 //! None of it touches a binding.
 
 /// `is_positive1/4`, `is_negative1/4`: sign tests on the bits.
@@ -12,3 +13,6 @@ pub(crate) const EXACT: &str = include_str!("exact.wgsl");
 pub(crate) const INDEX: &str = include_str!("index.wgsl");
 /// Masks of f16 halves by bit pattern, and exact conversions to and from f32.
 pub(crate) const HALVES: &str = include_str!("halves.wgsl");
+/// `add1/4`: f32 additions, exact down to subnormals where the device
+/// flushes them (the `EXACT_PRODUCTS` pipeline constant too).
+pub(crate) const ADD: &str = include_str!("add.wgsl");

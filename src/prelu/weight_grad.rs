@@ -2,7 +2,7 @@
 //! (pass 1), then one fixed-order reduction per channel (pass 2), recorded
 //! from the plan of `plan.rs` as a plain loop.
 
-use crate::common::{EXACT, INDEX, SIGN};
+use crate::common::{ADD, EXACT, INDEX, SIGN};
 use crate::engine::elementwise::{Operands, G1, G4, X1, X4, Y1, Y4};
 use crate::engine::{Bound, Engine, KernelSpec, Module, Operand, Prepared};
 use crate::error::{Error, Result};
@@ -17,6 +17,7 @@ pub(crate) static MODULE: Module = Module {
     parts: &[
         SIGN,
         EXACT,
+        ADD,
         INDEX,
         crate::engine::elementwise::TENSORS,
         super::WGSL,
