@@ -19,6 +19,20 @@ Every file is a flat little-endian array of bit patterns: u32 for f32
   `prelu_backward` (grad_x), `prelu_weight_grad` (torch's sum, in the dtype).
   K is the number of specials plus 32 random values; `prelu_shape` (u32)
   holds [2, C, K].
+
+For the training forms (drawn from a second generator, so that the files
+above do not change):
+
+- `relu_mask`, `leaky_mask` (u32 words, bit i % 32 of word i / 32): the
+  predicate each backward takes g on, `~(x <= 0)` and `x > 0`.
+- `relu_backward_from_output`: `threshold_backward(g, relu(x), 0)`, what
+  PyTorch's in-place `relu_` goes back from; `leaky_backward_from_output_k`
+  for each slope k >= 0: `leaky_relu_backward(g, y, s, self_is_result=True)`
+  (PyTorch refuses the negative slopes).
+- `acc`: gradients already there (every special against every value, then
+  random); `relu_backward_acc`, `leaky_backward_acc_k`: `acc` plus the
+  backward, in the dtype. `prelu_acc`, `prelu_backward_acc` the same for
+  PReLU's grad_x.
 """
 
 import os
@@ -90,9 +104,16 @@ def write(folder, name, array, width):
         f.write(array.astype("<u4" if width == 4 else "<u2").tobytes())
 
 
+def mask_words(predicate):
+    bits = predicate.numpy().astype(np.uint8)
+    bits = np.concatenate([bits, np.zeros((-len(bits)) % 32, dtype=np.uint8)])
+    return np.packbits(bits, bitorder="little").view("<u4")
+
+
 def main():
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "golden")
     rng = np.random.default_rng(20261201)
+    rng_training = np.random.default_rng(20261215)
     torch.set_flush_denormal(False)
     for dtype, specials in (("f32", F32_SPECIALS), ("f16", F16_SPECIALS)):
         folder = os.path.join(root, dtype)
@@ -134,6 +155,31 @@ def main():
         write(folder, "prelu_forward", bits_of(y, dtype), width)
         write(folder, "prelu_backward", bits_of(x3.grad, dtype), width)
         write(folder, "prelu_weight_grad", bits_of(w.grad, dtype), width)
+
+        write(folder, "relu_mask", mask_words(~(x <= 0)), 4)
+        write(folder, "leaky_mask", mask_words(x > 0), 4)
+        relu_y = torch.relu(x)
+        write(folder, "relu_backward_from_output",
+              bits_of(torch.ops.aten.threshold_backward(g, relu_y, 0), dtype), width)
+        for i, s in enumerate(slopes):
+            if s >= 0:
+                y_i = torch.nn.functional.leaky_relu(x, s)
+                bwd = torch.ops.aten.leaky_relu_backward(g, y_i, s, True)
+                write(folder, f"leaky_backward_from_output_{i}", bits_of(bwd, dtype), width)
+        accs = [specials[(i + 7 * j) % n] for i in range(n) for j in range(n)]
+        accs += random_bits(rng_training, RANDOM, dtype)
+        acc = tensor(accs, dtype)
+        write(folder, "acc", accs, width)
+        write(folder, "relu_backward_acc",
+              bits_of(acc + torch.ops.aten.threshold_backward(g, x, 0), dtype), width)
+        for i, s in enumerate(slopes):
+            bwd = torch.ops.aten.leaky_relu_backward(g, x, s, False)
+            write(folder, f"leaky_backward_acc_{i}", bits_of(acc + bwd, dtype), width)
+        paccs = [specials[(i * 5) % n] for i in range(len(px) // 2)]
+        paccs += random_bits(rng_training, len(px) - len(paccs), dtype)
+        write(folder, "prelu_acc", paccs, width)
+        write(folder, "prelu_backward_acc",
+              bits_of(tensor(paccs, dtype).reshape(2, c, k) + x3.grad, dtype), width)
     print("torch", torch.__version__, "->", os.path.normpath(root))
 
 

@@ -5,8 +5,10 @@ use crate::device::Gpu;
 use crate::element::Element;
 use crate::engine::Prepared;
 use crate::error::{Error, Result};
+use crate::mask::Mask;
 use crate::shape::Channels;
 use crate::tensor::Tensor;
+use crate::training::Saved;
 use crate::validate::{check_overlap, operand, operands};
 use crate::{leaky_relu, prelu, relu};
 
@@ -55,33 +57,34 @@ impl<T: Element> Activation<'_, T> {
     }
 }
 
-/// The tensors of one call: `x`, `grad_y` for a backward, the output (`y`
-/// or `grad_x`), and PReLU's weight gradient where asked for. The op layer
-/// has checked them against each other; the family checks its own
-/// parameters.
+/// The tensors of one call: what a forward reads (`saved` is then its
+/// input `x`) or a backward goes back from, `grad_y` for a backward, the
+/// output (`y` or `grad_x`), the mask a forward writes beside `y`, and
+/// PReLU's weight gradient where asked for. The op layer has checked them
+/// against each other; the family checks its own parameters.
 pub(crate) struct Call<'t, T: Element> {
-    pub(crate) x: &'t Tensor<T>,
+    pub(crate) saved: Saved<'t, T>,
     pub(crate) grad_y: Option<&'t Tensor<T>>,
     pub(crate) output: &'t Tensor<T>,
+    pub(crate) mask: Option<&'t Mask>,
     pub(crate) grad_weight: Option<&'t Tensor<T>>,
+    /// A backward adds to `output` (and `grad_weight`).
+    pub(crate) accumulate: bool,
 }
 
 impl<T: Element> Activation<'_, T> {
     /// The family's dispatches for `call`: the one place that goes from the
     /// public enum to the family modules.
     pub(crate) fn dispatches(&self, gpu: &Gpu, call: &Call<'_, T>) -> Result<Vec<Prepared>> {
-        let output_name = match call.grad_y {
-            Some(_) => "grad_x",
-            None => "y",
-        };
-        let ops = operands(call.x, call.grad_y, call.output, output_name);
-        let engine = gpu.engine();
         if call.grad_weight.is_some() && !matches!(self, Activation::Prelu { .. }) {
             return Err(Error::InvalidWeight(format!(
                 "{} has no weight, so it has no weight gradient: pass grad_weight = None",
                 self.name()
             )));
         }
+        self.check_saved(call)?;
+        let ops = operands(call);
+        let engine = gpu.engine();
         match *self {
             Activation::Relu => relu::dispatches(engine, ops),
             Activation::LeakyRelu { negative_slope } => {
@@ -93,8 +96,9 @@ impl<T: Element> Activation<'_, T> {
             } => {
                 gpu.check_tensor(weight, "the weight", wgpu::BufferUsages::STORAGE)?;
                 check_overlap(weight, "the weight", call.output, "the output", false)?;
-                let x = call.x;
-                let channels = Channels::new(x.shape(), x.len(), weight.len(), channel_axis)?;
+                // The output is shaped like x.
+                let out = call.output;
+                let channels = Channels::new(out.shape(), out.len(), weight.len(), channel_axis)?;
                 prelu::check_weight_size(engine, weight.byte_len())?;
                 let w = operand(weight, "the weight");
                 let Some(grad_w) = call.grad_weight else {
@@ -108,14 +112,50 @@ impl<T: Element> Activation<'_, T> {
                         expected: vec![channels.channels],
                     });
                 }
-                let mut inputs = vec![(x, "x"), (call.output, "grad_x"), (weight, "the weight")];
+                let mut inputs = vec![(call.output, "grad_x"), (weight, "the weight")];
                 inputs.extend(call.grad_y.map(|g| (g, "grad_y")));
+                if let Saved::Input(x) = call.saved {
+                    inputs.push((x, "x"));
+                }
                 for (t, name) in inputs {
                     check_overlap(t, name, grad_w, "grad_weight", false)?;
                 }
                 let grad_w = operand(grad_w, "grad_weight");
                 prelu::weight_grad::dispatches(engine, ops, w, grad_w, &channels)
             }
+        }
+    }
+
+    /// An error where the family cannot go back from what `call` kept, or
+    /// a forward asks for a mask the family's backward cannot use.
+    fn check_saved(&self, call: &Call<'_, T>) -> Result<()> {
+        let backward = call.grad_y.is_some();
+        let refusal = match (*self, call.saved) {
+            (Activation::Prelu { .. }, _) if call.mask.is_some() => Some(
+                "PReLU's forward writes no mask: its backward needs x for the weight gradient"
+                    .to_string(),
+            ),
+            (Activation::Prelu { .. }, Saved::Mask(_)) => {
+                Some("PReLU cannot go back from a mask: its weight gradient needs x".to_string())
+            }
+            (Activation::Prelu { .. }, Saved::Output(_)) => Some(
+                "PReLU cannot go back from its output: where a weight is negative y > 0 \
+                 although x < 0, and its weight gradient needs x"
+                    .to_string(),
+            ),
+            (Activation::LeakyRelu { negative_slope }, Saved::Output(_))
+                if backward && negative_slope < 0.0 =>
+            {
+                Some(format!(
+                    "Leaky ReLU with negative_slope {negative_slope} cannot go back from its \
+                     output: with a negative slope y > 0 also where x < 0"
+                ))
+            }
+            _ => None,
+        };
+        match refusal {
+            Some(reason) => Err(Error::NeedsInput(reason)),
+            None => Ok(()),
         }
     }
 

@@ -17,11 +17,35 @@
 //! assert_eq!(cpu::leaky_relu(&[-2.0f32, 3.0], 0.1), vec![-0.2, 3.0]);
 //! ```
 
-pub use crate::leaky_relu::cpu::{leaky_relu, leaky_relu_backward};
+use crate::element::Element;
+use crate::semantics::{add, zip_map};
+
+pub use crate::leaky_relu::cpu::{
+    leaky_relu, leaky_relu_backward, leaky_relu_backward_from_mask,
+    leaky_relu_backward_from_output, leaky_relu_mask,
+};
 pub use crate::prelu::cpu::{
     prelu, prelu_backward, prelu_weight_grad, prelu_weight_grad_magnitude,
 };
-pub use crate::relu::cpu::{relu, relu_backward};
+pub use crate::relu::cpu::{
+    relu, relu_backward, relu_backward_from_mask, relu_backward_from_output, relu_mask,
+};
+
+/// Bit `i` of a mask's words ([`Mask`](crate::Mask) has the layout);
+/// `false` past their end.
+pub fn mask_bit(mask: &[u32], i: usize) -> bool {
+    crate::mask::bit(mask, i)
+}
+
+/// What an accumulating backward ([`GradOut::add_to`](crate::GradOut::add_to))
+/// leaves: `old[i] + r[i]` in f32, rounded once to `T`, `r` being what the
+/// overwriting backward writes. (For f16 that is the correctly rounded f16
+/// sum: f32's 24 bits are at least 2 · 11 + 2, so rounding twice through
+/// f32 rounds as once.) A NaN
+/// sum's bits are fixed here as x86 makes them; a GPU may give any NaN.
+pub fn accumulate<T: Element>(old: &[T], r: &[T]) -> Vec<T> {
+    zip_map(old, r, |a, b| T::from_f32(add(a.to_f32(), b.to_f32())))
+}
 
 #[cfg(test)]
 mod tests {

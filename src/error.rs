@@ -44,6 +44,12 @@ pub enum Error {
     #[error("invalid negative_slope {0}: the Leaky ReLU slope must be finite")]
     InvalidSlope(f32),
 
+    /// A backward asked to go back from what cannot give its result: a mask
+    /// for PReLU (its weight gradient needs `x`), or the output where
+    /// `y > 0` is not `x > 0` (Leaky ReLU with a negative slope, PReLU).
+    #[error("{0}: keep the forward's input x (`Saved::Input`) for this backward")]
+    NeedsInput(String),
+
     /// A buffer lacks a usage the operation needs.
     #[error(
         "{tensor}: its buffer has usages {actual:?} but needs {needed:?}; \

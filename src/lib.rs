@@ -23,7 +23,8 @@ mod lock;
 mod semantics;
 mod shape;
 
-// Tensors and their memory.
+// Tensors and their memory, and the mask a forward leaves for training.
+mod mask;
 mod pool;
 mod tensor;
 
@@ -42,6 +43,7 @@ mod activation;
 mod device;
 #[cfg(test)]
 mod modules;
+mod training;
 mod validate;
 
 pub mod cpu;
@@ -52,8 +54,10 @@ pub use device::Gpu;
 pub use element::Element;
 pub use engine::Allocations;
 pub use error::{Error, Result};
+pub use mask::Mask;
 pub use options::{ExactProducts, GpuOptions};
 pub use tensor::Tensor;
+pub use training::{GradOut, Saved};
 
 pub use half;
 pub use wgpu;

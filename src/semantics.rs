@@ -1,5 +1,6 @@
-//! The arithmetic every family's CPU reference shares: one product with its
-//! NaN fixed, and the selection that keeps a passed value's bits.
+//! The arithmetic every family's CPU reference shares: one product and one
+//! sum with their NaNs fixed, and the selection that keeps a passed value's
+//! bits.
 
 use crate::element::Element;
 
@@ -26,6 +27,22 @@ pub(crate) fn mul(scale: f32, value: f32) -> f32 {
         f32::from_bits(value.to_bits() | 0x0040_0000)
     } else if scale.is_nan() {
         f32::from_bits(scale.to_bits() | 0x0040_0000)
+    } else {
+        f32::from_bits(0xffc0_0000)
+    }
+}
+
+/// `a + b` in f32, with the NaN of a NaN result fixed as [`mul`] fixes it:
+/// the NaN operand quieted (`a`'s first), or x86's default NaN for
+/// `inf - inf`.
+pub(crate) fn add(a: f32, b: f32) -> f32 {
+    let sum = a + b;
+    if !sum.is_nan() {
+        sum
+    } else if a.is_nan() {
+        f32::from_bits(a.to_bits() | 0x0040_0000)
+    } else if b.is_nan() {
+        f32::from_bits(b.to_bits() | 0x0040_0000)
     } else {
         f32::from_bits(0xffc0_0000)
     }

@@ -1,11 +1,13 @@
 //! Checks every op makes of its tensors before anything is made or
 //! recorded, and the tensors as the engine sees them.
 
+use crate::activation::Call;
 use crate::element::{Dtype, Element};
 use crate::engine::elementwise::Operands;
 use crate::engine::Operand;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
+use crate::training::Saved;
 
 /// Largest tensor, in elements: PReLU's channel arithmetic runs in u32.
 pub(crate) const MAX_ELEMENTS: u64 = 1 << 31;
@@ -19,20 +21,27 @@ pub(crate) fn operand<'a, T: Element>(tensor: &'a Tensor<T>, name: &'static str)
     }
 }
 
-/// The operands of an element-wise op: `x`, `grad_y` for a backward, the
-/// output `y`.
-pub(crate) fn operands<'a, T: Element>(
-    x: &'a Tensor<T>,
-    grad_y: Option<&'a Tensor<T>>,
-    y: &'a Tensor<T>,
-    y_name: &'static str,
-) -> Operands<'a> {
+/// The operands of an element-wise op for `call`.
+pub(crate) fn operands<'a, T: Element>(call: &Call<'a, T>) -> Operands<'a> {
+    let (x, saved_mask) = match call.saved {
+        Saved::Input(t) | Saved::Output(t) => (Some(operand(t, call.saved.name())), None),
+        Saved::Mask(m) => (None, Some(m)),
+    };
+    let y_name = match call.grad_y {
+        Some(_) => "grad_x",
+        None => "y",
+    };
     Operands {
         dtype: Dtype::of::<T>(),
-        len: x.len() as u64,
-        x: operand(x, "x"),
-        g: grad_y.map(|g| operand(g, "grad_y")),
-        y: operand(y, y_name),
+        len: call.output.len() as u64,
+        x,
+        g: call.grad_y.map(|g| operand(g, "grad_y")),
+        y: operand(call.output, y_name),
+        mask: call
+            .mask
+            .or(saved_mask)
+            .map(|m| operand(m.words(), "the mask")),
+        accumulate: call.accumulate,
     }
 }
 
@@ -57,10 +66,10 @@ pub(crate) fn check_same_shape<T: Element>(
 
 /// An error if `output` overlaps `input` in the same buffer, unless it is
 /// exactly the same range and `same_allowed`.
-pub(crate) fn check_overlap<T: Element>(
-    input: &Tensor<T>,
+pub(crate) fn check_overlap<A: Element, B: Element>(
+    input: &Tensor<A>,
     input_name: &'static str,
-    output: &Tensor<T>,
+    output: &Tensor<B>,
     output_name: &'static str,
     same_allowed: bool,
 ) -> Result<()> {
@@ -92,11 +101,11 @@ fn same_buffer(a: &wgpu::Buffer, b: &wgpu::Buffer) -> bool {
 }
 
 /// An error for a tensor of more than [`MAX_ELEMENTS`].
-pub(crate) fn check_len<T: Element>(x: &Tensor<T>) -> Result<()> {
-    if x.len() as u64 > MAX_ELEMENTS {
+pub(crate) fn check_len(len: usize) -> Result<()> {
+    if len as u64 > MAX_ELEMENTS {
         return Err(Error::TooLarge {
             what: "the tensor's element count",
-            size: x.len() as u64,
+            size: len as u64,
             limit: MAX_ELEMENTS,
             hint: "split the tensor into several of at most 2^31 elements",
         });

@@ -6,6 +6,8 @@
 mod common;
 #[path = "common/golden.rs"]
 mod golden;
+#[path = "common/golden_training.rs"]
+mod golden_training;
 use common::*;
 
 /// PyTorch's bits on every pair of special values hold on the exact path
@@ -13,6 +15,13 @@ use common::*;
 #[test]
 fn exact_path_matches_pytorch_bit_for_bit() {
     golden::check_dtype::<f32>(exact_gpu(), 1e-5);
+}
+
+/// The accumulating backward's additions on the exact path: subnormal
+/// gradients added to subnormal and zero ones, against PyTorch's bits.
+#[test]
+fn exact_path_training_forms_match_pytorch_bit_for_bit() {
+    golden_training::check_training::<f32>(exact_gpu());
 }
 
 /// Forces the exact path before this binary's one Gpu is made.

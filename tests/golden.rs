@@ -6,6 +6,8 @@
 mod common;
 #[path = "common/golden.rs"]
 mod golden;
+#[path = "common/golden_training.rs"]
+mod golden_training;
 
 use common::gpu;
 use wgpu_relu::{wgpu, Error};
@@ -25,4 +27,22 @@ fn f16_matches_pytorch_bit_for_bit() {
         return;
     }
     golden::check_dtype::<half::f16>(gpu, 1e-3);
+}
+
+#[test]
+fn f32_training_forms_match_pytorch_bit_for_bit() {
+    golden_training::check_training::<f32>(gpu());
+}
+
+#[test]
+fn f16_training_forms_match_pytorch_bit_for_bit() {
+    let gpu = gpu();
+    if gpu.adapter_info().backend == wgpu::Backend::Gl {
+        let x = gpu.upload(&[0.0f32]).unwrap();
+        let r = gpu.empty::<half::f16>(&[4]);
+        assert!(matches!(r, Err(Error::MissingFeature { .. })), "{r:?}");
+        let _ = x;
+        return;
+    }
+    golden_training::check_training::<half::f16>(gpu);
 }

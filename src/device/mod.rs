@@ -6,6 +6,7 @@
 mod download;
 mod loss;
 mod ops;
+mod training;
 mod upload;
 
 use std::sync::{Arc, Mutex, RwLock};

@@ -6,7 +6,9 @@ use crate::activation::{Activation, Call, Gradients};
 use crate::element::Element;
 use crate::engine::{record_in_encoder, record_in_pass, ErrorScopes, Prepared};
 use crate::error::{Error, Result};
+use crate::mask::Mask;
 use crate::tensor::Tensor;
+use crate::training::{GradOut, Saved};
 use crate::validate::{check_len, check_overlap, check_same_shape};
 
 use super::Gpu;
@@ -24,45 +26,37 @@ impl Gpu {
         self.check_known_loss()?;
         self.check_tensor(x, "x", STORAGE)?;
         let y = self.output::<T>(x.shape())?;
-        self.submit(&self.forward_dispatches(activation, x, &y)?)?;
+        self.submit(&self.forward_dispatches(activation, x, &y, None)?)?;
         Ok(y)
     }
 
     /// Applies `activation` to `x` in place, overwriting it.
     ///
-    /// Backward needs the forward's *input*: after an in-place forward that
-    /// input is gone, so keep a copy if you will call [`Gpu::backward`].
+    /// The input is then gone: go back from the output
+    /// ([`Saved::Output`], ReLU and Leaky ReLU with a slope ≥ 0), from a
+    /// mask ([`Gpu::forward_in_place_with_mask`]), or keep a copy of `x`.
     pub fn forward_in_place<T: Element>(
         &self,
         activation: &Activation<'_, T>,
         x: &Tensor<T>,
     ) -> Result<()> {
         self.check_known_loss()?;
-        self.submit(&self.forward_dispatches(activation, x, x)?)
+        self.submit(&self.forward_dispatches(activation, x, x, None)?)
     }
 
     /// Gradients of `activation` at the forward's input `x`, given the
     /// gradient of the output `grad_y` (same shape as `x`).
     ///
     /// `x` must be the input of the forward, not its output: an in-place
-    /// forward overwrites it. For PReLU, `weight` of the result is `Some`.
+    /// forward overwrites it ([`Gpu::backward_from`] goes back from the
+    /// output or a mask). For PReLU, `weight` of the result is `Some`.
     pub fn backward<T: Element>(
         &self,
         activation: &Activation<'_, T>,
         x: &Tensor<T>,
         grad_y: &Tensor<T>,
     ) -> Result<Gradients<T>> {
-        self.check_known_loss()?;
-        self.check_tensor(x, "x", STORAGE)?;
-        let input = self.output::<T>(x.shape())?;
-        let weight = match activation {
-            Activation::Prelu { weight, .. } => Some(self.output::<T>(weight.shape())?),
-            _ => None,
-        };
-        let dispatches =
-            self.backward_dispatches(activation, x, grad_y, &input, weight.as_ref())?;
-        self.submit(&dispatches)?;
-        Ok(Gradients { input, weight })
+        self.backward_from(activation, Saved::Input(x), grad_y)
     }
 
     /// Records `y = activation(x)` into `encoder`; submits nothing.
@@ -78,7 +72,7 @@ impl Gpu {
         x: &Tensor<T>,
         y: &Tensor<T>,
     ) -> Result<()> {
-        let dispatches = self.recorded_forward(activation, x, y)?;
+        let dispatches = self.recorded_forward(activation, x, y, None)?;
         record_in_encoder(encoder, "wgpu_relu.forward", &dispatches)
     }
 
@@ -93,7 +87,7 @@ impl Gpu {
         x: &Tensor<T>,
         y: &Tensor<T>,
     ) -> Result<()> {
-        let dispatches = self.recorded_forward(activation, x, y)?;
+        let dispatches = self.recorded_forward(activation, x, y, None)?;
         record_in_pass(pass, &dispatches)
     }
 
@@ -113,7 +107,11 @@ impl Gpu {
         grad_x: &Tensor<T>,
         grad_weight: Option<&Tensor<T>>,
     ) -> Result<()> {
-        let dispatches = self.recorded_backward(activation, x, grad_y, grad_x, grad_weight)?;
+        let out = GradOut {
+            grad_weight,
+            ..GradOut::write(grad_x)
+        };
+        let dispatches = self.recorded_backward(activation, Saved::Input(x), grad_y, &out)?;
         record_in_encoder(encoder, "wgpu_relu.backward", &dispatches)
     }
 
@@ -129,40 +127,51 @@ impl Gpu {
         grad_x: &Tensor<T>,
         grad_weight: Option<&Tensor<T>>,
     ) -> Result<()> {
-        let dispatches = self.recorded_backward(activation, x, grad_y, grad_x, grad_weight)?;
+        let out = GradOut {
+            grad_weight,
+            ..GradOut::write(grad_x)
+        };
+        let dispatches = self.recorded_backward(activation, Saved::Input(x), grad_y, &out)?;
         record_in_pass(pass, &dispatches)
     }
 
     /// The dispatches of a forward the app records: the device asked, the
     /// tensors marked as never to be reused (the app submits later, maybe
     /// after dropping them).
-    fn recorded_forward<T: Element>(
+    pub(super) fn recorded_forward<T: Element>(
         &self,
         activation: &Activation<'_, T>,
         x: &Tensor<T>,
         y: &Tensor<T>,
+        mask: Option<&Mask>,
     ) -> Result<Vec<Prepared>> {
         self.check_alive()?;
-        let dispatches = self.forward_dispatches(activation, x, y)?;
+        let dispatches = self.forward_dispatches(activation, x, y, mask)?;
         for tensor in [x, y] {
             tensor.escape();
+        }
+        if let Some(mask) = mask {
+            mask.words().escape();
         }
         activation.escape();
         Ok(dispatches)
     }
 
     /// [`Gpu::recorded_forward`] for a backward.
-    fn recorded_backward<T: Element>(
+    pub(super) fn recorded_backward<T: Element>(
         &self,
         activation: &Activation<'_, T>,
-        x: &Tensor<T>,
+        saved: Saved<'_, T>,
         grad_y: &Tensor<T>,
-        grad_x: &Tensor<T>,
-        grad_weight: Option<&Tensor<T>>,
+        out: &GradOut<'_, T>,
     ) -> Result<Vec<Prepared>> {
         self.check_alive()?;
-        let dispatches = self.backward_dispatches(activation, x, grad_y, grad_x, grad_weight)?;
-        for tensor in [Some(x), Some(grad_y), Some(grad_x), grad_weight]
+        let dispatches = self.backward_dispatches(activation, saved, grad_y, out)?;
+        match saved {
+            Saved::Input(t) | Saved::Output(t) => t.escape(),
+            Saved::Mask(m) => m.words().escape(),
+        }
+        for tensor in [Some(grad_y), Some(out.grad_x), out.grad_weight]
             .into_iter()
             .flatten()
         {
@@ -172,59 +181,93 @@ impl Gpu {
         Ok(dispatches)
     }
 
-    /// Checks a forward's tensors and makes its dispatches.
-    fn forward_dispatches<T: Element>(
+    /// Checks a forward's tensors (and the mask it writes) and makes its
+    /// dispatches.
+    pub(super) fn forward_dispatches<T: Element>(
         &self,
         activation: &Activation<'_, T>,
         x: &Tensor<T>,
         y: &Tensor<T>,
+        mask: Option<&Mask>,
     ) -> Result<Vec<Prepared>> {
         self.check_tensor(x, "x", STORAGE)?;
         self.check_tensor(y, "y", STORAGE)?;
         check_same_shape(y, x, "y")?;
         check_overlap(x, "x", y, "y", true)?;
+        if let Some(mask) = mask {
+            self.check_mask(mask, x.len())?;
+            check_overlap(x, "x", mask.words(), "the mask", false)?;
+            check_overlap(y, "y", mask.words(), "the mask", false)?;
+        }
         self.dispatches(
             activation,
             &Call {
-                x,
+                saved: Saved::Input(x),
                 grad_y: None,
                 output: y,
+                mask,
                 grad_weight: None,
+                accumulate: false,
             },
         )
     }
 
     /// Checks a backward's tensors and makes its dispatches.
-    fn backward_dispatches<T: Element>(
+    pub(super) fn backward_dispatches<T: Element>(
         &self,
         activation: &Activation<'_, T>,
-        x: &Tensor<T>,
+        saved: Saved<'_, T>,
         grad_y: &Tensor<T>,
-        grad_x: &Tensor<T>,
-        grad_weight: Option<&Tensor<T>>,
+        out: &GradOut<'_, T>,
     ) -> Result<Vec<Prepared>> {
-        self.check_tensor(x, "x", STORAGE)?;
-        self.check_tensor(grad_y, "grad_y", STORAGE)?;
-        self.check_tensor(grad_x, "grad_x", STORAGE)?;
-        if grad_y.shape() != x.shape() {
-            return Err(Error::ShapeMismatch {
-                what: "grad_y",
-                actual: grad_y.shape().to_vec(),
-                expected: x.shape().to_vec(),
-            });
+        let grad_x = out.grad_x;
+        match saved {
+            Saved::Input(t) | Saved::Output(t) => {
+                self.check_tensor(t, saved.name(), STORAGE)?;
+                self.check_tensor(grad_y, "grad_y", STORAGE)?;
+                if grad_y.shape() != t.shape() {
+                    return Err(Error::ShapeMismatch {
+                        what: "grad_y",
+                        actual: grad_y.shape().to_vec(),
+                        expected: t.shape().to_vec(),
+                    });
+                }
+                check_overlap(t, saved.name(), grad_x, "grad_x", false)?;
+            }
+            Saved::Mask(mask) => {
+                self.check_tensor(grad_y, "grad_y", STORAGE)?;
+                self.check_mask(mask, grad_y.len())?;
+                check_overlap(mask.words(), "the mask", grad_x, "grad_x", false)?;
+            }
         }
-        check_same_shape(grad_x, x, "grad_x")?;
-        check_overlap(x, "x", grad_x, "grad_x", false)?;
+        self.check_tensor(grad_x, "grad_x", STORAGE)?;
+        check_same_shape(grad_x, grad_y, "grad_x")?;
         check_overlap(grad_y, "grad_y", grad_x, "grad_x", true)?;
         self.dispatches(
             activation,
             &Call {
-                x,
+                saved,
                 grad_y: Some(grad_y),
                 output: grad_x,
-                grad_weight,
+                mask: None,
+                grad_weight: out.grad_weight,
+                accumulate: out.accumulate,
             },
         )
+    }
+
+    /// An error if `mask` is another `Gpu`'s, cannot be bound, or does not
+    /// hold `len` elements.
+    fn check_mask(&self, mask: &Mask, len: usize) -> Result<()> {
+        self.check_tensor(mask.words(), "the mask", STORAGE)?;
+        if mask.len() != len {
+            return Err(Error::ShapeMismatch {
+                what: "the mask",
+                actual: vec![mask.len()],
+                expected: vec![len],
+            });
+        }
+        Ok(())
     }
 
     /// The family's dispatches for `call`, made inside error scopes, so
@@ -235,7 +278,7 @@ impl Gpu {
         call: &Call<'_, T>,
     ) -> Result<Vec<Prepared>> {
         self.check_dtype::<T>(activation.name())?;
-        check_len(call.x)?;
+        check_len(call.output.len())?;
         let scope = ErrorScopes::push(self.device());
         let dispatches = activation.dispatches(self, call);
         let caught = scope.pop_now();
@@ -246,7 +289,7 @@ impl Gpu {
 
     /// Records `dispatches` in an encoder of the library's own and submits
     /// it.
-    fn submit(&self, dispatches: &[Prepared]) -> Result<()> {
+    pub(super) fn submit(&self, dispatches: &[Prepared]) -> Result<()> {
         let scope = ErrorScopes::push(self.device());
         let mut encoder = self
             .device()

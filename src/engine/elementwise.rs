@@ -1,10 +1,10 @@
 //! The element-wise recording every family shares: one template of entry
-//! points (src/engine/elementwise.wgsl, and words.wgsl for f16 as u32
-//! words), the op cut into binding-sized chunks, each run by the vec4, the
-//! scalar or the word kernel its offsets allow.
+//! points (src/engine/elementwise.wgsl, words.wgsl for f16 as u32 words,
+//! masked.wgsl for the 1-bit mask), the op cut into binding-sized chunks,
+//! each run by the vec4, the scalar or the word kernel its offsets allow.
 
 use crate::element::Dtype;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 use super::bind::{Bound, Operand};
 use super::dispatch::Prepared;
@@ -18,6 +18,9 @@ pub(crate) const ELEMENTWISE: &str = include_str!("elementwise.wgsl");
 /// The entry points on f16 data as u32 words, for the families that
 /// supply `forward_words` and `backward_words`.
 pub(crate) const WORDS: &str = include_str!("words.wgsl");
+/// The entry points with a 1-bit mask, for the families that supply its
+/// predicate (with [`WORDS`]).
+pub(crate) const MASKED: &str = include_str!("masked.wgsl");
 
 // Binding numbers, as in the templates (the weight gradient's kernels bind
 // x, g and y at the same numbers).
@@ -33,6 +36,7 @@ const YW4: u32 = 12;
 const XW1: u32 = 13;
 const GW1: u32 = 14;
 const YW1: u32 = 15;
+const MASK: u32 = 8;
 
 /// `vec4`s (or scalars, or words) per invocation, the templates' `ITEMS`.
 const ITEMS: u32 = 4;
@@ -48,24 +52,50 @@ pub(crate) struct Geometry {
     pub(crate) x_off: u32,
     pub(crate) g_off: u32,
     pub(crate) y_off: u32,
-    pub(crate) pad: [u32; 2],
+    pub(crate) m_off: u32,
+    pub(crate) pad: u32,
 }
 
-/// The tensors of an element-wise op: `x`, the gradient `g` for a backward,
-/// the output `y`, all of `len` elements of `dtype`.
+/// The tensors of an element-wise op, all of `len` elements of `dtype`.
 #[derive(Clone, Copy)]
 pub(crate) struct Operands<'a> {
     pub(crate) dtype: Dtype,
     pub(crate) len: u64,
-    pub(crate) x: Operand<'a>,
+    /// The forward's input; for a backward, the values whose sign decides
+    /// (x, or y for a backward from the output); `None` for a backward from
+    /// a mask.
+    pub(crate) x: Option<Operand<'a>>,
+    /// The output's gradient, for a backward.
     pub(crate) g: Option<Operand<'a>>,
+    /// The output: y, or grad_x.
     pub(crate) y: Operand<'a>,
+    /// The mask a forward writes beside y, or the one a backward reads
+    /// instead of x (u32 words, bit `i % 32` of word `i / 32`).
+    pub(crate) mask: Option<Operand<'a>>,
+    /// Whether a backward adds to the output instead of overwriting it.
+    pub(crate) accumulate: bool,
 }
 
-impl Operands<'_> {
+impl<'a> Operands<'a> {
     /// Bytes per element.
     pub(crate) fn esize(&self) -> u64 {
         self.dtype.size()
+    }
+
+    /// The values a family without a mask path reads: an error, never a
+    /// panic, if a caller let a mask through.
+    pub(crate) fn values(&self, family: &str) -> Result<Operand<'a>> {
+        self.x.ok_or_else(|| {
+            Error::NeedsInput(format!("{family}'s backward cannot go back from a mask"))
+        })
+    }
+
+    /// The pipeline constants of every entry of this op.
+    fn constants(&self) -> Vec<(&'static str, f64)> {
+        match self.accumulate {
+            true => vec![("ACCUMULATE", 1.0)],
+            false => Vec::new(),
+        }
     }
 }
 
@@ -81,6 +111,52 @@ pub(crate) struct Elementwise<'a> {
     /// Whether f16 data runs as u32 words where the offsets allow (the
     /// module then has the word entries).
     pub(crate) words: bool,
+}
+
+/// One op's three kernels: vec4, scalar, and f16 as words.
+struct Entries {
+    vec4: (&'static str, &'static [u32]),
+    scalar: (&'static str, &'static [u32]),
+    packed: (&'static str, &'static [u32]),
+    /// Whether an invocation takes a mask word (32 elements) rather than
+    /// `ITEMS` vec4s, scalars or words WG apart.
+    per_mask_word: bool,
+}
+
+impl Entries {
+    fn of(operands: &Operands<'_>) -> Entries {
+        let forward = operands.g.is_none();
+        let masked = operands.mask.is_some();
+        type Entry = (&'static str, &'static [u32]);
+        let (vec4, scalar, packed): (Entry, Entry, Entry) = match (forward, masked) {
+            (true, false) => (
+                ("forward_vec4", &[X4, Y4, X1, Y1]),
+                ("forward_scalar", &[X1, Y1]),
+                ("forward_packed", &[XW4, YW4, XW1, YW1]),
+            ),
+            (true, true) => (
+                ("forward_masked_vec4", &[X4, Y4, X1, Y1, MASK]),
+                ("forward_masked_scalar", &[X1, Y1, MASK]),
+                ("forward_masked_packed", &[XW4, YW4, XW1, YW1, MASK]),
+            ),
+            (false, false) => (
+                ("backward_vec4", &[X4, G4, Y4, X1, G1, Y1]),
+                ("backward_scalar", &[X1, G1, Y1]),
+                ("backward_packed", &[XW4, GW4, YW4, XW1, GW1, YW1]),
+            ),
+            (false, true) => (
+                ("backward_masked_vec4", &[G4, Y4, G1, Y1, MASK]),
+                ("backward_masked_scalar", &[G1, Y1, MASK]),
+                ("backward_masked_packed", &[GW4, YW4, GW1, YW1, MASK]),
+            ),
+        };
+        Entries {
+            vec4,
+            scalar,
+            packed,
+            per_mask_word: forward && masked,
+        }
+    }
 }
 
 impl Engine {
@@ -99,103 +175,115 @@ impl Engine {
             x,
             g,
             y,
+            mask,
             ..
         } = op.operands;
         let esize = op.operands.esize();
         if len == 0 {
             return Ok(Vec::new());
         }
-        let extra: Vec<u32> = op.extra.iter().map(|(n, _)| *n).collect();
-        let backward = g.is_some();
-        let spec = |entry, bindings: &[u32], constants| KernelSpec {
-            module: op.module,
-            entry,
-            bindings: bindings
-                .iter()
-                .copied()
-                .chain(extra.iter().copied())
-                .collect(),
-            constants,
+        let entries = Entries::of(&op.operands);
+        let constants = op.operands.constants();
+        let spec = |(entry, bindings): (&'static str, &[u32]), vec4: bool| {
+            let mut constants = constants.clone();
+            if vec4 {
+                constants.extend(op.vec4_constants.iter().copied());
+            }
+            KernelSpec {
+                module: op.module,
+                entry,
+                bindings: bindings
+                    .iter()
+                    .copied()
+                    .chain(op.extra.iter().map(|(n, _)| *n))
+                    .collect(),
+                constants,
+            }
         };
-        let (vec4, scalar, packed) = match backward {
-            false => (
-                spec("forward_vec4", &[X4, Y4, X1, Y1], op.vec4_constants.clone()),
-                spec("forward_scalar", &[X1, Y1], Vec::new()),
-                spec("forward_packed", &[XW4, YW4, XW1, YW1], Vec::new()),
-            ),
-            true => (
-                spec(
-                    "backward_vec4",
-                    &[X4, G4, Y4, X1, G1, Y1],
-                    op.vec4_constants.clone(),
-                ),
-                spec("backward_scalar", &[X1, G1, Y1], Vec::new()),
-                spec(
-                    "backward_packed",
-                    &[XW4, GW4, YW4, XW1, GW1, YW1],
-                    Vec::new(),
-                ),
-            ),
-        };
-        let vec4 = self.kernel(&vec4, dtype)?;
-        let scalar = self.kernel(&scalar, dtype)?;
+        let vec4 = self.kernel(&spec(entries.vec4, true), dtype)?;
+        let scalar = self.kernel(&spec(entries.scalar, false), dtype)?;
         let packed = match (dtype, op.words) {
-            (Dtype::F16, true) => Some(self.kernel(&packed, dtype)?),
+            (Dtype::F16, true) => Some(self.kernel(&spec(entries.packed, false), dtype)?),
             _ => None,
         };
         // Every binding is checked before any dispatch is made.
-        for operand in [Some(x), Some(y), g].into_iter().flatten() {
+        for operand in [x, Some(y), g].into_iter().flatten() {
             self.bind(operand, esize, 0, len)?;
         }
+        if let Some(mask) = mask {
+            self.bind(mask, 4, 0, len.div_ceil(32))?;
+        }
         let per_group = u64::from(WORKGROUP_SIZE * ITEMS);
+        // A multiple of 32 elements: every chunk starts on a mask word.
         let chunk = self.chunk_elements(esize);
         let mut dispatches = Vec::new();
         let mut start = 0;
         while start < len {
             let n = chunk.min(len - start);
-            let bx = self.bind(x, esize, start, n)?;
-            let by = self.bind(y, esize, start, n)?;
+            let bx = match x {
+                Some(x) => Some(self.bind(x, esize, start, n)?),
+                None => None,
+            };
             let bg = match g {
                 Some(g) => Some(self.bind(g, esize, start, n)?),
                 None => None,
             };
+            let by = self.bind(y, esize, start, n)?;
+            let bm = match mask {
+                Some(mask) => Some(self.bind(mask, 4, start / 32, n.div_ceil(32))?),
+                None => None,
+            };
             let offsets_multiple_of = |m: u32| {
-                [Some(&bx), Some(&by), bg.as_ref()]
+                [bx.as_ref(), Some(&by), bg.as_ref()]
                     .into_iter()
                     .flatten()
                     .all(|b| b.elem_off.is_multiple_of(m))
             };
             let mut geometry = Geometry {
                 len: n as u32,
-                x_off: bx.elem_off,
+                x_off: bx.as_ref().map_or(0, |b| b.elem_off),
                 y_off: by.elem_off,
                 g_off: bg.as_ref().map_or(0, |b| b.elem_off),
+                m_off: bm.as_ref().map_or(0, |b| b.elem_off),
                 ..Geometry::default()
             };
             let mut bound: Vec<(u32, &Bound<'_>)> = op.extra.iter().map(|(n, b)| (*n, b)).collect();
-            bound.extend([(X4, &bx), (X1, &bx), (Y4, &by), (Y1, &by)]);
+            bound.extend([(Y4, &by), (Y1, &by)]);
+            if let Some(bx) = &bx {
+                bound.extend([(X4, bx), (X1, bx)]);
+            }
             if let Some(bg) = &bg {
                 bound.extend([(G4, bg), (G1, bg)]);
             }
+            if let Some(bm) = &bm {
+                bound.push((MASK, bm));
+            }
+            // Workgroups for `units` vec4s, scalars or words.
+            let groups = |units: u64| match entries.per_mask_word {
+                true => n.div_ceil(32).div_ceil(u64::from(WORKGROUP_SIZE)),
+                false => units.div_ceil(per_group).max(1),
+            };
             // (A vec4<u32> binding must hold one: eight halves at least.)
             let whole_words = n >= 8 && n.is_multiple_of(2) && offsets_multiple_of(8);
             let (kernel, groups) = match &packed {
                 Some(packed) if whole_words => {
-                    // Lengths and offsets in u32 words, each vec4<u32> eight halves.
+                    // Lengths and offsets in u32 words, each vec4<u32> eight
+                    // halves; the mask's offset stays in its own words.
                     geometry.len /= 2;
                     geometry.x_off /= 2;
                     geometry.y_off /= 2;
                     geometry.g_off /= 2;
-                    bound.extend([(XW4, &bx), (XW1, &bx), (YW4, &by), (YW1, &by)]);
+                    bound.extend([(YW4, &by), (YW1, &by)]);
+                    if let Some(bx) = &bx {
+                        bound.extend([(XW4, bx), (XW1, bx)]);
+                    }
                     if let Some(bg) = &bg {
                         bound.extend([(GW4, bg), (GW1, bg)]);
                     }
-                    (packed, (n / 8).div_ceil(per_group).max(1))
+                    (packed, groups(n / 8))
                 }
-                _ if n >= 4 && offsets_multiple_of(4) => {
-                    (&vec4, (n / 4).div_ceil(per_group).max(1))
-                }
-                _ => (&scalar, n.div_ceil(per_group)),
+                _ if n >= 4 && offsets_multiple_of(4) => (&vec4, groups(n / 4)),
+                _ => (&scalar, groups(n)),
             };
             if let Some(grid) = self.grid(groups)? {
                 geometry.groups_x = grid.x;

@@ -26,8 +26,8 @@ struct Geometry {
     x_off: u32,
     g_off: u32,
     y_off: u32,
-    pad0: u32,      // (a struct member of a uniform block takes 16-byte multiples)
-    pad1: u32,
+    m_off: u32,     // the mask's, in u32 words (src/engine/masked.wgsl)
+    pad: u32,       // (a struct member of a uniform block takes 16-byte multiples)
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -84,13 +84,13 @@ fn backward_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
     for (var k = 0u; k < ITEMS; k++) {
         let v = base + k * WG;
         if v < n4 {
-            y4[yo + v] = backward4(x4[xo + v], g4[go + v], v * 4u);
+            y4[yo + v] = output4(yo + v, backward4(x4[xo + v], g4[go + v], v * 4u));
         }
     }
     let t = group * WG + lid;
     if t < geo.len % 4u {
         let e = n4 * 4u + t;
-        y1[geo.y_off + e] = backward1(x1[geo.x_off + e], g1[geo.g_off + e], e);
+        y1[geo.y_off + e] = output1(geo.y_off + e, backward1(x1[geo.x_off + e], g1[geo.g_off + e], e));
     }
 }
 
@@ -101,7 +101,7 @@ fn backward_scalar(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
     for (var k = 0u; k < ITEMS; k++) {
         let e = base + k * WG;
         if e < geo.len {
-            y1[geo.y_off + e] = backward1(x1[geo.x_off + e], g1[geo.g_off + e], e);
+            y1[geo.y_off + e] = output1(geo.y_off + e, backward1(x1[geo.x_off + e], g1[geo.g_off + e], e));
         }
     }
 }

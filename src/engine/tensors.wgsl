@@ -12,3 +12,26 @@
 @group(0) @binding(4) var<storage, read_write> x1: array<elem>;
 @group(0) @binding(5) var<storage, read_write> g1: array<elem>;
 @group(0) @binding(6) var<storage, read_write> y1: array<elem>;
+
+// Whether a backward adds its result to the output's values (a gradient
+// accumulated over branches or micro-batches) instead of overwriting them:
+// one rounding per addition, in f32 (for f16 too: f32's 24 bits are at
+// least 2 * 11 + 2, so the f32 sum rounded to f16 is the correctly rounded
+// f16 sum).
+override ACCUMULATE: bool = false;
+
+// What goes into y1[i] for the result r.
+fn output1(i: u32, r: elem) -> elem {
+    if ACCUMULATE {
+        return elem(add1(f32(y1[i]), f32(r)));
+    }
+    return r;
+}
+
+// What goes into y4[i] for the results r.
+fn output4(i: u32, r: vec4<elem>) -> vec4<elem> {
+    if ACCUMULATE {
+        return vec4<elem>(add4(vec4<f32>(y4[i]), vec4<f32>(r)));
+    }
+    return r;
+}

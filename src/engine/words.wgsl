@@ -49,7 +49,7 @@ fn backward_packed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
     for (var k = 0u; k < ITEMS; k++) {
         let v = base + k * WG;
         if v < n4 {
-            yw4[yo + v] = backward_words(xw4[xo + v], gw4[go + v]);
+            yw4[yo + v] = output_words4(yo + v, backward_words(xw4[xo + v], gw4[go + v]));
         }
     }
     let t = group * WG + lid;
@@ -57,6 +57,29 @@ fn backward_packed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
         let e = n4 * 4u + t;
         let x = vec4<u32>(xw1[geo.x_off + e]);
         let g = vec4<u32>(gw1[geo.g_off + e]);
-        yw1[geo.y_off + e] = backward_words(x, g).x;
+        yw1[geo.y_off + e] = output_words1(geo.y_off + e, backward_words(x, g).x);
     }
+}
+
+// What goes into yw4[i] for the results r: r, or with ACCUMULATE each
+// half of yw4[i] plus that of r, rounded once.
+fn output_words4(i: u32, r: vec4<u32>) -> vec4<u32> {
+    if ACCUMULATE {
+        return add_halves(yw4[i], r);
+    }
+    return r;
+}
+
+fn output_words1(i: u32, r: u32) -> u32 {
+    if ACCUMULATE {
+        return add_halves(vec4<u32>(yw1[i]), vec4<u32>(r)).x;
+    }
+    return r;
+}
+
+fn add_halves(a: vec4<u32>, b: vec4<u32>) -> vec4<u32> {
+    let low = vec4<u32>(0xffffu);
+    let lo = f32_from_halves(a & low) + f32_from_halves(b & low);
+    let hi = f32_from_halves(a >> vec4<u32>(16u)) + f32_from_halves(b >> vec4<u32>(16u));
+    return halves_from_f32(lo) | (halves_from_f32(hi) << vec4<u32>(16u));
 }

@@ -27,6 +27,25 @@ fn backward4(x: vec4<elem>, g: vec4<elem>, e: u32) -> vec4<elem> {
     return leaky_relu_backward4(x, g, params.slope);
 }
 
+// For the mask (src/engine/masked.wgsl): the backward's predicate, x > 0,
+// and the backward given it, as leaky_relu_backward selects.
+
+fn passes1(x: elem) -> bool {
+    return is_positive1(f32(x));
+}
+
+fn passes4(x: vec4<elem>) -> vec4<bool> {
+    return is_positive4(vec4<f32>(x));
+}
+
+fn backward_given1(passes: bool, g: elem) -> elem {
+    return select(elem(mul1(params.slope, f32(g))), g, passes);
+}
+
+fn backward_given4(passes: vec4<bool>, g: vec4<elem>) -> vec4<elem> {
+    return select(vec4<elem>(mul4(vec4<f32>(params.slope), vec4<f32>(g))), g, passes);
+}
+
 // On f16 data as u32 words: each half converted to f32 exactly, the same
 // f32 product as above, one rounding back; the halves that pass through are
 // taken from the input word by a bit mask.
@@ -44,6 +63,13 @@ fn forward_words(x: vec4<u32>) -> vec4<u32> {
 }
 
 fn backward_words(x: vec4<u32>, g: vec4<u32>) -> vec4<u32> {
-    let keep = positive_halves(x);
-    return (g & keep) | (scaled_words(g) & ~keep);
+    return backward_given_words(positive_halves(x), g);
+}
+
+fn passes_words(x: vec4<u32>) -> vec4<u32> {
+    return positive_halves(x);
+}
+
+fn backward_given_words(passes: vec4<u32>, g: vec4<u32>) -> vec4<u32> {
+    return (g & passes) | (scaled_words(g) & ~passes);
 }

@@ -4,9 +4,11 @@
 
 pub(crate) mod cpu;
 
-use crate::common::{EXACT, HALVES, INDEX, SIGN};
+use crate::common::{ADD, EXACT, HALVES, INDEX, SIGN};
 use crate::element::Dtype;
-use crate::engine::elementwise::{Elementwise, Geometry, Operands, ELEMENTWISE, TENSORS, WORDS};
+use crate::engine::elementwise::{
+    Elementwise, Geometry, Operands, ELEMENTWISE, MASKED, TENSORS, WORDS,
+};
 use crate::engine::{Engine, Module, Prepared};
 use crate::error::{Error, Result};
 
@@ -22,11 +24,13 @@ pub(crate) static MODULE: Module = Module {
     parts: &[
         SIGN,
         EXACT,
+        ADD,
         INDEX,
         HALVES,
         TENSORS,
         ELEMENTWISE,
         WORDS,
+        MASKED,
         WGSL,
         KERNELS,
     ],

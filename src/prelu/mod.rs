@@ -11,7 +11,7 @@ pub(crate) mod plan;
 pub(crate) mod slabs;
 pub(crate) mod weight_grad;
 
-use crate::common::{EXACT, INDEX, SIGN};
+use crate::common::{ADD, EXACT, INDEX, SIGN};
 use crate::engine::bind::VEC4_SPAN;
 use crate::engine::elementwise::{Elementwise, Geometry, Operands, ELEMENTWISE, TENSORS};
 use crate::engine::{Engine, Module, Operand, Prepared, WORKGROUP_SIZE};
@@ -32,6 +32,7 @@ pub(crate) static MODULE: Module = Module {
     parts: &[
         SIGN,
         EXACT,
+        ADD,
         INDEX,
         TENSORS,
         ELEMENTWISE,

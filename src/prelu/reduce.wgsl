@@ -3,7 +3,8 @@
 
 // The sum of channel c_first + c over this dispatch's partials: added to
 // the earlier slabs' sum, and kept for the next slab or rounded once into
-// grad_w.
+// grad_w (with ACCUMULATE, that rounded sum added to grad_w's value and
+// rounded once more, as grad_x's elements are).
 fn finish_channel(c: u32, sum: f32) {
     let channel = params.c_first + c;
     var total = sum;
@@ -13,7 +14,12 @@ fn finish_channel(c: u32, sum: f32) {
     if (params.acc_mode & 2u) != 0u {
         acc[channel] = total;
     } else {
-        grad_w[params.y_off + channel] = elem(total);
+        let i = params.y_off + channel;
+        if ACCUMULATE {
+            grad_w[i] = elem(add1(f32(grad_w[i]), f32(elem(total))));
+        } else {
+            grad_w[i] = elem(total);
+        }
     }
 }
 

@@ -73,8 +73,9 @@ pub(crate) struct Params {
 
 /// The entry point and pipeline constants of pass 1. `aligned`: every
 /// operand on a multiple of four elements, so the four-at-a-time kernels
-/// load vec4s (else scalars, in the same order).
-fn pass1_spec(pass: Pass1, channels: &Channels, aligned: bool) -> KernelSpec {
+/// load vec4s (else scalars, in the same order). `accumulate`: grad_x is
+/// added to.
+fn pass1_spec(pass: Pass1, channels: &Channels, aligned: bool, accumulate: bool) -> KernelSpec {
     let (entry, bindings, mut constants) = match pass {
         Pass1::RowsVec4 => (
             "weight_grad_rows_vec4",
@@ -100,6 +101,9 @@ fn pass1_spec(pass: Pass1, channels: &Channels, aligned: bool) -> KernelSpec {
     if !aligned && matches!(pass, Pass1::RowsVec4 | Pass1::ColsVec4) {
         constants.push(("ALIGNED", 0.0));
     }
+    if accumulate {
+        constants.push(("ACCUMULATE", 1.0));
+    }
     KernelSpec {
         module: &MODULE,
         entry,
@@ -108,7 +112,8 @@ fn pass1_spec(pass: Pass1, channels: &Channels, aligned: bool) -> KernelSpec {
     }
 }
 
-fn pass2_spec(pass: Pass2) -> KernelSpec {
+/// The entry point of pass 2; `accumulate`: grad_w is added to.
+fn pass2_spec(pass: Pass2, accumulate: bool) -> KernelSpec {
     let (entry, partials) = match pass {
         Pass2::WideVec4 => ("weight_grad_reduce_wide_vec4", PARTIALS4),
         Pass2::Wide => ("weight_grad_reduce_wide", PARTIALS),
@@ -119,7 +124,10 @@ fn pass2_spec(pass: Pass2) -> KernelSpec {
         module: &MODULE,
         entry,
         bindings: vec![partials, GRAD_W, ACC],
-        constants: Vec::new(),
+        constants: match accumulate {
+            true => vec![("ACCUMULATE", 1.0)],
+            false => Vec::new(),
+        },
     }
 }
 
@@ -133,14 +141,14 @@ pub(crate) fn dispatches(
     channels: &Channels,
 ) -> Result<Vec<Prepared>> {
     let Operands {
-        dtype,
-        len,
-        x,
-        g,
-        y,
-        ..
+        dtype, len, g, y, ..
     } = operands;
-    let g = g.expect("a backward has a gradient");
+    let x = operands.values("PReLU")?;
+    let Some(g) = g else {
+        return Err(Error::Validation(
+            "the weight gradient was asked of a forward".into(),
+        ));
+    };
     let esize = operands.esize();
     let c = channels.channels as u64;
     if c == 0 {
@@ -171,8 +179,12 @@ pub(crate) fn dispatches(
             .elem_off
             .is_multiple_of(4);
     }
-    let pass1 = engine.kernel(&pass1_spec(plan.pass1, channels, aligned), dtype)?;
-    let pass2 = engine.kernel(&pass2_spec(plan.pass2), dtype)?;
+    let accumulate = operands.accumulate;
+    let pass1 = engine.kernel(
+        &pass1_spec(plan.pass1, channels, aligned, accumulate),
+        dtype,
+    )?;
+    let pass2 = engine.kernel(&pass2_spec(plan.pass2, accumulate), dtype)?;
 
     // The scratch: the partials, then (aligned) one f32 per channel carried
     // between slabs.

@@ -68,7 +68,7 @@ fn flat_workgroup(wg: vec3<u32>) -> u32 {
 fn backward_element(i: u32, w: f32) -> f32 {
     let x = x1[params.x_off + i];
     let g = g1[params.g_off + i];
-    y1[params.y_off + i] = prelu_backward(x, g, w);
+    y1[params.y_off + i] = output1(params.y_off + i, prelu_backward(x, g, w));
     return prelu_weight_term(x, g);
 }
 
@@ -97,13 +97,14 @@ fn backward_elements4(i: u32, w: vec4<f32>) -> vec4<f32> {
     }
     let grad_x = prelu_backward4(xe, ge, w);
     if ALIGNED {
-        y4[(params.y_off + i) / 4u] = grad_x;
+        let yo = (params.y_off + i) / 4u;
+        y4[yo] = output4(yo, grad_x);
     } else {
         let yo = params.y_off + i;
-        y1[yo] = grad_x.x;
-        y1[yo + 1u] = grad_x.y;
-        y1[yo + 2u] = grad_x.z;
-        y1[yo + 3u] = grad_x.w;
+        y1[yo] = output1(yo, grad_x.x);
+        y1[yo + 1u] = output1(yo + 1u, grad_x.y);
+        y1[yo + 2u] = output1(yo + 2u, grad_x.z);
+        y1[yo + 3u] = output1(yo + 3u, grad_x.w);
     }
     return prelu_weight_term4(xe, ge);
 }

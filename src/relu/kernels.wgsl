@@ -24,6 +24,25 @@ fn backward4(x: vec4<elem>, g: vec4<elem>, e: u32) -> vec4<elem> {
     return relu_backward4(x, g);
 }
 
+// For the mask (src/engine/masked.wgsl): the backward's predicate, x
+// positive or NaN, and the backward given it, as relu_backward selects.
+
+fn passes1(x: elem) -> bool {
+    return relu_passes1(f32(x));
+}
+
+fn passes4(x: vec4<elem>) -> vec4<bool> {
+    return relu_passes4(vec4<f32>(x));
+}
+
+fn backward_given1(passes: bool, g: elem) -> elem {
+    return select(elem(0.0), g, passes);
+}
+
+fn backward_given4(passes: vec4<bool>, g: vec4<elem>) -> vec4<elem> {
+    return select(vec4<elem>(0.0), g, passes);
+}
+
 // On f16 data as u32 words ReLU needs no arithmetic: it keeps or zeroes
 // each half by its bit pattern, with no conversion.
 
@@ -32,7 +51,15 @@ fn forward_words(x: vec4<u32>) -> vec4<u32> {
 }
 
 fn backward_words(x: vec4<u32>, g: vec4<u32>) -> vec4<u32> {
-    return g & relu_passing_halves(x);
+    return backward_given_words(relu_passing_halves(x), g);
+}
+
+fn passes_words(x: vec4<u32>) -> vec4<u32> {
+    return relu_passing_halves(x);
+}
+
+fn backward_given_words(passes: vec4<u32>, g: vec4<u32>) -> vec4<u32> {
+    return g & passes;
 }
 
 // Positive or NaN f16 (0x0001..=0x7fff, 0xfc01..=0xffff): where ReLU's

@@ -5,8 +5,10 @@
 
 pub(crate) mod cpu;
 
-use crate::common::{EXACT, HALVES, INDEX, SIGN};
-use crate::engine::elementwise::{Elementwise, Geometry, Operands, ELEMENTWISE, TENSORS, WORDS};
+use crate::common::{ADD, EXACT, HALVES, INDEX, SIGN};
+use crate::engine::elementwise::{
+    Elementwise, Geometry, Operands, ELEMENTWISE, MASKED, TENSORS, WORDS,
+};
 use crate::engine::{Engine, Module, Prepared};
 use crate::error::Result;
 
@@ -24,11 +26,13 @@ pub(crate) static MODULE: Module = Module {
     parts: &[
         SIGN,
         EXACT,
+        ADD,
         INDEX,
         HALVES,
         TENSORS,
         ELEMENTWISE,
         WORDS,
+        MASKED,
         WGSL,
         KERNELS,
     ],
