@@ -13,7 +13,7 @@
 
 use std::time::Instant;
 
-use wgpu_relu::{cpu, half::f16, wgpu, Activation, Element, Gpu, Tensor};
+use wgpu_relu::{cpu, half::f16, wgpu, Activation, Element, Gpu, GradOut, Saved, Tensor};
 
 const CHANNELS: usize = 64;
 
@@ -198,8 +198,11 @@ fn bench_dtype<T: Element>(
             g.reshape(&images)?,
             y.reshape(&images)?,
         );
-        let esize = T::SIZE;
-        let n = len as u64;
+        // The 1-bit mask ReLU's forward leaves (Leaky's has other bits, the
+        // same traffic).
+        let (_, mask) = gpu.forward_with_mask(&Activation::Relu, &x)?;
+        let esize = T::SIZE as f64;
+        let n = len as f64;
         let relu = Activation::Relu;
         let leaky = Activation::LeakyRelu {
             negative_slope: 0.01,
@@ -209,45 +212,98 @@ fn bench_dtype<T: Element>(
             channel_axis: 1,
         };
         type Rec<'a> = Box<dyn Fn(&mut wgpu::CommandEncoder) + 'a>;
-        let cases: Vec<(&str, u64, Rec)> = vec![
+        // Bytes each element moves: whole streams of elements, and a mask
+        // of one bit.
+        let streams = |k: f64| k * esize;
+        let bit = 1.0 / 8.0;
+        let from = |e: &mut wgpu::CommandEncoder, act, saved, out| {
+            gpu.encode_backward_from(e, act, saved, &g, out).unwrap()
+        };
+        let cases: Vec<(&str, f64, Rec)> = vec![
             (
                 "relu_forward",
-                2,
+                streams(2.0),
                 Box::new(|e| gpu.encode_forward(e, &relu, &x, &y).unwrap()),
             ),
             (
                 "relu_forward_in_place",
-                2,
+                streams(2.0),
                 Box::new(|e| gpu.encode_forward(e, &relu, &y, &y).unwrap()),
             ),
             (
                 "relu_backward",
-                3,
+                streams(3.0),
                 Box::new(|e| gpu.encode_backward(e, &relu, &x, &g, &y, None).unwrap()),
             ),
             (
+                "relu_forward_with_mask",
+                streams(2.0) + bit,
+                Box::new(|e| {
+                    gpu.encode_forward_with_mask(e, &relu, &x, &y, &mask)
+                        .unwrap()
+                }),
+            ),
+            (
+                "relu_backward_from_mask",
+                streams(2.0) + bit,
+                Box::new(|e| from(e, &relu, Saved::Mask(&mask), GradOut::write(&y))),
+            ),
+            (
+                "relu_backward_from_output",
+                streams(3.0),
+                Box::new(|e| from(e, &relu, Saved::Output(&x), GradOut::write(&y))),
+            ),
+            (
+                "relu_backward_accumulate",
+                streams(4.0),
+                Box::new(|e| from(e, &relu, Saved::Input(&x), GradOut::add_to(&y))),
+            ),
+            (
+                "relu_backward_from_mask_accumulate",
+                streams(3.0) + bit,
+                Box::new(|e| from(e, &relu, Saved::Mask(&mask), GradOut::add_to(&y))),
+            ),
+            (
                 "leaky_forward",
-                2,
+                streams(2.0),
                 Box::new(|e| gpu.encode_forward(e, &leaky, &x, &y).unwrap()),
             ),
             (
                 "leaky_backward",
-                3,
+                streams(3.0),
                 Box::new(|e| gpu.encode_backward(e, &leaky, &x, &g, &y, None).unwrap()),
             ),
             (
+                "leaky_forward_with_mask",
+                streams(2.0) + bit,
+                Box::new(|e| {
+                    gpu.encode_forward_with_mask(e, &leaky, &x, &y, &mask)
+                        .unwrap()
+                }),
+            ),
+            (
+                "leaky_backward_from_mask",
+                streams(2.0) + bit,
+                Box::new(|e| from(e, &leaky, Saved::Mask(&mask), GradOut::write(&y))),
+            ),
+            (
+                "leaky_backward_from_output",
+                streams(3.0),
+                Box::new(|e| from(e, &leaky, Saved::Output(&x), GradOut::write(&y))),
+            ),
+            (
                 "prelu64_forward",
-                2,
+                streams(2.0),
                 Box::new(|e| gpu.encode_forward(e, &prelu, &x, &y).unwrap()),
             ),
             (
                 "prelu64_channels_last_forward",
-                2,
+                streams(2.0),
                 Box::new(|e| gpu.encode_forward(e, &prelu, &x_last, &y_last).unwrap()),
             ),
             (
                 "prelu64_backward_with_weight",
-                3,
+                streams(3.0),
                 Box::new(|e| {
                     gpu.encode_backward(e, &prelu, &x, &g, &y, Some(&gw))
                         .unwrap()
@@ -255,7 +311,7 @@ fn bench_dtype<T: Element>(
             ),
             (
                 "prelu64_channels_last_backward_with_weight",
-                3,
+                streams(3.0),
                 Box::new(|e| {
                     gpu.encode_backward(e, &prelu, &x_last, &g_last, &y_last, Some(&gw))
                         .unwrap()
@@ -263,20 +319,20 @@ fn bench_dtype<T: Element>(
             ),
             (
                 "prelu64_32x32_images_backward_with_weight",
-                3,
+                streams(3.0),
                 Box::new(|e| {
                     gpu.encode_backward(e, &prelu, &x_img, &g_img, &y_img, Some(&gw))
                         .unwrap()
                 }),
             ),
         ];
-        for (name, passes, record) in cases {
+        for (name, bytes_per_element, record) in cases {
             if !wanted(name) {
                 continue;
             }
             // A copy moves each byte twice (read + write): copy half the
             // bytes the op moves.
-            let copy_bytes = passes * n * esize / 2;
+            let copy_bytes = (bytes_per_element * n / 2.0).ceil() as u64;
             let times = compare(
                 gpu,
                 timer,

@@ -23,7 +23,7 @@ Every file is a flat little-endian array of bit patterns: u32 for f32
 For the training forms (drawn from a second generator, so that the files
 above do not change):
 
-- `relu_mask`, `leaky_mask` (u32 words, bit i % 32 of word i / 32): the
+- `relu_mask`, `leaky_mask` (u32 words in the layout of src/mask.rs): the
   predicate each backward takes g on, `~(x <= 0)` and `x > 0`.
 - `relu_backward_from_output`: `threshold_backward(g, relu(x), 0)`, what
   PyTorch's in-place `relu_` goes back from; `leaky_backward_from_output_k`
@@ -105,9 +105,17 @@ def write(folder, name, array, width):
 
 
 def mask_words(predicate):
-    bits = predicate.numpy().astype(np.uint8)
-    bits = np.concatenate([bits, np.zeros((-len(bits)) % 32, dtype=np.uint8)])
-    return np.packbits(bits, bitorder="little").view("<u4")
+    # Blocks of 8192 elements, 256 words each (a partial one a word per
+    # started vec4): element r of a block is bit 4 * (r // 1024) + r % 4 of
+    # the block's word (r // 4) % 256.
+    bits = predicate.numpy()
+    n = len(bits)
+    rest = n % 8192
+    words = np.zeros(n // 8192 * 256 + min(256, -(-rest // 4)), dtype=np.uint32)
+    for i in np.nonzero(bits)[0]:
+        r = i % 8192
+        words[i // 8192 * 256 + (r // 4) % 256] |= np.uint32(1 << (4 * (r // 1024) + r % 4))
+    return words
 
 
 def main():

@@ -37,6 +37,13 @@ const XW1: u32 = 13;
 const GW1: u32 = 14;
 const YW1: u32 = 15;
 const MASK: u32 = 8;
+const XW2: u32 = 18;
+const GW2: u32 = 19;
+const YW2: u32 = 20;
+
+/// Elements of one block of the mask layout (src/mask.rs): a workgroup of
+/// the masked kernels, 256 words.
+pub(crate) const MASK_BLOCK: u64 = WORKGROUP_SIZE as u64 * 32;
 
 /// `vec4`s (or scalars, or words) per invocation, the templates' `ITEMS`.
 const ITEMS: u32 = 4;
@@ -118,9 +125,10 @@ struct Entries {
     vec4: (&'static str, &'static [u32]),
     scalar: (&'static str, &'static [u32]),
     packed: (&'static str, &'static [u32]),
-    /// Whether an invocation takes a mask word (32 elements) rather than
-    /// `ITEMS` vec4s, scalars or words WG apart.
-    per_mask_word: bool,
+    /// Whether the op has a mask: an invocation then takes a mask word
+    /// (32 elements, 8 vec4s WG apart), a workgroup a block of the layout,
+    /// and f16's words come two to a vec4 of halves, with offsets in halves.
+    masked: bool,
 }
 
 impl Entries {
@@ -137,7 +145,7 @@ impl Entries {
             (true, true) => (
                 ("forward_masked_vec4", &[X4, Y4, X1, Y1, MASK]),
                 ("forward_masked_scalar", &[X1, Y1, MASK]),
-                ("forward_masked_packed", &[XW4, YW4, XW1, YW1, MASK]),
+                ("forward_masked_packed", &[XW2, YW2, X1, Y1, MASK]),
             ),
             (false, false) => (
                 ("backward_vec4", &[X4, G4, Y4, X1, G1, Y1]),
@@ -147,16 +155,24 @@ impl Entries {
             (false, true) => (
                 ("backward_masked_vec4", &[G4, Y4, G1, Y1, MASK]),
                 ("backward_masked_scalar", &[G1, Y1, MASK]),
-                ("backward_masked_packed", &[GW4, YW4, GW1, YW1, MASK]),
+                ("backward_masked_packed", &[GW2, YW2, G1, Y1, MASK]),
             ),
         };
         Entries {
             vec4,
             scalar,
             packed,
-            per_mask_word: forward && masked,
+            masked,
         }
     }
+}
+
+/// The words of the mask of `len` elements, or the first word of the
+/// block at element `len` (src/mask.rs has the layout): 256 words a whole
+/// block, one per vec4 of a partial one.
+pub(crate) fn mask_words(len: u64) -> u64 {
+    let rest = len % MASK_BLOCK;
+    len / MASK_BLOCK * u64::from(WORKGROUP_SIZE) + rest.div_ceil(4).min(u64::from(WORKGROUP_SIZE))
 }
 
 impl Engine {
@@ -211,11 +227,14 @@ impl Engine {
             self.bind(operand, esize, 0, len)?;
         }
         if let Some(mask) = mask {
-            self.bind(mask, 4, 0, len.div_ceil(32))?;
+            self.bind(mask, 4, 0, mask_words(len))?;
         }
         let per_group = u64::from(WORKGROUP_SIZE * ITEMS);
-        // A multiple of 32 elements: every chunk starts on a mask word.
-        let chunk = self.chunk_elements(esize);
+        let mut chunk = self.chunk_elements(esize);
+        if entries.masked {
+            // Every chunk starts on a block of the mask.
+            chunk = (chunk / MASK_BLOCK * MASK_BLOCK).max(MASK_BLOCK);
+        }
         let mut dispatches = Vec::new();
         let mut start = 0;
         while start < len {
@@ -230,7 +249,7 @@ impl Engine {
             };
             let by = self.bind(y, esize, start, n)?;
             let bm = match mask {
-                Some(mask) => Some(self.bind(mask, 4, start / 32, n.div_ceil(32))?),
+                Some(mask) => Some(self.bind(mask, 4, mask_words(start), mask_words(n))?),
                 None => None,
             };
             let offsets_multiple_of = |m: u32| {
@@ -258,17 +277,33 @@ impl Engine {
             if let Some(bm) = &bm {
                 bound.push((MASK, bm));
             }
-            // Workgroups for `units` vec4s, scalars or words.
-            let groups = |units: u64| match entries.per_mask_word {
-                true => n.div_ceil(32).div_ceil(u64::from(WORKGROUP_SIZE)),
+            // Workgroups for `units` vec4s, scalars or words, or for the
+            // blocks of a mask.
+            let groups = |units: u64| match entries.masked {
+                true => n.div_ceil(MASK_BLOCK),
                 false => units.div_ceil(per_group).max(1),
             };
-            // (A vec4<u32> binding must hold one: eight halves at least.)
-            let whole_words = n >= 8 && n.is_multiple_of(2) && offsets_multiple_of(8);
             let (kernel, groups) = match &packed {
-                Some(packed) if whole_words => {
+                Some(packed) if entries.masked && n >= 4 && offsets_multiple_of(4) => {
+                    // Two u32s a vec4 of halves; offsets stay in halves.
+                    bound.push((YW2, &by));
+                    if let Some(bx) = &bx {
+                        bound.push((XW2, bx));
+                    }
+                    if let Some(bg) = &bg {
+                        bound.push((GW2, bg));
+                    }
+                    (packed, groups(0))
+                }
+                // (A vec4<u32> binding must hold one: eight halves at least.)
+                Some(packed)
+                    if !entries.masked
+                        && n >= 8
+                        && n.is_multiple_of(2)
+                        && offsets_multiple_of(8) =>
+                {
                     // Lengths and offsets in u32 words, each vec4<u32> eight
-                    // halves; the mask's offset stays in its own words.
+                    // halves.
                     geometry.len /= 2;
                     geometry.x_off /= 2;
                     geometry.y_off /= 2;
