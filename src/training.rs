@@ -10,7 +10,7 @@ use crate::tensor::Tensor;
 /// | kept | bytes per element (f32) | ReLU | Leaky ReLU | PReLU |
 /// | --- | --- | --- | --- | --- |
 /// | `Input(x)` | 4 | yes | yes | yes |
-/// | `Mask(m)` | 1/8 | yes | yes | no: the weight gradient needs `x` |
+/// | `Mask(m)` | 0.125 | yes | yes | no: the weight gradient needs `x` |
 /// | `Output(y)` | 0 if the next layer keeps `y` anyway | yes | slope ≥ 0 | no |
 ///
 /// Going back from the output works where `y > 0` exactly where `x > 0`:
