@@ -6,7 +6,7 @@
 
 mod common;
 use common::*;
-use wgpu_relu::{wgpu, Activation, Error, Gpu, Tensor};
+use wgpu_relu::{wgpu, Activation, Error, Gpu, GradOut, Mask, Saved, Tensor};
 
 fn instance() -> wgpu::Instance {
     wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
@@ -20,12 +20,16 @@ fn device_of(instance: &wgpu::Instance) -> (wgpu::Device, wgpu::Queue) {
 
 /// Every kind of call on `gpu`, with tensors made before whatever broke it
 /// where given; each result.
-fn every_call(gpu: &Gpu, made: Option<(&Tensor<f32>, &Tensor<f32>)>) -> Vec<wgpu_relu::Result<()>> {
+fn every_call(
+    gpu: &Gpu,
+    made: Option<(&Tensor<f32>, &Tensor<f32>, &Mask)>,
+) -> Vec<wgpu_relu::Result<()>> {
     let mut results = vec![
         gpu.upload(&[1.0f32, -2.0]).map(drop),
         gpu.empty::<f32>(&[4]).map(drop),
+        gpu.empty_mask(4).map(drop),
     ];
-    if let Some((x, y)) = made {
+    if let Some((x, y, mask)) = made {
         let leaky = Activation::LeakyRelu {
             negative_slope: 0.375,
         };
@@ -39,6 +43,20 @@ fn every_call(gpu: &Gpu, made: Option<(&Tensor<f32>, &Tensor<f32>)>) -> Vec<wgpu
             gpu.encode_forward(&mut encoder, &Activation::Relu, x, y),
             gpu.encode_backward(&mut encoder, &leaky, x, x, y, None),
             gpu.download(x).map(drop),
+            gpu.forward_with_mask(&Activation::Relu, x).map(drop),
+            gpu.forward_in_place_with_mask(&leaky, x).map(drop),
+            gpu.encode_forward_with_mask(&mut encoder, &Activation::Relu, x, y, mask),
+            gpu.backward_from(&Activation::Relu, Saved::Mask(mask), x)
+                .map(drop),
+            gpu.backward_into(&leaky, Saved::Output(x), x, GradOut::add_to(y)),
+            gpu.encode_backward_from(
+                &mut encoder,
+                &leaky,
+                Saved::Mask(mask),
+                x,
+                GradOut::add_to(y),
+            ),
+            gpu.download_mask(mask).map(drop),
         ]);
     }
     results
@@ -124,11 +142,11 @@ fn borrowed_device_destroyed_without_notice_is_device_lost() {
     let gpu = Gpu::from_device(device.clone(), queue);
     let x = gpu.upload(&[1.0f32, -2.0, 3.0, -4.0]).unwrap();
     let y = gpu.empty::<f32>(&[4]).unwrap();
-    gpu.forward(&Activation::Relu, &x).unwrap();
+    let (_, mask) = gpu.forward_with_mask(&Activation::Relu, &x).unwrap();
     device.destroy();
     // No notify_device_lost: the library must find out by itself.
     assert_all(
-        &every_call(&gpu, Some((&x, &y))),
+        &every_call(&gpu, Some((&x, &y, &mask))),
         device_lost,
         "borrowed, destroyed",
     );
@@ -140,12 +158,13 @@ fn owned_device_destroyed_with_work_pending_is_device_lost() {
     let n = 1 << 22;
     let x = gpu.upload(&vec![-1.5f32; n]).unwrap();
     let y = gpu.empty::<f32>(&[n]).unwrap();
+    let mask = gpu.empty_mask(n).unwrap();
     for _ in 0..4 {
         gpu.forward(&Activation::Relu, &x).unwrap();
     }
     gpu.device().destroy();
     assert_all(
-        &every_call(&gpu, Some((&x, &y))),
+        &every_call(&gpu, Some((&x, &y, &mask))),
         device_lost,
         "owned, destroyed",
     );
@@ -163,10 +182,19 @@ fn encoder_of_another_device_is_device_mismatch() {
         weight: &w,
         channel_axis: 0,
     };
+    let mask = gpu.empty_mask(3).unwrap();
     let mut foreign = other.device().create_command_encoder(&Default::default());
     let results = [
         gpu.encode_forward(&mut foreign, &Activation::Relu, &x, &y),
         gpu.encode_backward(&mut foreign, &prelu, &x, &x, &y, Some(&gw)),
+        gpu.encode_forward_with_mask(&mut foreign, &Activation::Relu, &x, &y, &mask),
+        gpu.encode_backward_from(
+            &mut foreign,
+            &prelu,
+            Saved::Input(&x),
+            &x,
+            GradOut::add_to(&y).with_weight(&gw),
+        ),
     ];
     assert_all(&results, device_mismatch, "foreign encoder");
     // Both Gpus carry on.

@@ -8,7 +8,7 @@ use common::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use std::time::{Duration, Instant};
-use wgpu_relu::{cpu, wgpu, Activation, Error, Gpu, Tensor};
+use wgpu_relu::{cpu, wgpu, Activation, Error, Gpu, GradOut, Mask, Saved, Tensor};
 
 /// One round of mixed ops on fresh data, every result checked.
 fn mixed_round(gpu: &Gpu, rng: &mut Rng, round: usize) {
@@ -268,7 +268,7 @@ fn fuzz_the_public_api() {
         slope,
         0usize..6,
         0usize..7,
-        0usize..6,
+        0usize..10,
     );
     let (ok, errors) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
     let mut runner = TestRunner::new(Config {
@@ -307,6 +307,21 @@ fn fuzz_the_public_api() {
                     2 => gpu.encode_backward(&mut encoder, &act, &y, &x, &y, None)?,
                     3 => drop(gpu.forward(&act, &x)?),
                     4 => drop(gpu.backward(&act, &y, &foreign)?),
+                    // The training forms, over the hostile buffer as a mask.
+                    6 => {
+                        let mask = Mask::from_buffer(buffer.clone(), offset, len)?;
+                        gpu.encode_forward_with_mask(&mut encoder, &act, &y, &y, &mask)?
+                    }
+                    7 => drop(gpu.backward_from(&act, Saved::Output(&x), &y)?),
+                    8 => {
+                        let mask = Mask::from_buffer(buffer.clone(), offset, len)?;
+                        gpu.backward_into(&act, Saved::Mask(&mask), &y, GradOut::add_to(&y))?
+                    }
+                    9 => {
+                        let (_, mask) = gpu.forward_with_mask(&act, &x)?;
+                        let out = GradOut::add_to(&y).with_weight(&w);
+                        gpu.encode_backward_from(&mut encoder, &act, Saved::Mask(&mask), &x, out)?
+                    }
                     _ => {
                         let out = gpu.forward(&act, &y)?;
                         let expected = match act {
