@@ -33,6 +33,13 @@ above do not change):
   random); `relu_backward_acc`, `leaky_backward_acc_k`: `acc` plus the
   backward, in the dtype. `prelu_acc`, `prelu_backward_acc` the same for
   PReLU's grad_x.
+- RReLU: `rrelu_slopes` (f32 bits, both folders) are the library's slopes
+  for x's elements (Philox-4x32-10 with seed RRELU_SEED on stream
+  RRELU_STREAM, bounds 1/8 and 1/3, as src/rrelu/cpu.rs makes them);
+  f32 only: `rrelu_forward`, PyTorch's training rule `x <= 0 ? x * a : x`
+  with those slopes, and `rrelu_backward`, `rrelu_with_noise_backward`
+  given them as its noise. `rrelu_eval_forward`, `rrelu_eval_backward`:
+  `rrelu(x, training=False)` and its gradient, both dtypes.
 """
 
 import os
@@ -102,6 +109,41 @@ def write(folder, name, array, width):
     array = np.asarray(array, dtype=np.uint32 if width == 4 else np.uint16)
     with open(os.path.join(folder, name + ".bin"), "wb") as f:
         f.write(array.astype("<u4" if width == 4 else "<u2").tobytes())
+
+
+RRELU_SEED = 0x0123456789ABCDEF
+RRELU_STREAM = 42
+RRELU_LOWER, RRELU_UPPER = 1.0 / 8.0, 1.0 / 3.0
+
+
+def philox4x32_10(ctr, key):
+    # ctr: 4 arrays of uint64 holding u32 words; key: 2 python ints.
+    m0, m1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
+    mask = np.uint64(0xFFFFFFFF)
+    c = [np.asarray(w, dtype=np.uint64) for w in ctr]
+    k = [np.uint64(key[0]), np.uint64(key[1])]
+    for r in range(10):
+        if r > 0:
+            k = [(k[0] + np.uint64(0x9E3779B9)) & mask, (k[1] + np.uint64(0xBB67AE85)) & mask]
+        p0, p1 = m0 * c[0], m1 * c[2]
+        c = [((p1 >> np.uint64(32)) ^ c[1] ^ k[0]) & mask, p1 & mask,
+             ((p0 >> np.uint64(32)) ^ c[3] ^ k[1]) & mask, p0 & mask]
+    return c
+
+
+def rrelu_slopes(n, seed, stream, lower, upper):
+    i = np.arange(n, dtype=np.uint64)
+    zeros = np.zeros(n, dtype=np.uint64)
+    words = philox4x32_10([i // np.uint64(4), zeros, zeros + np.uint64(stream & 0xFFFFFFFF),
+                           zeros + np.uint64(stream >> 32)],
+                          [seed & 0xFFFFFFFF, seed >> 32])
+    lane = (i % np.uint64(4)).astype(np.int64)
+    bits = np.choose(lane, words).astype(np.uint32)
+    lower32, upper32 = np.float32(lower), np.float32(upper)
+    span = np.float32(upper32 - lower32)
+    top = np.nextafter(upper32, np.float32(-np.inf)) if lower32 != upper32 else lower32
+    u = (bits >> np.uint32(8)).astype(np.float32) * np.float32(2.0 ** -24)
+    return np.minimum(lower32 + u * span, top).astype(np.float32)
 
 
 def mask_words(predicate):
@@ -188,6 +230,20 @@ def main():
         write(folder, "prelu_acc", paccs, width)
         write(folder, "prelu_backward_acc",
               bits_of(tensor(paccs, dtype).reshape(2, c, k) + x3.grad, dtype), width)
+        slopes_r = rrelu_slopes(len(xs), RRELU_SEED, RRELU_STREAM, RRELU_LOWER, RRELU_UPPER)
+        write(folder, "rrelu_slopes", slopes_r.view(np.uint32), 4)
+        a = torch.from_numpy(slopes_r.copy())
+        if dtype == "f32":
+            write(folder, "rrelu_forward", bits_of(torch.where(x <= 0, x * a, x), dtype), width)
+            noise = torch.where(x <= 0, a, torch.ones_like(a))
+            bwd = torch.ops.aten.rrelu_with_noise_backward(
+                g, x, noise, RRELU_LOWER, RRELU_UPPER, True, False)
+            write(folder, "rrelu_backward", bits_of(bwd, dtype), width)
+        xe = x.clone().requires_grad_(True)
+        ye = torch.nn.functional.rrelu(xe, RRELU_LOWER, RRELU_UPPER, training=False)
+        ye.backward(g)
+        write(folder, "rrelu_eval_forward", bits_of(ye, dtype), width)
+        write(folder, "rrelu_eval_backward", bits_of(xe.grad, dtype), width)
     print("torch", torch.__version__, "->", os.path.normpath(root))
 
 

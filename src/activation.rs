@@ -10,7 +10,7 @@ use crate::shape::Channels;
 use crate::tensor::Tensor;
 use crate::training::Saved;
 use crate::validate::{check_overlap, operand, operands};
-use crate::{leaky_relu, prelu, relu};
+use crate::{leaky_relu, prelu, relu, rrelu};
 
 /// An activation of the ReLU family, with its parameters.
 ///
@@ -20,10 +20,16 @@ use crate::{leaky_relu, prelu, relu};
 /// | `LeakyRelu` | `x > 0 ? x : s·x` | `x > 0 ? g : s·g` |
 /// | `Prelu` | `x > 0 ? x : w[c]·x` | `x > 0 ? g : w[c]·g` |
 ///
+/// | `Rrelu`, training | `x <= 0 ? a·x : x` | `x <= 0 ? a·g : g` |
+/// | `Rrelu`, evaluation | Leaky ReLU with `s = (lower + upper) / 2` | the same |
+///
 /// These are PyTorch's, bit for bit, comparisons being IEEE (NaN compares
-/// false). A value passed through keeps its exact bits; a NaN made by a
-/// product may be any NaN. PReLU's backward also gives the weight gradient
-/// `Σ (x > 0 ? 0 : x·g)` over every element of channel `c`.
+/// false, so RReLU in training passes a NaN `x` forward and `g` backward,
+/// as PyTorch's `rrelu_with_noise` does). A value passed through keeps its
+/// exact bits; a NaN made by a product may be any NaN. PReLU's backward
+/// also gives the weight gradient `Σ (x > 0 ? 0 : x·g)` over every element
+/// of channel `c`. RReLU's slope `a` is drawn per element (see
+/// [`RreluMode::Training`]).
 #[derive(Clone, Copy, Debug)]
 pub enum Activation<'a, T: Element = f32> {
     /// `max(x, 0)`, with PyTorch's NaN behaviour.
@@ -44,6 +50,45 @@ pub enum Activation<'a, T: Element = f32> {
         /// channels-last.
         channel_axis: usize,
     },
+    /// Randomised leaky ReLU (Xu et al. 2015), PyTorch's `nn.RReLU`: in
+    /// training every non-positive element has its own slope from
+    /// `[lower, upper)`, in evaluation the mean slope. Bounds must be finite
+    /// with `lower <= upper` (PyTorch's defaults: 1/8 and 1/3).
+    Rrelu {
+        /// The smallest slope.
+        lower: f32,
+        /// The slopes lie below it (or equal `lower`, where the two are equal).
+        upper: f32,
+        /// Training (random slopes) or evaluation (the mean slope).
+        mode: RreluMode,
+    },
+}
+
+/// RReLU's mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RreluMode {
+    /// Random slopes, a pure function of `(seed, stream, element index)`:
+    /// element `i` of the tensor takes word `i % 4` of Philox-4×32-10 at
+    /// counter `[i / 4, 0, stream]` under key `seed` (each as two `u32`
+    /// words, low first), and its slope is `lower + u · (upper − lower)`
+    /// with `u = (word >> 8) · 2⁻²⁴`, each operation in f32 rounded once,
+    /// capped at the largest f32 below `upper`
+    /// ([`cpu::rrelu_slopes`](crate::cpu::rrelu_slopes)). So the backward
+    /// with the same seed and stream regenerates the forward's slopes —
+    /// nothing is stored between them — and they are the same on every
+    /// adapter, at every offset, chunking and vector width, for f32 and f16
+    /// (where the product with the f32 slope is rounded once to f16). Give
+    /// each layer its own `stream` (or seed), and each training step a new
+    /// seed or stream for fresh noise.
+    Training {
+        /// Philox's key.
+        seed: u64,
+        /// The third and fourth counter words: one stream per layer or call.
+        stream: u64,
+    },
+    /// Leaky ReLU with the slope `(lower + upper) / 2`, computed in f64 and
+    /// rounded to f32 as PyTorch does.
+    Evaluation,
 }
 
 impl<T: Element> Activation<'_, T> {
@@ -53,6 +98,7 @@ impl<T: Element> Activation<'_, T> {
             Activation::Relu => "relu",
             Activation::LeakyRelu { .. } => "leaky_relu",
             Activation::Prelu { .. } => "prelu",
+            Activation::Rrelu { .. } => "rrelu",
         }
     }
 }
@@ -89,6 +135,17 @@ impl<T: Element> Activation<'_, T> {
             Activation::Relu => relu::dispatches(engine, ops),
             Activation::LeakyRelu { negative_slope } => {
                 leaky_relu::dispatches(engine, ops, negative_slope)
+            }
+            Activation::Rrelu { lower, upper, mode } => {
+                let bounds = rrelu::Bounds::new(lower, upper)?;
+                match mode {
+                    RreluMode::Training { seed, stream } => {
+                        rrelu::dispatches(engine, ops, &bounds, seed, stream)
+                    }
+                    RreluMode::Evaluation => {
+                        leaky_relu::dispatches(engine, ops, rrelu::Bounds::mean(lower, upper))
+                    }
+                }
             }
             Activation::Prelu {
                 weight,
@@ -143,6 +200,29 @@ impl<T: Element> Activation<'_, T> {
                  although x < 0, and its weight gradient needs x"
                     .to_string(),
             ),
+            (
+                Activation::Rrelu {
+                    mode: RreluMode::Training { .. },
+                    ..
+                },
+                _,
+            ) if call.mask.is_some() || !matches!(call.saved, Saved::Input(_)) => Some(
+                "RReLU in training goes back from x alone: where its slope is 0, y is NaN \
+                     at x = -inf, and its forward writes no mask"
+                    .to_string(),
+            ),
+            (
+                Activation::Rrelu {
+                    mode: RreluMode::Evaluation,
+                    lower,
+                    upper,
+                },
+                Saved::Output(_),
+            ) if backward && rrelu::Bounds::mean(lower, upper) < 0.0 => Some(format!(
+                "RReLU in evaluation with the negative mean slope {} cannot go back from \
+                     its output: y > 0 also where x < 0",
+                rrelu::Bounds::mean(lower, upper)
+            )),
             (Activation::LeakyRelu { negative_slope }, Saved::Output(_))
                 if backward && negative_slope < 0.0 =>
             {

@@ -30,6 +30,9 @@ pub use crate::prelu::cpu::{
 pub use crate::relu::cpu::{
     relu, relu_backward, relu_backward_from_mask, relu_backward_from_output, relu_mask,
 };
+pub use crate::rrelu::cpu::{
+    philox4x32_10, rrelu_backward_with_slopes, rrelu_slopes, rrelu_with_slopes,
+};
 
 /// Bit `i` of a mask's words ([`Mask`](crate::Mask) has the layout);
 /// `false` past their end.

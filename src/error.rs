@@ -44,6 +44,19 @@ pub enum Error {
     #[error("invalid negative_slope {0}: the Leaky ReLU slope must be finite")]
     InvalidSlope(f32),
 
+    /// RReLU bounds that are not finite, with `lower > upper`, or whose
+    /// difference overflows.
+    #[error(
+        "invalid RReLU bounds [{lower}, {upper}): they must be finite, with lower <= upper \
+         and upper - lower finite"
+    )]
+    InvalidBounds {
+        /// The lower bound given.
+        lower: f32,
+        /// The upper bound given.
+        upper: f32,
+    },
+
     /// A backward asked to go back from what cannot give its result: a mask
     /// for PReLU (its weight gradient needs `x`), or the output where
     /// `y > 0` is not `x > 0` (Leaky ReLU with a negative slope, PReLU).

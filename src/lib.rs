@@ -1,5 +1,5 @@
-//! Bit-exact WGSL compute kernels for the ReLU family — ReLU, Leaky ReLU and
-//! PReLU, forward and backward — on any wgpu adapter.
+//! Bit-exact WGSL compute kernels for the ReLU family — ReLU, Leaky ReLU,
+//! PReLU and RReLU, forward and backward — on any wgpu adapter.
 //!
 //! ```
 //! use wgpu_relu::{Activation, Gpu};
@@ -37,6 +37,7 @@ mod options;
 mod leaky_relu;
 mod prelu;
 mod relu;
+mod rrelu;
 
 // What a call is and how it is checked, and the device that runs it.
 mod activation;
@@ -49,7 +50,7 @@ mod validate;
 pub mod cpu;
 pub mod wgsl;
 
-pub use activation::{Activation, Gradients};
+pub use activation::{Activation, Gradients, RreluMode};
 pub use device::Gpu;
 pub use element::Element;
 pub use engine::Allocations;

@@ -79,6 +79,17 @@ pub fn source<T: Element>(exact_products: bool) -> String {
     prefixed(&text, "wgpu_relu_")
 }
 
+/// Philox-4×32-10, the counter-based generator of RReLU's slopes, as WGSL:
+/// `wgpu_relu_philox4x32_10(counter: vec4<u32>, key: vec2<u32>) ->
+/// vec4<u32>` (with the helpers it needs, every name prefixed
+/// `wgpu_relu_`), for an app that wants the same random words in its own
+/// shaders; [`cpu::philox4x32_10`](crate::cpu::philox4x32_10) is its CPU
+/// twin. Independent of [`source`]: concatenate both if you use both.
+pub fn philox() -> String {
+    let text = format!("{}\n{}", crate::common::INDEX, crate::rrelu::PHILOX);
+    prefixed(&text, "wgpu_relu_")
+}
+
 /// [`source`] with the exact-products choice of `gpu`.
 pub fn source_for<T: Element>(gpu: &Gpu) -> String {
     source::<T>(gpu.exact_products())

@@ -161,3 +161,26 @@ fn tiny_products(rng: &mut Rng, n: usize, from: i32, spread: u64) -> (Vec<f32>, 
     let g = (0..n).map(|_| rng.uniform(1.0) * scale(rng)).collect();
     (x, g)
 }
+
+/// RReLU's slopes on the exact path: subnormal bounds, whose products and
+/// sums a flushing device would zero, give the CPU twin's slopes.
+#[test]
+fn rrelu_slopes_are_exact_down_to_subnormals() {
+    let gpu = exact_gpu();
+    for (lower, upper) in [(1.0e-40f32, 3.0e-39f32), (0.0, 1.0e-38), (0.125, 1.0 / 3.0)] {
+        let act = wgpu_relu::Activation::Rrelu {
+            lower,
+            upper,
+            mode: wgpu_relu::RreluMode::Training {
+                seed: 77,
+                stream: 1,
+            },
+        };
+        let n = 4099;
+        let x = gpu.upload(&vec![-1.0f32; n]).unwrap();
+        let y = gpu.download(&gpu.forward(&act, &x).unwrap()).unwrap();
+        let seen: Vec<f32> = y.iter().map(|v| -v).collect();
+        let twin = wgpu_relu::cpu::rrelu_slopes(0, n, lower, upper, 77, 1).unwrap();
+        assert_same(&seen, &twin, &format!("[{lower:e}, {upper:e})"));
+    }
+}

@@ -8,7 +8,7 @@ use common::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use std::time::{Duration, Instant};
-use wgpu_relu::{cpu, wgpu, Activation, Error, Gpu, GradOut, Mask, Saved, Tensor};
+use wgpu_relu::{cpu, wgpu, Activation, Error, Gpu, GradOut, Mask, RreluMode, Saved, Tensor};
 
 /// One round of mixed ops on fresh data, every result checked.
 fn mixed_round(gpu: &Gpu, rng: &mut Rng, round: usize) {
@@ -291,10 +291,18 @@ fn fuzz_the_public_api() {
                 let x = Tensor::<f32>::from_buffer(buffer.clone(), offset, &shape)?;
                 let y = gpu.upload(&host)?.reshape(&shape)?;
                 let w = gpu.upload(&vec![0.5f32; weight_len])?;
-                let act = match pick % 3 {
+                let act = match pick % 4 {
                     0 => Activation::Relu,
                     1 => Activation::LeakyRelu {
                         negative_slope: slope,
+                    },
+                    3 => Activation::Rrelu {
+                        lower: slope,
+                        upper: 0.5,
+                        mode: RreluMode::Training {
+                            seed: pick as u64,
+                            stream: 7,
+                        },
                     },
                     _ => Activation::Prelu {
                         weight: &w,
@@ -331,6 +339,11 @@ fn fuzz_the_public_api() {
                             }
                             Activation::Prelu { .. } => {
                                 cpu::prelu(&host, &shape, &vec![0.5; weight_len], axis)?
+                            }
+                            Activation::Rrelu { lower, upper, .. } => {
+                                let slopes =
+                                    cpu::rrelu_slopes(0, len, lower, upper, pick as u64, 7)?;
+                                cpu::rrelu_with_slopes(&host, &slopes)
                             }
                         };
                         assert_same(&gpu.download(&out)?, &expected, "fuzz: a valid call");

@@ -40,7 +40,7 @@ fn reference<T: Element>(act: &Activation<'_, T>, x: &[T], g: &[T]) -> (Vec<u32>
             cpu::leaky_relu_mask(x),
             cpu::leaky_relu_backward(x, g, negative_slope),
         ),
-        Activation::Prelu { .. } => unreachable!(),
+        Activation::Prelu { .. } | Activation::Rrelu { .. } => unreachable!(),
     }
 }
 
@@ -116,7 +116,7 @@ fn retyped<T: Element>(act: &Activation<'_, f32>) -> Activation<'static, T> {
     match *act {
         Activation::Relu => Activation::Relu,
         Activation::LeakyRelu { negative_slope } => Activation::LeakyRelu { negative_slope },
-        Activation::Prelu { .. } => unreachable!(),
+        Activation::Prelu { .. } | Activation::Rrelu { .. } => unreachable!(),
     }
 }
 
