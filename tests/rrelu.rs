@@ -367,7 +367,7 @@ fn slopes_are_uniform_in_the_interval() {
     let (a, b) = (f64::from(LOWER), f64::from(UPPER));
     let nf = n as f64;
     assert!(
-        slopes.iter().all(|&s| LOWER <= s && s < UPPER),
+        slopes.iter().all(|s| (LOWER..UPPER).contains(s)),
         "a slope outside [lower, upper)"
     );
     let mean = slopes.iter().map(|&s| f64::from(s)).sum::<f64>() / nf;
