@@ -13,7 +13,9 @@
 
 use std::time::Instant;
 
-use wgpu_relu::{cpu, half::f16, wgpu, Activation, Element, Gpu, GradOut, Saved, Tensor};
+use wgpu_relu::{
+    cpu, half::f16, wgpu, Activation, Element, Gpu, GradOut, RreluMode, Saved, Tensor,
+};
 
 const CHANNELS: usize = 64;
 
@@ -211,6 +213,11 @@ fn bench_dtype<T: Element>(
             weight: &w,
             channel_axis: 1,
         };
+        let rrelu = Activation::Rrelu {
+            lower: 1.0 / 8.0,
+            upper: 1.0 / 3.0,
+            mode: RreluMode::Training { seed: 7, stream: 0 },
+        };
         type Rec<'a> = Box<dyn Fn(&mut wgpu::CommandEncoder) + 'a>;
         // Bytes each element moves: whole streams of elements, and a mask
         // of one bit.
@@ -290,6 +297,16 @@ fn bench_dtype<T: Element>(
                 "leaky_backward_from_output",
                 streams(3.0),
                 Box::new(|e| from(e, &leaky, Saved::Output(&x), GradOut::write(&y))),
+            ),
+            (
+                "rrelu_forward",
+                streams(2.0),
+                Box::new(|e| gpu.encode_forward(e, &rrelu, &x, &y).unwrap()),
+            ),
+            (
+                "rrelu_backward",
+                streams(3.0),
+                Box::new(|e| gpu.encode_backward(e, &rrelu, &x, &g, &y, None).unwrap()),
             ),
             (
                 "prelu64_forward",

@@ -27,9 +27,14 @@ mod tests {
     fn every_entry_point_validates_with_every_constant() {
         let mut entry_points = 0;
         for module in super::all() {
-            for dtype in [Dtype::F32, Dtype::F16] {
-                let source = module.source(dtype);
-                let what = format!("{} {dtype:?}", module.name);
+            for (dtype, int64) in [
+                (Dtype::F32, false),
+                (Dtype::F16, false),
+                (Dtype::F32, true),
+                (Dtype::F16, true),
+            ] {
+                let source = module.source_for(dtype, int64);
+                let what = format!("{} {dtype:?}, 64-bit integers: {int64}", module.name);
                 let parsed = naga::front::wgsl::parse_str(&source)
                     .unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(&source)));
                 let mut validator = naga::valid::Validator::new(

@@ -86,7 +86,12 @@ pub fn source<T: Element>(exact_products: bool) -> String {
 /// shaders; [`cpu::philox4x32_10`](crate::cpu::philox4x32_10) is its CPU
 /// twin. Independent of [`source`]: concatenate both if you use both.
 pub fn philox() -> String {
-    let text = format!("{}\n{}", crate::common::INDEX, crate::rrelu::PHILOX);
+    let text = format!(
+        "{}\n{}\n{}",
+        crate::common::INDEX,
+        crate::common::WIDE,
+        crate::rrelu::PHILOX
+    );
     prefixed(&text, "wgpu_relu_")
 }
 

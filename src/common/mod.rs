@@ -16,3 +16,9 @@ pub(crate) const HALVES: &str = include_str!("halves.wgsl");
 /// `add1/4`: f32 additions, exact down to subnormals where the device
 /// flushes them (the `EXACT_PRODUCTS` pipeline constant too).
 pub(crate) const ADD: &str = include_str!("add.wgsl");
+/// `mul_wide`: the 64-bit product of two u32s as two words, from
+/// `mul_hi`; a module's source swaps in [`WIDE64`] on devices with 64-bit
+/// integers.
+pub(crate) const WIDE: &str = include_str!("wide.wgsl");
+/// `mul_wide` with `u64` (`SHADER_INT64`).
+pub(crate) const WIDE64: &str = include_str!("wide64.wgsl");

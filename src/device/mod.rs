@@ -27,8 +27,9 @@ const TENSOR_USAGES: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_DST);
 
 /// The features requested when the adapter has them: f16 kernels, and
-/// timestamps for the benchmark.
+/// timestamps for the benchmark; 64-bit integers for RReLU's generator.
 const OPTIONAL_FEATURES: wgpu::Features = wgpu::Features::SHADER_F16
+    .union(wgpu::Features::SHADER_INT64)
     .union(wgpu::Features::TIMESTAMP_QUERY)
     .union(wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS);
 

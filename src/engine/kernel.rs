@@ -24,10 +24,21 @@ pub(crate) struct Module {
 }
 
 impl Module {
-    /// The full WGSL text for one element type.
+    /// The full WGSL text for one element type (the unit tests' view).
+    #[cfg(test)]
     pub(crate) fn source(&self, dtype: Dtype) -> String {
+        self.source_for(dtype, false)
+    }
+
+    /// [`Module::source`] for a device with 64-bit integers or without:
+    /// with them, `mul_wide` takes one u64 multiply (the same bits).
+    pub(crate) fn source_for(&self, dtype: Dtype, int64: bool) -> String {
         let mut text = dtype.header().to_string();
-        for part in self.parts {
+        for &part in self.parts {
+            let part = match int64 && part == crate::common::WIDE {
+                true => crate::common::WIDE64,
+                false => part,
+            };
             text.push_str(part);
             text.push('\n');
         }
@@ -164,7 +175,16 @@ impl Engine {
             .device
             .create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some(&format!("{}.{dtype:?}", module.name)),
-                source: wgpu::ShaderSource::Wgsl(module.source(dtype).into()),
+                source: wgpu::ShaderSource::Wgsl(
+                    module
+                        .source_for(
+                            dtype,
+                            self.device
+                                .features()
+                                .contains(wgpu::Features::SHADER_INT64),
+                        )
+                        .into(),
+                ),
             });
         scope.pop_now()?;
         Ok(lock(&self.modules)

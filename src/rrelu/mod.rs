@@ -7,7 +7,7 @@
 
 pub(crate) mod cpu;
 
-use crate::common::{ADD, EXACT, INDEX, SIGN};
+use crate::common::{ADD, EXACT, INDEX, SIGN, WIDE};
 use crate::engine::elementwise::{Elementwise, Geometry, Operands, ELEMENTWISE, TENSORS};
 use crate::engine::{Engine, Module, Prepared};
 use crate::error::{Error, Result};
@@ -27,6 +27,7 @@ pub(crate) static MODULE: Module = Module {
         EXACT,
         ADD,
         INDEX,
+        WIDE,
         TENSORS,
         ELEMENTWISE,
         crate::relu::WGSL,

@@ -1,10 +1,10 @@
 // Philox-4x32-10 (Salmon, Moraes, Dror and Shaw, "Parallel random numbers:
 // as easy as 1, 2, 3", SC 2011; the generator of Random123, cuRAND and
 // PyTorch's CUDA random numbers): four 32-bit words from a 128-bit counter
-// and a 64-bit key, ten rounds of two 32x32 -> 64-bit products. WGSL has no
-// 64-bit integers: the high word comes from `mul_hi` (src/common/index.wgsl,
-// exact from 16-bit pieces), the low word is u32's wrapping product. The
-// CPU twin is `cpu::philox4x32_10`.
+// and a 64-bit key, ten rounds of two 32x32 -> 64-bit products, from
+// `mul_wide` (src/common/wide.wgsl: exact from 16-bit pieces, or with u64
+// where the device has 64-bit integers). The CPU twin is
+// `cpu::philox4x32_10`.
 
 const PHILOX_M0: u32 = 0xD2511F53u;
 const PHILOX_M1: u32 = 0xCD9E8D57u;
@@ -19,11 +19,9 @@ fn philox4x32_10(counter: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
         if round > 0u {
             k += vec2<u32>(PHILOX_W0, PHILOX_W1);
         }
-        let hi0 = mul_hi(PHILOX_M0, c.x);
-        let lo0 = PHILOX_M0 * c.x;
-        let hi1 = mul_hi(PHILOX_M1, c.z);
-        let lo1 = PHILOX_M1 * c.z;
-        c = vec4<u32>(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
+        let p0 = mul_wide(PHILOX_M0, c.x);
+        let p1 = mul_wide(PHILOX_M1, c.z);
+        c = vec4<u32>(p1.x ^ c.y ^ k.x, p1.y, p0.x ^ c.w ^ k.y, p0.y);
     }
     return c;
 }
