@@ -2,7 +2,7 @@
 //! verifies every element against the CPU reference.
 //!
 //! ```text
-//! cargo run --release --example activate -- [--len N] [--activation relu|leaky:SLOPE|prelu:CHANNELS] [--backward]
+//! cargo run --release --example activate -- [--len N] [--activation relu|leaky:SLOPE|prelu:CHANNELS|rrelu:SEED] [--backward]
 //! ```
 //!
 //! Exits non-zero if any element differs from the reference.
@@ -10,14 +10,19 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use wgpu_relu::{cpu, wgpu, Activation, Gpu};
+use wgpu_relu::{cpu, wgpu, Activation, Gpu, RreluMode};
 
 #[derive(Clone, Copy, Debug)]
 enum Kind {
     Relu,
     Leaky(f32),
     Prelu(usize),
+    /// RReLU in training, slopes in [1/8, 1/3) from this seed.
+    Rrelu(u64),
 }
+
+const RRELU_LOWER: f32 = 1.0 / 8.0;
+const RRELU_UPPER: f32 = 1.0 / 3.0;
 
 struct Args {
     len: usize,
@@ -44,12 +49,13 @@ fn parse_args() -> Result<Args, String> {
                     None if v == "relu" => Kind::Relu,
                     Some(("leaky", s)) => Kind::Leaky(s.parse().map_err(|_| format!("leaky:{s}: not a number"))?),
                     Some(("prelu", c)) => Kind::Prelu(c.parse().map_err(|_| format!("prelu:{c}: not a count"))?),
-                    _ => return Err(format!("--activation {v}: use relu, leaky:SLOPE or prelu:CHANNELS")),
+                    Some(("rrelu", seed)) => Kind::Rrelu(seed.parse().map_err(|_| format!("rrelu:{seed}: not a seed"))?),
+                    _ => return Err(format!("--activation {v}: use relu, leaky:SLOPE, prelu:CHANNELS or rrelu:SEED")),
                 };
             }
             "--backward" => args.backward = true,
             "-h" | "--help" => {
-                return Err("usage: activate [--len N] [--activation relu|leaky:SLOPE|prelu:CHANNELS] [--backward]".into())
+                return Err("usage: activate [--len N] [--activation relu|leaky:SLOPE|prelu:CHANNELS|rrelu:SEED] [--backward]".into())
             }
             other => return Err(format!("unknown argument {other}; try --help")),
         }
@@ -146,6 +152,11 @@ fn run(args: &Args) -> Result<bool, wgpu_relu::Error> {
             weight: &weight,
             channel_axis: 1,
         },
+        Kind::Rrelu(seed) => Activation::Rrelu {
+            lower: RRELU_LOWER,
+            upper: RRELU_UPPER,
+            mode: RreluMode::Training { seed, stream: 0 },
+        },
     };
 
     let out = gpu.empty::<f32>(&shape)?;
@@ -235,6 +246,14 @@ fn expected(args: &Args, x: &[f32], g: &[f32], shape: &[usize], weight: &[f32]) 
             cpu::prelu_backward(x, g, shape, weight, 1)
                 .expect("checked shape")
                 .0
+        }
+        (Kind::Rrelu(seed), backward) => {
+            let slopes = cpu::rrelu_slopes(0, x.len(), RRELU_LOWER, RRELU_UPPER, seed, 0)
+                .expect("valid bounds");
+            match backward {
+                false => cpu::rrelu_with_slopes(x, &slopes),
+                true => cpu::rrelu_backward_with_slopes(x, g, &slopes),
+            }
         }
     }
 }
