@@ -60,6 +60,31 @@ fn present(v: u32) -> u32 {
     return min(params.geometry.len - min(params.geometry.len, v * 4u), 4u);
 }
 
+// The forward of the elements of vec4 v, an invocation's k-th, one by one
+// (scalar offsets, or the tail): y, and their bits in place in the word.
+fn forward_scalars(v: u32, k: u32) -> u32 {
+    let geo = params.geometry;
+    var bits = 0u;
+    for (var c = 0u; c < present(v); c++) {
+        let e = v * 4u + c;
+        let x = x1[geo.x_off + e];
+        y1[geo.y_off + e] = forward1(x, e);
+        bits |= select(0u, 1u, passes1(x)) << (4u * k + c);
+    }
+    return bits;
+}
+
+// The backward of the elements of vec4 v, an invocation's k-th, one by one,
+// from the invocation's mask word.
+fn backward_scalars(v: u32, k: u32, bits: u32) {
+    let geo = params.geometry;
+    for (var c = 0u; c < present(v); c++) {
+        let e = v * 4u + c;
+        let p = ((bits >> (4u * k + c)) & 1u) != 0u;
+        y1[geo.y_off + e] = output1(geo.y_off + e, backward_given1(p, g1[geo.g_off + e]));
+    }
+}
+
 @compute @workgroup_size(WG)
 fn forward_masked_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let geo = params.geometry;
@@ -90,12 +115,7 @@ fn forward_masked_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invo
             y4[yo + v] = forward4(x, v * 4u);
             bits |= bits_of4(passes4(x)) << (4u * k);
         } else {
-            for (var c = 0u; c < n; c++) {
-                let e = v * 4u + c;
-                let x = x1[geo.x_off + e];
-                y1[geo.y_off + e] = forward1(x, e);
-                bits |= select(0u, 1u, passes1(x)) << (4u * k + c);
-            }
+            bits |= forward_scalars(v, k);
         }
     }
     mask[geo.m_off + o.word] = bits;
@@ -111,13 +131,7 @@ fn forward_masked_scalar(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_in
     }
     var bits = 0u;
     for (var k = 0u; k < 8u; k++) {
-        let v = o.first + k * WG;
-        for (var c = 0u; c < present(v); c++) {
-            let e = v * 4u + c;
-            let x = x1[geo.x_off + e];
-            y1[geo.y_off + e] = forward1(x, e);
-            bits |= select(0u, 1u, passes1(x)) << (4u * k + c);
-        }
+        bits |= forward_scalars(o.first + k * WG, k);
     }
     mask[geo.m_off + o.word] = bits;
 }
@@ -157,15 +171,7 @@ fn forward_masked_packed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_in
             yw2[yo + v1] = y.zw;
             bits |= bits_of_halves(passes_words(x)) << (4u * k);
         } else {
-            for (var j = 0u; j < 2u; j++) {
-                let v = v0 + j * WG;
-                for (var c = 0u; c < present(v); c++) {
-                    let e = v * 4u + c;
-                    let x = x1[geo.x_off + e];
-                    y1[geo.y_off + e] = forward1(x, e);
-                    bits |= select(0u, 1u, passes1(x)) << (4u * (k + j) + c);
-                }
-            }
+            bits |= forward_scalars(v0, k) | forward_scalars(v1, k + 1u);
         }
     }
     mask[geo.m_off + o.word] = bits;
@@ -196,11 +202,7 @@ fn backward_masked_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_inv
             let p = passes_of4(bits >> (4u * k));
             y4[yo + v] = output4(yo + v, backward_given4(p, g4[go + v]));
         } else {
-            for (var c = 0u; c < n; c++) {
-                let e = v * 4u + c;
-                let p = ((bits >> (4u * k + c)) & 1u) != 0u;
-                y1[geo.y_off + e] = output1(geo.y_off + e, backward_given1(p, g1[geo.g_off + e]));
-            }
+            backward_scalars(v, k, bits);
         }
     }
 }
@@ -214,12 +216,7 @@ fn backward_masked_scalar(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_i
     }
     let bits = mask[geo.m_off + o.word];
     for (var k = 0u; k < 8u; k++) {
-        let v = o.first + k * WG;
-        for (var c = 0u; c < present(v); c++) {
-            let e = v * 4u + c;
-            let p = ((bits >> (4u * k + c)) & 1u) != 0u;
-            y1[geo.y_off + e] = output1(geo.y_off + e, backward_given1(p, g1[geo.g_off + e]));
-        }
+        backward_scalars(o.first + k * WG, k, bits);
     }
 }
 
@@ -259,14 +256,8 @@ fn backward_masked_packed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_i
             yw2[yo + v0] = r.xy;
             yw2[yo + v1] = r.zw;
         } else {
-            for (var j = 0u; j < 2u; j++) {
-                let v = v0 + j * WG;
-                for (var c = 0u; c < present(v); c++) {
-                    let e = v * 4u + c;
-                    let p = ((bits >> (4u * (k + j) + c)) & 1u) != 0u;
-                    y1[geo.y_off + e] = output1(geo.y_off + e, backward_given1(p, g1[geo.g_off + e]));
-                }
-            }
+            backward_scalars(v0, k, bits);
+            backward_scalars(v1, k + 1u, bits);
         }
     }
 }
