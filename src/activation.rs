@@ -19,7 +19,6 @@ use crate::{leaky_relu, prelu, relu, rrelu};
 /// | `Relu` | `x < 0 ? 0 : x` (NaN and −0 pass through) | `x <= 0 ? 0 : g` (`g` at NaN) |
 /// | `LeakyRelu` | `x > 0 ? x : s·x` | `x > 0 ? g : s·g` |
 /// | `Prelu` | `x > 0 ? x : w[c]·x` | `x > 0 ? g : w[c]·g` |
-///
 /// | `Rrelu`, training | `x <= 0 ? a·x : x` | `x <= 0 ? a·g : g` |
 /// | `Rrelu`, evaluation | Leaky ReLU with `s = (lower + upper) / 2` | the same |
 ///

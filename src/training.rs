@@ -19,6 +19,9 @@ use crate::tensor::Tensor;
 /// and PReLU's weights may be negative: those are an
 /// [`Error::NeedsInput`](crate::Error::NeedsInput), as PyTorch refuses the
 /// same case. It is what makes an in-place forward usable in training.
+/// RReLU in training goes back from `x` alone (where a slope is 0, `y` is
+/// NaN at `x = −inf`); in evaluation it is Leaky ReLU with the mean slope,
+/// and follows Leaky ReLU's rules.
 #[derive(Clone, Copy, Debug)]
 pub enum Saved<'t, T: Element = f32> {
     /// The forward's input `x`.
