@@ -91,3 +91,51 @@ fn twenty_million_elements() {
         &[2, 5, 2_000_000],
     );
 }
+
+/// Channel runs at least an invocation's step (1,024 elements) long, so
+/// that the vec4 kernels step the channel from item to item instead of
+/// dividing: runs a multiple of four and not, exactly one step, runs that
+/// end inside a vec4, over 1 MiB bindings (chunks that start mid-run), and
+/// f16; forward and the input gradient alone.
+#[test]
+fn prelu_with_runs_a_step_long_or_more() {
+    let limits = wgpu_relu::wgpu::Limits {
+        max_storage_buffer_binding_size: 1 << 20,
+        ..wgpu_relu::wgpu::Limits::default()
+    };
+    let small =
+        wgpu_relu::Gpu::with_options(wgpu_relu::GpuOptions::default().limits(limits)).unwrap();
+    let mut rng = Rng::new("prelu_step");
+    for (gpu, shapes) in [
+        (
+            gpu(),
+            vec![
+                vec![3, 5, 1027],
+                vec![4, 3, 1024],
+                vec![2, 7, 4099],
+                vec![1, 2, 5000],
+            ],
+        ),
+        (&small, vec![vec![2, 3, 100_003], vec![3, 2, 65_536 + 4]]),
+    ] {
+        for shape in shapes {
+            let len: usize = shape.iter().product();
+            let op = Op::Prelu {
+                weight: (0..shape[1]).map(|_| rng.uniform(1.0)).collect(),
+                axis: 1,
+            };
+            let (x, g) = (rng.values(len), rng.values(len));
+            check_forward(gpu, &op, &x, &shape);
+            check_backward(gpu, &op, &x, &g, &shape, 1e-5);
+            if gpu.supports_f16() {
+                let op16 = Op::Prelu {
+                    weight: (0..shape[1])
+                        .map(|_| half::f16::from_f32(rng.uniform(1.0)))
+                        .collect(),
+                    axis: 1,
+                };
+                check_forward(gpu, &op16, &rng.values_f16(len), &shape);
+            }
+        }
+    }
+}

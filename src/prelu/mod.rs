@@ -66,6 +66,9 @@ pub(crate) struct Weights {
     pub(crate) per_vec4: bool,
     /// Every item of an invocation has the weights of its first.
     pub(crate) repeat: bool,
+    /// Runs are at least the distance between an invocation's items long:
+    /// the channel is stepped, not divided for.
+    pub(crate) step: bool,
 }
 
 impl Weights {
@@ -77,9 +80,12 @@ impl Weights {
         let inner = channels.inner as u64;
         let period = channels.channels as u64 * inner;
         let item_stride = 4 * u64::from(WORKGROUP_SIZE);
+        let repeat =
+            shared || inner.is_multiple_of(VEC4_SPAN) || item_stride.is_multiple_of(period);
         Self {
             per_vec4: shared || inner.is_multiple_of(4),
-            repeat: shared || inner.is_multiple_of(VEC4_SPAN) || item_stride.is_multiple_of(period),
+            repeat,
+            step: !repeat && inner >= item_stride,
         }
     }
 
@@ -89,6 +95,7 @@ impl Weights {
         Self {
             per_vec4: channels.channels == 1 || channels.inner.is_multiple_of(4),
             repeat: false,
+            step: false,
         }
     }
 
@@ -100,6 +107,9 @@ impl Weights {
         }
         if self.repeat {
             constants.push(("WEIGHTS_REPEAT", 1.0));
+        }
+        if self.step {
+            constants.push(("WEIGHTS_STEP", 1.0));
         }
         constants
     }
@@ -156,6 +166,30 @@ pub(crate) fn dispatches(
 mod tests {
     use super::*;
     use std::mem::offset_of;
+
+    /// The weight fetch each layout class gets: (per vec4, repeat, step).
+    #[test]
+    fn weight_fetch_per_layout_class() {
+        let fetch = |shape: &[usize], weights: usize, axis: usize| {
+            let len = shape.iter().product();
+            let w = Weights::for_layout(&Channels::new(shape, len, weights, axis).unwrap());
+            (w.per_vec4, w.repeat, w.step)
+        };
+        let cases: [(&[usize], usize, usize, (bool, bool, bool)); 9] = [
+            (&[8, 64, 100], 1, 1, (true, true, false)), // one shared weight
+            (&[1, 64, 262_144], 64, 1, (true, true, false)), // runs of whole spans
+            (&[80, 64, 56, 56], 64, 1, (true, false, true)), // runs >= a step, of fours
+            (&[50, 37, 99, 91], 37, 1, (false, false, true)), // runs >= a step, odd
+            (&[80, 256, 28, 28], 256, 1, (true, false, false)), // runs < a step, of fours
+            (&[640, 512, 7, 7], 512, 1, (false, false, false)), // runs of 49
+            (&[262_144, 64], 64, 1, (false, true, false)), // channels-last, 64 | 1024
+            (&[111, 224, 224, 3], 3, 3, (false, false, false)), // channels-last, 3
+            (&[16_384, 1024], 1024, 1, (false, true, false)), // a dense layer
+        ];
+        for (shape, weights, axis, expected) in cases {
+            assert_eq!(fetch(shape, weights, axis), expected, "{shape:?}");
+        }
+    }
 
     #[test]
     fn params_layout_matches_wgsl() {

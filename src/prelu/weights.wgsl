@@ -33,7 +33,22 @@ override WEIGHT_PER_VEC4: bool = false;
 // is shared: loaded once per invocation.
 override WEIGHTS_REPEAT: bool = false;
 
+// WEIGHTS_STEP: channel runs are at least a step (4 * WG elements, the
+// distance between an invocation's items) long, so that from one item to
+// the next the position in the run advances by a step and crosses at most
+// one run's end: the run and channel are found by division once per
+// invocation and stepped after, and a vec4 needs at most two weights.
+override WEIGHTS_STEP: bool = false;
+
 var<private> first_weights: vec4<f32>;
+// WEIGHTS_STEP's position: the next item's offset in its run, and its
+// channel.
+var<private> step_offset: u32;
+var<private> step_channel: u32;
+
+fn next_channel(c: u32) -> u32 {
+    return select(c + 1u, 0u, c + 1u == params.channels);
+}
 
 fn vec4_weights(e: u32) -> vec4<f32> {
     if WEIGHT_PER_VEC4 {
@@ -46,11 +61,35 @@ fn begin_invocation(first: u32) {
     if WEIGHTS_REPEAT {
         first_weights = vec4_weights(first);
     }
+    if WEIGHTS_STEP {
+        let j = params.phase + first;
+        let run = div_by(j, params.inner_div);
+        step_offset = j - run * params.inner;
+        step_channel = channel_of_run(run);
+    }
 }
 
+// The weights of the vec4 at element e. With WEIGHTS_STEP the kernels call
+// it for their items in order, 4 * WG elements apart (the elements past the
+// dispatch's end are never asked for, and neither is anything after them).
 fn weights4(e: u32) -> vec4<f32> {
     if WEIGHTS_REPEAT {
         return first_weights;
+    }
+    if WEIGHTS_STEP {
+        let offset = step_offset;
+        let c = step_channel;
+        var w = vec4<f32>(f32(w1[params.w_off + c]));
+        if !WEIGHT_PER_VEC4 {
+            // The vec4 may end in the next run.
+            let past = (vec4<u32>(offset) + vec4<u32>(0u, 1u, 2u, 3u)) >= vec4<u32>(params.inner);
+            w = select(w, vec4<f32>(f32(w1[params.w_off + next_channel(c)])), past);
+        }
+        let advanced = offset + 4u * WG;
+        let crossed = advanced >= params.inner;
+        step_offset = select(advanced, advanced - params.inner, crossed);
+        step_channel = select(c, next_channel(c), crossed);
+        return w;
     }
     return vec4_weights(e);
 }
