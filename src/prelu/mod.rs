@@ -175,7 +175,9 @@ mod tests {
             let w = Weights::for_layout(&Channels::new(shape, len, weights, axis).unwrap());
             (w.per_vec4, w.repeat, w.step)
         };
-        let cases: [(&[usize], usize, usize, (bool, bool, bool)); 9] = [
+        // Shape, weights, channel axis, and the fetch expected.
+        type Case<'a> = (&'a [usize], usize, usize, (bool, bool, bool));
+        let cases: [Case; 9] = [
             (&[8, 64, 100], 1, 1, (true, true, false)), // one shared weight
             (&[1, 64, 262_144], 64, 1, (true, true, false)), // runs of whole spans
             (&[80, 64, 56, 56], 64, 1, (true, false, true)), // runs >= a step, of fours
