@@ -92,13 +92,14 @@ fn twenty_million_elements() {
     );
 }
 
-/// Channel runs at least an invocation's step (1,024 elements) long, so
-/// that the vec4 kernels step the channel from item to item instead of
-/// dividing: runs a multiple of four and not, exactly one step, runs that
-/// end inside a vec4, over 1 MiB bindings (chunks that start mid-run), and
-/// f16; forward and the input gradient alone.
+/// The layouts whose vec4 kernels step the channel from item to item:
+/// runs at least an invocation's step (1,024 elements) long, of fours and
+/// not, exactly one step; runs shorter than a step and not of fours (a
+/// step then divides once); runs that end inside a vec4; over 1 MiB
+/// bindings (chunks that start mid-run); f16; forward and the input
+/// gradient alone.
 #[test]
-fn prelu_with_runs_a_step_long_or_more() {
+fn prelu_layouts_that_step_the_channel() {
     let limits = wgpu_relu::wgpu::Limits {
         max_storage_buffer_binding_size: 1 << 20,
         ..wgpu_relu::wgpu::Limits::default()
@@ -114,25 +115,48 @@ fn prelu_with_runs_a_step_long_or_more() {
                 vec![4, 3, 1024],
                 vec![2, 7, 4099],
                 vec![1, 2, 5000],
+                // Runs shorter than a step and not of fours: a step divides.
+                vec![30, 512, 7, 7],
+                vec![9, 5, 13],
+                vec![64, 3, 5],
+                // Channels-last with channels not dividing 1,024: every
+                // element its own run (the channel axis last below).
+                vec![1001, 3],
+                vec![77, 37],
+                vec![30, 7, 7, 5],
             ],
         ),
-        (&small, vec![vec![2, 3, 100_003], vec![3, 2, 65_536 + 4]]),
+        (
+            &small,
+            vec![
+                vec![2, 3, 100_003],
+                vec![3, 2, 65_536 + 4],
+                vec![200, 7, 1001],
+                vec![300_001, 3],
+            ],
+        ),
     ] {
         for shape in shapes {
             let len: usize = shape.iter().product();
+            // Channels-last for the two-axis shapes and [30, 7, 7, 5].
+            let axis = match shape.len() {
+                2 => 1,
+                4 if shape[3] == 5 => 3,
+                _ => 1,
+            };
             let op = Op::Prelu {
-                weight: (0..shape[1]).map(|_| rng.uniform(1.0)).collect(),
-                axis: 1,
+                weight: (0..shape[axis]).map(|_| rng.uniform(1.0)).collect(),
+                axis,
             };
             let (x, g) = (rng.values(len), rng.values(len));
             check_forward(gpu, &op, &x, &shape);
             check_backward(gpu, &op, &x, &g, &shape, 1e-5);
             if gpu.supports_f16() {
                 let op16 = Op::Prelu {
-                    weight: (0..shape[1])
+                    weight: (0..shape[axis])
                         .map(|_| half::f16::from_f32(rng.uniform(1.0)))
                         .collect(),
-                    axis: 1,
+                    axis,
                 };
                 check_forward(gpu, &op16, &rng.values_f16(len), &shape);
             }

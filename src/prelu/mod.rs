@@ -66,9 +66,16 @@ pub(crate) struct Weights {
     pub(crate) per_vec4: bool,
     /// Every item of an invocation has the weights of its first.
     pub(crate) repeat: bool,
-    /// Runs are at least the distance between an invocation's items long:
-    /// the channel is stepped, not divided for.
+    /// Runs are at least four elements long (and the fetch not one weight
+    /// per vec4 or per invocation): the channel is stepped from item to
+    /// item, a vec4 taking at most two weights.
     pub(crate) step: bool,
+    /// Runs are at least the distance between an invocation's items long:
+    /// a step crosses at most one run's end, and needs no division.
+    pub(crate) runs_long: bool,
+    /// Every element its own run (channels-last), at least three channels:
+    /// a vec4's channels follow each other.
+    pub(crate) runs_of_one: bool,
 }
 
 impl Weights {
@@ -82,10 +89,17 @@ impl Weights {
         let item_stride = 4 * u64::from(WORKGROUP_SIZE);
         let repeat =
             shared || inner.is_multiple_of(VEC4_SPAN) || item_stride.is_multiple_of(period);
+        let per_vec4 = shared || inner.is_multiple_of(4);
+        let runs_long = inner >= item_stride;
+        let runs_of_one = inner == 1 && channels.channels >= 3;
         Self {
-            per_vec4: shared || inner.is_multiple_of(4),
+            per_vec4,
             repeat,
-            step: !repeat && inner >= item_stride,
+            // With one weight per vec4 and short runs, stepping divides as
+            // often as finding each vec4's weight does: nothing to gain.
+            step: !repeat && ((inner >= 4 && (runs_long || !per_vec4)) || runs_of_one),
+            runs_long,
+            runs_of_one,
         }
     }
 
@@ -96,6 +110,8 @@ impl Weights {
             per_vec4: channels.channels == 1 || channels.inner.is_multiple_of(4),
             repeat: false,
             step: false,
+            runs_long: false,
+            runs_of_one: false,
         }
     }
 
@@ -110,6 +126,12 @@ impl Weights {
         }
         if self.step {
             constants.push(("WEIGHTS_STEP", 1.0));
+            if self.runs_long {
+                constants.push(("RUNS_LONG", 1.0));
+            }
+            if self.runs_of_one {
+                constants.push(("RUNS_OF_ONE", 1.0));
+            }
         }
         constants
     }
@@ -177,15 +199,16 @@ mod tests {
         };
         // Shape, weights, channel axis, and the fetch expected.
         type Case<'a> = (&'a [usize], usize, usize, (bool, bool, bool));
-        let cases: [Case; 9] = [
+        let cases: [Case; 10] = [
             (&[8, 64, 100], 1, 1, (true, true, false)), // one shared weight
             (&[1, 64, 262_144], 64, 1, (true, true, false)), // runs of whole spans
             (&[80, 64, 56, 56], 64, 1, (true, false, true)), // runs >= a step, of fours
             (&[50, 37, 99, 91], 37, 1, (false, false, true)), // runs >= a step, odd
             (&[80, 256, 28, 28], 256, 1, (true, false, false)), // runs < a step, of fours
-            (&[640, 512, 7, 7], 512, 1, (false, false, false)), // runs of 49
+            (&[640, 512, 7, 7], 512, 1, (false, false, true)), // runs of 49: stepped, dividing
             (&[262_144, 64], 64, 1, (false, true, false)), // channels-last, 64 | 1024
-            (&[111, 224, 224, 3], 3, 3, (false, false, false)), // channels-last, 3
+            (&[111, 224, 224, 3], 3, 3, (false, false, true)), // channels-last, 3: runs of one
+            (&[50, 99, 91, 37], 37, 3, (false, false, true)), // channels-last, 37
             (&[16_384, 1024], 1024, 1, (false, true, false)), // a dense layer
         ];
         for (shape, weights, axis, expected) in cases {

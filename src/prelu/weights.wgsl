@@ -33,12 +33,20 @@ override WEIGHT_PER_VEC4: bool = false;
 // is shared: loaded once per invocation.
 override WEIGHTS_REPEAT: bool = false;
 
-// WEIGHTS_STEP: channel runs are at least a step (4 * WG elements, the
-// distance between an invocation's items) long, so that from one item to
-// the next the position in the run advances by a step and crosses at most
-// one run's end: the run and channel are found by division once per
-// invocation and stepped after, and a vec4 needs at most two weights.
+// WEIGHTS_STEP: channel runs are at least four elements long, so that a
+// vec4 crosses at most one run's end and needs at most two weights (or
+// RUNS_OF_ONE, below): the
+// run and channel are found by division once per invocation and stepped
+// from item to item (4 * WG elements apart) after. RUNS_LONG: runs are at
+// least a step long, so a step crosses at most one run's end too and needs
+// no division at all; else a step divides once to count the runs it
+// crosses.
+// RUNS_OF_ONE: channels-last, every element its own run (and at least
+// three channels): a vec4's four channels follow the first, wrapping at
+// most once.
 override WEIGHTS_STEP: bool = false;
+override RUNS_LONG: bool = false;
+override RUNS_OF_ONE: bool = false;
 
 var<private> first_weights: vec4<f32>;
 // WEIGHTS_STEP's position: the next item's offset in its run, and its
@@ -80,15 +88,26 @@ fn weights4(e: u32) -> vec4<f32> {
         let offset = step_offset;
         let c = step_channel;
         var w = vec4<f32>(f32(w1[params.w_off + c]));
-        if !WEIGHT_PER_VEC4 {
+        if RUNS_OF_ONE {
+            let cs = vec4<u32>(c) + vec4<u32>(0u, 1u, 2u, 3u);
+            let n = vec4<u32>(params.channels);
+            let ws = params.w_off + select(cs, cs - n, cs >= n);
+            w = vec4<f32>(f32(w1[ws.x]), f32(w1[ws.y]), f32(w1[ws.z]), f32(w1[ws.w]));
+        } else if !WEIGHT_PER_VEC4 {
             // The vec4 may end in the next run.
             let past = (vec4<u32>(offset) + vec4<u32>(0u, 1u, 2u, 3u)) >= vec4<u32>(params.inner);
             w = select(w, vec4<f32>(f32(w1[params.w_off + next_channel(c)])), past);
         }
         let advanced = offset + 4u * WG;
-        let crossed = advanced >= params.inner;
-        step_offset = select(advanced, advanced - params.inner, crossed);
-        step_channel = select(c, next_channel(c), crossed);
+        if RUNS_LONG {
+            let crossed = advanced >= params.inner;
+            step_offset = select(advanced, advanced - params.inner, crossed);
+            step_channel = select(c, next_channel(c), crossed);
+        } else {
+            let runs = div_by(advanced, params.inner_div);
+            step_offset = advanced - runs * params.inner;
+            step_channel = channel_of_run(c + runs);
+        }
         return w;
     }
     return vec4_weights(e);
