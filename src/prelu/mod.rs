@@ -66,9 +66,10 @@ pub(crate) struct Weights {
     pub(crate) per_vec4: bool,
     /// Every item of an invocation has the weights of its first.
     pub(crate) repeat: bool,
-    /// Runs are at least four elements long (and the fetch not one weight
-    /// per vec4 or per invocation): the channel is stepped from item to
-    /// item, a vec4 taking at most two weights.
+    /// The weights do not repeat and runs are at least four elements long
+    /// (or one, channels-last): the channel is stepped from item to item,
+    /// not divided for, a vec4 taking at most two weights (or four
+    /// consecutive ones).
     pub(crate) step: bool,
     /// Runs are at least the distance between an invocation's items long:
     /// a step crosses at most one run's end, and needs no division.

@@ -33,17 +33,15 @@ override WEIGHT_PER_VEC4: bool = false;
 // is shared: loaded once per invocation.
 override WEIGHTS_REPEAT: bool = false;
 
-// WEIGHTS_STEP: channel runs are at least four elements long, so that a
-// vec4 crosses at most one run's end and needs at most two weights (or
-// RUNS_OF_ONE, below): the
-// run and channel are found by division once per invocation and stepped
-// from item to item (4 * WG elements apart) after. RUNS_LONG: runs are at
-// least a step long, so a step crosses at most one run's end too and needs
-// no division at all; else a step divides once to count the runs it
+// WEIGHTS_STEP: the run and channel are found by division once per
+// invocation and stepped from item to item (4 * WG elements apart) after.
+// Runs are at least four elements long, so that a vec4 crosses at most one
+// run's end and needs at most two weights — or, with RUNS_OF_ONE
+// (channels-last, every element its own run, at least three channels), a
+// vec4's four channels follow its first, wrapping at most once. RUNS_LONG:
+// runs are at least a step long, so a step crosses at most one run's end
+// and needs no division; else a step divides once to count the runs it
 // crosses.
-// RUNS_OF_ONE: channels-last, every element its own run (and at least
-// three channels): a vec4's four channels follow the first, wrapping at
-// most once.
 override WEIGHTS_STEP: bool = false;
 override RUNS_LONG: bool = false;
 override RUNS_OF_ONE: bool = false;
