@@ -2,14 +2,15 @@
 //! returns.
 
 use crate::device::Gpu;
-use crate::element::Element;
+use crate::element::{Dtype, Element};
+use crate::engine::elementwise::Operands;
 use crate::engine::Prepared;
 use crate::error::{Error, Result};
 use crate::mask::Mask;
 use crate::shape::Channels;
 use crate::tensor::Tensor;
 use crate::training::Saved;
-use crate::validate::{check_overlap, operand, operands};
+use crate::validate::{check_overlap, operand};
 use crate::{leaky_relu, prelu, relu, rrelu};
 
 /// An activation of the ReLU family, with its parameters.
@@ -244,6 +245,30 @@ impl<T: Element> Activation<'_, T> {
         if let Activation::Prelu { weight, .. } = self {
             weight.escape();
         }
+    }
+}
+
+/// The operands of an element-wise op for `call`.
+fn operands<'a, T: Element>(call: &Call<'a, T>) -> Operands<'a> {
+    let (x, saved_mask) = match call.saved {
+        Saved::Input(t) | Saved::Output(t) => (Some(operand(t, call.saved.name())), None),
+        Saved::Mask(m) => (None, Some(m)),
+    };
+    let y_name = match call.grad_y {
+        Some(_) => "grad_x",
+        None => "y",
+    };
+    Operands {
+        dtype: Dtype::of::<T>(),
+        len: call.output.len() as u64,
+        x,
+        g: call.grad_y.map(|g| operand(g, "grad_y")),
+        y: operand(call.output, y_name),
+        mask: call
+            .mask
+            .or(saved_mask)
+            .map(|m| operand(m.words(), "the mask")),
+        accumulate: call.accumulate,
     }
 }
 

@@ -1,13 +1,10 @@
 //! Checks every op makes of its tensors before anything is made or
 //! recorded, and the tensors as the engine sees them.
 
-use crate::activation::Call;
-use crate::element::{Dtype, Element};
-use crate::engine::elementwise::Operands;
+use crate::element::Element;
 use crate::engine::Operand;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
-use crate::training::Saved;
 
 /// Largest tensor, in elements: PReLU's channel arithmetic runs in u32.
 pub(crate) const MAX_ELEMENTS: u64 = 1 << 31;
@@ -18,30 +15,6 @@ pub(crate) fn operand<'a, T: Element>(tensor: &'a Tensor<T>, name: &'static str)
         buffer: tensor.raw_buffer(),
         byte_offset: tensor.byte_offset(),
         name,
-    }
-}
-
-/// The operands of an element-wise op for `call`.
-pub(crate) fn operands<'a, T: Element>(call: &Call<'a, T>) -> Operands<'a> {
-    let (x, saved_mask) = match call.saved {
-        Saved::Input(t) | Saved::Output(t) => (Some(operand(t, call.saved.name())), None),
-        Saved::Mask(m) => (None, Some(m)),
-    };
-    let y_name = match call.grad_y {
-        Some(_) => "grad_x",
-        None => "y",
-    };
-    Operands {
-        dtype: Dtype::of::<T>(),
-        len: call.output.len() as u64,
-        x,
-        g: call.grad_y.map(|g| operand(g, "grad_y")),
-        y: operand(call.output, y_name),
-        mask: call
-            .mask
-            .or(saved_mask)
-            .map(|m| operand(m.words(), "the mask")),
-        accumulate: call.accumulate,
     }
 }
 

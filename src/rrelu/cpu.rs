@@ -65,7 +65,7 @@ pub fn rrelu_slopes(
 
 /// RReLU forward with the given slopes (one per element, from
 /// [`rrelu_slopes`]; or the mean slope for every element in evaluation,
-/// where RReLU is [`leaky_relu`](crate::cpu::leaky_relu)): PyTorch's
+/// where RReLU is `cpu::leaky_relu`): PyTorch's
 /// training rule `x <= 0 ? a · x : x`, the product rounded once to `T`.
 /// NaN is not `<= 0`: it passes through.
 pub fn rrelu_with_slopes<T: Element>(x: &[T], slopes: &[f32]) -> Vec<T> {
