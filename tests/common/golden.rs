@@ -34,6 +34,15 @@ pub fn load_u32<T: Element>(name: &str) -> Vec<u32> {
     bytemuck::pod_collect_to_vec(&std::fs::read(&path).unwrap())
 }
 
+/// PReLU's golden inputs: the shape `[2, C, K]`, x, g and the weight.
+pub fn prelu_inputs<T: Element>() -> (Vec<usize>, Vec<T>, Vec<T>, Vec<T>) {
+    let shape = load_u32::<T>("prelu_shape")
+        .into_iter()
+        .map(|d| d as usize)
+        .collect();
+    (shape, load("prelu_x"), load("prelu_g"), load("prelu_w"))
+}
+
 /// The slopes the Leaky ReLU vectors were made with.
 pub fn slopes<T: Element>() -> Vec<f32> {
     load_u32::<T>("slopes")
@@ -245,15 +254,7 @@ pub fn check_dtype<T: Element>(gpu: &Gpu, tolerance: f64) {
         );
     }
 
-    let shape: Vec<usize> = load_u32::<T>("prelu_shape")
-        .into_iter()
-        .map(|d| d as usize)
-        .collect();
-    let (px, pg, pw) = (
-        load::<T>("prelu_x"),
-        load::<T>("prelu_g"),
-        load::<T>("prelu_w"),
-    );
+    let (shape, px, pg, pw) = prelu_inputs::<T>();
     let op = Op::Prelu {
         weight: pw.clone(),
         axis: 1,

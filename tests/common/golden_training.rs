@@ -5,7 +5,9 @@
 #![allow(dead_code)]
 
 use crate::common::{at_offset, same_bits, Op};
-use crate::golden::{assert_golden, load, load_u32, passed, slopes, Direction, OFFSETS};
+use crate::golden::{
+    assert_golden, load, load_u32, passed, prelu_inputs, slopes, Direction, OFFSETS,
+};
 use wgpu_relu::{cpu, Activation, Element, Error, Gpu, GradOut, Mask, Saved, Tensor};
 
 /// A mask of `len` elements `word_offset` words into a buffer whose every
@@ -226,15 +228,7 @@ pub fn check_training<T: Element>(gpu: &Gpu) {
 /// weight gradient written beforehand plus exactly what the overwriting
 /// backward gives, rounded once, at every offset.
 fn check_prelu_accumulated<T: Element>(gpu: &Gpu) {
-    let shape: Vec<usize> = load_u32::<T>("prelu_shape")
-        .into_iter()
-        .map(|d| d as usize)
-        .collect();
-    let (px, pg, pw) = (
-        load::<T>("prelu_x"),
-        load::<T>("prelu_g"),
-        load::<T>("prelu_w"),
-    );
+    let (shape, px, pg, pw) = prelu_inputs::<T>();
     let (acc, torch) = (load::<T>("prelu_acc"), load::<T>("prelu_backward_acc"));
     let no_pass = vec![None; px.len()];
     let w = gpu.upload(&pw).unwrap();
