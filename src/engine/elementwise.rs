@@ -1,7 +1,8 @@
 //! The element-wise recording every family shares: one template of entry
 //! points (src/engine/elementwise.wgsl, words.wgsl for f16 as u32 words,
-//! masked.wgsl for the 1-bit mask), the op cut into binding-sized chunks,
-//! each run by the vec4, the scalar or the word kernel its offsets allow.
+//! blocked.wgsl and masked.wgsl for the 1-bit mask and the activity bits),
+//! the op cut into binding-sized chunks, each run by the vec4, the scalar or
+//! the word kernel its offsets allow.
 
 use crate::element::Dtype;
 use crate::error::{Error, Result};
@@ -18,8 +19,12 @@ pub(crate) const ELEMENTWISE: &str = include_str!("elementwise.wgsl");
 /// The entry points on f16 data as u32 words, for the families that
 /// supply `forward_words` and `backward_words`.
 pub(crate) const WORDS: &str = include_str!("words.wgsl");
-/// The entry points with a 1-bit mask, for the families that supply its
-/// predicate (with [`WORDS`]).
+/// The forward over the blocks of the mask layout, writing the mask, the
+/// activity bits or both, for every family (it supplies the predicate).
+pub(crate) const BLOCKED: &str = include_str!("blocked.wgsl");
+/// The entry points of the mask layout on f16 words and the backward from
+/// a mask, for the families that go back from one (with [`WORDS`] and
+/// [`BLOCKED`]).
 pub(crate) const MASKED: &str = include_str!("masked.wgsl");
 
 // Binding numbers, as in the templates (the weight gradient's kernels bind
@@ -37,6 +42,7 @@ const XW1: u32 = 13;
 const GW1: u32 = 14;
 const YW1: u32 = 15;
 const MASK: u32 = 8;
+const ACTIVITY: u32 = 9;
 const XW2: u32 = 18;
 const GW2: u32 = 19;
 const YW2: u32 = 20;
@@ -81,7 +87,22 @@ pub(crate) struct Operands<'a> {
     pub(crate) mask: Option<Operand<'a>>,
     /// Whether a backward adds to the output instead of overwriting it.
     pub(crate) accumulate: bool,
+    /// The dead-unit statistics a forward gathers on the way.
+    pub(crate) watch: Option<Watch<'a>>,
 }
+
+/// How a forward's activity bits are counted: each chunk's forward writes
+/// them (one per element, x > 0, in the mask layout) into a scratch of the
+/// engine's, and `count(bits, start, len)` gives the dispatches that add up
+/// the bits of the chunk of `len` elements starting at element `start`,
+/// recorded right after the chunk's forward.
+#[derive(Clone, Copy)]
+pub(crate) struct Watch<'a> {
+    pub(crate) count: &'a CountBits<'a>,
+}
+
+/// `count(bits, start, len)` of [`Watch`].
+pub(crate) type CountBits<'a> = dyn Fn(&wgpu::Buffer, u64, u64) -> Result<Vec<Prepared>> + 'a;
 
 impl<'a> Operands<'a> {
     /// Bytes per element.
@@ -95,6 +116,16 @@ impl<'a> Operands<'a> {
         self.x.ok_or_else(|| {
             Error::NeedsInput(format!("{family}'s backward cannot go back from a mask"))
         })
+    }
+
+    /// Elements one workgroup of the op's vec4 kernel covers: a block of
+    /// the mask layout where it reads or writes one (or activity bits),
+    /// else four vec4s an invocation. Chunks start on multiples of it.
+    pub(crate) fn workgroup_span(&self) -> u64 {
+        match self.mask.is_some() || (self.g.is_none() && self.watch.is_some()) {
+            true => MASK_BLOCK,
+            false => super::bind::VEC4_SPAN,
+        }
     }
 
     /// The pipeline constants of every entry of this op.
@@ -125,34 +156,52 @@ struct Entries {
     vec4: (&'static str, &'static [u32]),
     scalar: (&'static str, &'static [u32]),
     packed: (&'static str, &'static [u32]),
-    /// Whether the op has a mask: an invocation then takes a mask word
-    /// (32 elements, 8 vec4s WG apart), a workgroup a block of the layout,
-    /// and f16's words come two to a vec4 of halves, with offsets in halves.
-    masked: bool,
+    /// Whether the op runs over the blocks of the mask layout (it reads or
+    /// writes a mask, or writes activity bits): an invocation then takes a
+    /// word (32 elements, 8 vec4s WG apart), a workgroup a block, and
+    /// f16's words come two to a vec4 of halves, with offsets in halves.
+    blocked: bool,
 }
 
 impl Entries {
     fn of(operands: &Operands<'_>) -> Entries {
         let forward = operands.g.is_none();
         let masked = operands.mask.is_some();
+        let watched = forward && operands.watch.is_some();
         type Entry = (&'static str, &'static [u32]);
-        let (vec4, scalar, packed): (Entry, Entry, Entry) = match (forward, masked) {
-            (true, false) => (
+        let (vec4, scalar, packed): (Entry, Entry, Entry) = match (forward, masked, watched) {
+            (true, false, false) => (
                 ("forward_vec4", &[X4, Y4, X1, Y1]),
                 ("forward_scalar", &[X1, Y1]),
                 ("forward_packed", &[XW4, YW4, XW1, YW1]),
             ),
-            (true, true) => (
+            (true, true, false) => (
                 ("forward_masked_vec4", &[X4, Y4, X1, Y1, MASK]),
                 ("forward_masked_scalar", &[X1, Y1, MASK]),
                 ("forward_masked_packed", &[XW2, YW2, X1, Y1, MASK]),
             ),
-            (false, false) => (
+            (true, false, true) => (
+                ("forward_watched_vec4", &[X4, Y4, X1, Y1, ACTIVITY]),
+                ("forward_watched_scalar", &[X1, Y1, ACTIVITY]),
+                ("forward_watched_packed", &[XW2, YW2, X1, Y1, ACTIVITY]),
+            ),
+            (true, true, true) => (
+                (
+                    "forward_masked_watched_vec4",
+                    &[X4, Y4, X1, Y1, MASK, ACTIVITY],
+                ),
+                ("forward_masked_watched_scalar", &[X1, Y1, MASK, ACTIVITY]),
+                (
+                    "forward_masked_watched_packed",
+                    &[XW2, YW2, X1, Y1, MASK, ACTIVITY],
+                ),
+            ),
+            (false, false, _) => (
                 ("backward_vec4", &[X4, G4, Y4, X1, G1, Y1]),
                 ("backward_scalar", &[X1, G1, Y1]),
                 ("backward_packed", &[XW4, GW4, YW4, XW1, GW1, YW1]),
             ),
-            (false, true) => (
+            (false, true, _) => (
                 ("backward_masked_vec4", &[G4, Y4, G1, Y1, MASK]),
                 ("backward_masked_scalar", &[G1, Y1, MASK]),
                 ("backward_masked_packed", &[GW2, YW2, G1, Y1, MASK]),
@@ -162,7 +211,7 @@ impl Entries {
             vec4,
             scalar,
             packed,
-            masked,
+            blocked: masked || watched,
         }
     }
 }
@@ -192,6 +241,7 @@ impl Engine {
             g,
             y,
             mask,
+            watch,
             ..
         } = op.operands;
         let esize = op.operands.esize();
@@ -231,10 +281,14 @@ impl Engine {
         }
         let per_group = u64::from(WORKGROUP_SIZE * ITEMS);
         let mut chunk = self.chunk_elements(esize);
-        if entries.masked {
+        if entries.blocked {
             // Every chunk starts on a block of the mask.
             chunk = (chunk / MASK_BLOCK * MASK_BLOCK).max(MASK_BLOCK);
         }
+        // One chunk's activity bits at a time: each chunk's count reads them
+        // before the next chunk's forward writes them again (the queue runs
+        // dispatches in order, wgpu places a barrier between them).
+        let activity = watch.map(|_| self.scratch(4 * mask_words(chunk.min(len))));
         let mut dispatches = Vec::new();
         let mut start = 0;
         while start < len {
@@ -277,14 +331,21 @@ impl Engine {
             if let Some(bm) = &bm {
                 bound.push((MASK, bm));
             }
+            let ba = match &activity {
+                Some(buffer) => Some(self.bind(scratch_operand(buffer), 4, 0, mask_words(n))?),
+                None => None,
+            };
+            if let Some(ba) = &ba {
+                bound.push((ACTIVITY, ba));
+            }
             // Workgroups for `units` vec4s, scalars or words, or for the
             // blocks of a mask.
-            let groups = |units: u64| match entries.masked {
+            let groups = |units: u64| match entries.blocked {
                 true => n.div_ceil(MASK_BLOCK),
                 false => units.div_ceil(per_group).max(1),
             };
             let (kernel, groups) = match &packed {
-                Some(packed) if entries.masked && n >= 4 && offsets_multiple_of(4) => {
+                Some(packed) if entries.blocked && n >= 4 && offsets_multiple_of(4) => {
                     // Two u32s a vec4 of halves; offsets stay in halves.
                     bound.push((YW2, &by));
                     if let Some(bx) = &bx {
@@ -297,7 +358,7 @@ impl Engine {
                 }
                 // (A vec4<u32> binding must hold one: eight halves at least.)
                 Some(packed)
-                    if !entries.masked
+                    if !entries.blocked
                         && n >= 8
                         && n.is_multiple_of(2)
                         && offsets_multiple_of(8) =>
@@ -325,8 +386,20 @@ impl Engine {
                 geometry.groups_y = grid.y;
                 dispatches.push(self.prepare(kernel, &params(geometry, start), grid, &bound)?);
             }
+            if let (Some(watch), Some(bits)) = (watch, &activity) {
+                dispatches.extend((watch.count)(bits, start, n)?);
+            }
             start += n;
         }
         Ok(dispatches)
+    }
+}
+
+/// The engine's scratch as an operand.
+fn scratch_operand(buffer: &wgpu::Buffer) -> Operand<'_> {
+    Operand {
+        buffer,
+        byte_offset: 0,
+        name: "the activity bits",
     }
 }

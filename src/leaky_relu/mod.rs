@@ -7,7 +7,7 @@ pub(crate) mod cpu;
 use crate::common::{ADD, EXACT, HALVES, INDEX, SIGN};
 use crate::element::Dtype;
 use crate::engine::elementwise::{
-    Elementwise, Geometry, Operands, ELEMENTWISE, MASKED, TENSORS, WORDS,
+    Elementwise, Geometry, Operands, BLOCKED, ELEMENTWISE, MASKED, TENSORS, WORDS,
 };
 use crate::engine::{Engine, Module, Prepared};
 use crate::error::{Error, Result};
@@ -30,6 +30,7 @@ pub(crate) static MODULE: Module = Module {
         TENSORS,
         ELEMENTWISE,
         WORDS,
+        BLOCKED,
         MASKED,
         WGSL,
         KERNELS,

@@ -27,3 +27,16 @@ fn backward1(x: elem, g: elem, e: u32) -> elem {
 fn backward4(x: vec4<elem>, g: vec4<elem>, e: u32) -> vec4<elem> {
     return prelu_backward4(x, g, weights4(e));
 }
+
+// The predicate its backward takes g on, for the template's forward over
+// the blocks of the mask layout (src/engine/blocked.wgsl), which PReLU runs
+// for the dead-unit statistics; its masks are never written (the weight
+// gradient needs x).
+
+fn passes1(x: elem) -> bool {
+    return is_positive1(f32(x));
+}
+
+fn passes4(x: vec4<elem>) -> vec4<bool> {
+    return is_positive4(vec4<f32>(x));
+}

@@ -12,8 +12,7 @@ pub(crate) mod slabs;
 pub(crate) mod weight_grad;
 
 use crate::common::{ADD, EXACT, INDEX, SIGN};
-use crate::engine::bind::VEC4_SPAN;
-use crate::engine::elementwise::{Elementwise, Geometry, Operands, ELEMENTWISE, TENSORS};
+use crate::engine::elementwise::{Elementwise, Geometry, Operands, BLOCKED, ELEMENTWISE, TENSORS};
 use crate::engine::{Engine, Module, Operand, Prepared, WORKGROUP_SIZE};
 use crate::error::{Error, Result};
 use crate::shape::Channels;
@@ -36,6 +35,7 @@ pub(crate) static MODULE: Module = Module {
         INDEX,
         TENSORS,
         ELEMENTWISE,
+        BLOCKED,
         WGSL,
         WEIGHTS,
         KERNELS,
@@ -80,16 +80,16 @@ pub(crate) struct Weights {
 }
 
 impl Weights {
-    /// The cheapest fetch `channels` allows in a vec4 dispatch, whose chunks
-    /// start on workgroup-span boundaries.
-    pub(crate) fn for_layout(channels: &Channels) -> Self {
+    /// The cheapest fetch `channels` allows in a vec4 dispatch whose
+    /// workgroups cover `span` elements each (chunks start on multiples of
+    /// it), their invocations' items 4 · WG elements apart.
+    pub(crate) fn for_layout(channels: &Channels, span: u64) -> Self {
         // One shared weight: every element has the same.
         let shared = channels.channels == 1;
         let inner = channels.inner as u64;
         let period = channels.channels as u64 * inner;
         let item_stride = 4 * u64::from(WORKGROUP_SIZE);
-        let repeat =
-            shared || inner.is_multiple_of(VEC4_SPAN) || item_stride.is_multiple_of(period);
+        let repeat = shared || inner.is_multiple_of(span) || item_stride.is_multiple_of(period);
         let per_vec4 = shared || inner.is_multiple_of(4);
         let runs_long = inner >= item_stride;
         let runs_of_one = inner == 1 && channels.channels >= 3;
@@ -168,7 +168,7 @@ pub(crate) fn dispatches(
         module: &MODULE,
         operands,
         extra: vec![(W1, bw)],
-        vec4_constants: Weights::for_layout(channels).constants(),
+        vec4_constants: Weights::for_layout(channels, operands.workgroup_span()).constants(),
         words: false,
     };
     engine.elementwise(&op, |geometry, start| {
@@ -188,6 +188,7 @@ pub(crate) fn dispatches(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::elementwise::MASK_BLOCK;
     use std::mem::offset_of;
 
     /// The weight fetch each layout class gets: (per vec4, repeat, step).
@@ -195,7 +196,8 @@ mod tests {
     fn weight_fetch_per_layout_class() {
         let fetch = |shape: &[usize], weights: usize, axis: usize| {
             let len = shape.iter().product();
-            let w = Weights::for_layout(&Channels::new(shape, len, weights, axis).unwrap());
+            let channels = Channels::new(shape, len, weights, axis).unwrap();
+            let w = Weights::for_layout(&channels, crate::engine::bind::VEC4_SPAN);
             (w.per_vec4, w.repeat, w.step)
         };
         // Shape, weights, channel axis, and the fetch expected.
@@ -215,6 +217,15 @@ mod tests {
         for (shape, weights, axis, expected) in cases {
             assert_eq!(fetch(shape, weights, axis), expected, "{shape:?}");
         }
+        // Over the blocks of the mask layout (the forward with statistics)
+        // a workgroup spans a block: runs of whole blocks repeat, runs of
+        // an odd number of vec4 spans no longer do.
+        let blocked = |inner: usize| {
+            let channels = Channels::new(&[2, 8, inner], 16 * inner, 8, 1).unwrap();
+            Weights::for_layout(&channels, MASK_BLOCK).repeat
+        };
+        assert!(blocked(4 * 8192));
+        assert!(!blocked(3 * 4096));
     }
 
     #[test]

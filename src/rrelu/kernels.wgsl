@@ -40,3 +40,16 @@ fn backward1(x: elem, g: elem, e: u32) -> elem {
 fn backward4(x: vec4<elem>, g: vec4<elem>, e: u32) -> vec4<elem> {
     return rrelu_backward4(x, g, slopes4(e));
 }
+
+// The predicate its backward takes g on (!(x <= 0): x > 0 or NaN), for the
+// template's forward over the blocks of the mask layout
+// (src/engine/blocked.wgsl), which RReLU runs for the dead-unit
+// statistics; its masks are never written in training.
+
+fn passes1(x: elem) -> bool {
+    return relu_passes1(f32(x));
+}
+
+fn passes4(x: vec4<elem>) -> vec4<bool> {
+    return relu_passes4(vec4<f32>(x));
+}

@@ -8,7 +8,7 @@
 pub(crate) mod cpu;
 
 use crate::common::{ADD, EXACT, INDEX, SIGN, WIDE};
-use crate::engine::elementwise::{Elementwise, Geometry, Operands, ELEMENTWISE, TENSORS};
+use crate::engine::elementwise::{Elementwise, Geometry, Operands, BLOCKED, ELEMENTWISE, TENSORS};
 use crate::engine::{Engine, Module, Prepared};
 use crate::error::{Error, Result};
 
@@ -30,6 +30,7 @@ pub(crate) static MODULE: Module = Module {
         WIDE,
         TENSORS,
         ELEMENTWISE,
+        BLOCKED,
         crate::relu::WGSL,
         PHILOX,
         WGSL,
