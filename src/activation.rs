@@ -3,11 +3,12 @@
 
 use crate::device::Gpu;
 use crate::element::{Dtype, Element};
-use crate::engine::elementwise::Operands;
+use crate::engine::elementwise::{Operands, Watch};
 use crate::engine::Prepared;
 use crate::error::{Error, Result};
 use crate::mask::Mask;
 use crate::shape::Channels;
+use crate::stats::{ActivityMonitor, Counter};
 use crate::tensor::Tensor;
 use crate::training::Saved;
 use crate::validate::{check_overlap, operand};
@@ -113,6 +114,8 @@ pub(crate) struct Call<'t, T: Element> {
     pub(crate) grad_y: Option<&'t Tensor<T>>,
     pub(crate) output: &'t Tensor<T>,
     pub(crate) mask: Option<&'t Mask>,
+    /// The monitor a forward counts into.
+    pub(crate) monitor: Option<&'t ActivityMonitor>,
     pub(crate) grad_weight: Option<&'t Tensor<T>>,
     /// A backward adds to `output` (and `grad_weight`).
     pub(crate) accumulate: bool,
@@ -129,8 +132,19 @@ impl<T: Element> Activation<'_, T> {
             )));
         }
         self.check_saved(call)?;
-        let ops = operands(call);
         let engine = gpu.engine();
+        let counter = match call.monitor {
+            Some(monitor) => Some(Counter::new(monitor, call.output.shape())?),
+            None => None,
+        };
+        let count = |bits: &wgpu::Buffer, start, len| match &counter {
+            Some(counter) => counter.dispatches(engine, bits, start, len),
+            None => Ok(Vec::new()),
+        };
+        let ops = Operands {
+            watch: counter.as_ref().map(|_| Watch { count: &count }),
+            ..operands(call)
+        };
         match *self {
             Activation::Relu => relu::dispatches(engine, ops),
             Activation::LeakyRelu { negative_slope } => {
@@ -269,6 +283,7 @@ fn operands<'a, T: Element>(call: &Call<'a, T>) -> Operands<'a> {
             .or(saved_mask)
             .map(|m| operand(m.words(), "the mask")),
         accumulate: call.accumulate,
+        watch: None,
     }
 }
 

@@ -33,6 +33,7 @@ pub use crate::relu::cpu::{
 pub use crate::rrelu::cpu::{
     philox4x32_10, rrelu_backward_with_slopes, rrelu_slopes, rrelu_with_slopes,
 };
+pub use crate::stats::cpu::active_counts;
 
 /// Bit `i` of a mask's words ([`Mask`](crate::Mask) has the layout);
 /// `false` past their end.

@@ -39,6 +39,9 @@ mod prelu;
 mod relu;
 mod rrelu;
 
+// Dead-unit statistics: the monitor and its count pass.
+mod stats;
+
 // What a call is and how it is checked, and the device that runs it.
 mod activation;
 mod device;
@@ -57,8 +60,9 @@ pub use engine::Allocations;
 pub use error::{Error, Result};
 pub use mask::Mask;
 pub use options::{ExactProducts, GpuOptions};
+pub use stats::{ActivityMonitor, ActivityStats};
 pub use tensor::Tensor;
-pub use training::{GradOut, Saved};
+pub use training::{ForwardOut, GradOut, Saved};
 
 pub use half;
 pub use wgpu;

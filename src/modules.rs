@@ -4,13 +4,14 @@
 use crate::engine::Module;
 
 /// The modules of every family, in dependency order.
-pub(crate) fn all() -> [&'static Module; 5] {
+pub(crate) fn all() -> [&'static Module; 6] {
     [
         &crate::relu::MODULE,
         &crate::leaky_relu::MODULE,
         &crate::prelu::MODULE,
         &crate::prelu::weight_grad::MODULE,
         &crate::rrelu::MODULE,
+        &crate::stats::MODULE,
     ]
 }
 

@@ -1,8 +1,59 @@
-//! What a backward goes back from, and where and how it writes.
+//! What a forward writes besides `y`, what a backward goes back from, and
+//! where and how a backward writes.
 
 use crate::element::Element;
 use crate::mask::Mask;
+use crate::stats::ActivityMonitor;
 use crate::tensor::Tensor;
+
+/// Where a forward writes: `y`, and on the same pass over `x` the mask its
+/// backward can go back from, the dead-unit statistics, or both.
+///
+/// ```
+/// # use wgpu_relu::{ActivityMonitor, ForwardOut, Mask, Tensor};
+/// # fn f(y: &Tensor, mask: &Mask, monitor: &ActivityMonitor) {
+/// let out = ForwardOut::write(y).with_mask(mask).with_stats(monitor);
+/// assert!(out.mask.is_some() && out.stats.is_some());
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct ForwardOut<'t, T: Element = f32> {
+    /// The output, shaped like `x`; it may be exactly `x`'s range (in
+    /// place).
+    pub y: &'t Tensor<T>,
+    /// The 1-bit mask for the backward (ReLU and Leaky ReLU), of `x.len()`
+    /// elements, overlapping neither `x` nor `y`.
+    pub mask: Option<&'t Mask>,
+    /// The monitor the forward adds each channel's active elements to.
+    pub stats: Option<&'t ActivityMonitor>,
+}
+
+impl<'t, T: Element> ForwardOut<'t, T> {
+    /// Writes `y` alone.
+    pub fn write(y: &'t Tensor<T>) -> Self {
+        ForwardOut {
+            y,
+            mask: None,
+            stats: None,
+        }
+    }
+
+    /// The same, and the mask.
+    pub fn with_mask(self, mask: &'t Mask) -> Self {
+        ForwardOut {
+            mask: Some(mask),
+            ..self
+        }
+    }
+
+    /// The same, counting into `monitor`.
+    pub fn with_stats(self, monitor: &'t ActivityMonitor) -> Self {
+        ForwardOut {
+            stats: Some(monitor),
+            ..self
+        }
+    }
+}
 
 /// What the forward left for its backward: the backward's result is the
 /// same, bit for bit, whichever the activation accepts.

@@ -6,6 +6,7 @@
 mod download;
 mod loss;
 mod ops;
+mod stats;
 mod training;
 mod upload;
 

@@ -7,6 +7,7 @@ use crate::element::Element;
 use crate::engine::{record_in_encoder, record_in_pass, ErrorScopes, Prepared};
 use crate::error::{Error, Result};
 use crate::mask::Mask;
+use crate::stats::ActivityMonitor;
 use crate::tensor::Tensor;
 use crate::training::{GradOut, Saved};
 use crate::validate::{check_len, check_overlap, check_same_shape};
@@ -26,7 +27,7 @@ impl Gpu {
         self.check_known_loss()?;
         self.check_tensor(x, "x", STORAGE)?;
         let y = self.output::<T>(x.shape())?;
-        self.submit(&self.forward_dispatches(activation, x, &y, None)?)?;
+        self.submit(&self.forward_dispatches(activation, x, &y, None, None)?)?;
         Ok(y)
     }
 
@@ -41,7 +42,7 @@ impl Gpu {
         x: &Tensor<T>,
     ) -> Result<()> {
         self.check_known_loss()?;
-        self.submit(&self.forward_dispatches(activation, x, x, None)?)
+        self.submit(&self.forward_dispatches(activation, x, x, None, None)?)
     }
 
     /// Gradients of `activation` at the forward's input `x`, given the
@@ -72,7 +73,7 @@ impl Gpu {
         x: &Tensor<T>,
         y: &Tensor<T>,
     ) -> Result<()> {
-        let dispatches = self.recorded_forward(activation, x, y, None)?;
+        let dispatches = self.recorded_forward(activation, x, y, None, None)?;
         record_in_encoder(encoder, "wgpu_relu.forward", &dispatches)
     }
 
@@ -87,7 +88,7 @@ impl Gpu {
         x: &Tensor<T>,
         y: &Tensor<T>,
     ) -> Result<()> {
-        let dispatches = self.recorded_forward(activation, x, y, None)?;
+        let dispatches = self.recorded_forward(activation, x, y, None, None)?;
         record_in_pass(pass, &dispatches)
     }
 
@@ -144,14 +145,18 @@ impl Gpu {
         x: &Tensor<T>,
         y: &Tensor<T>,
         mask: Option<&Mask>,
+        monitor: Option<&ActivityMonitor>,
     ) -> Result<Vec<Prepared>> {
         self.check_alive()?;
-        let dispatches = self.forward_dispatches(activation, x, y, mask)?;
+        let dispatches = self.forward_dispatches(activation, x, y, mask, monitor)?;
         for tensor in [x, y] {
             tensor.escape();
         }
         if let Some(mask) = mask {
             mask.words().escape();
+        }
+        if let Some(monitor) = monitor {
+            monitor.totals().escape();
         }
         activation.escape();
         Ok(dispatches)
@@ -181,14 +186,15 @@ impl Gpu {
         Ok(dispatches)
     }
 
-    /// Checks a forward's tensors (and the mask it writes) and makes its
-    /// dispatches.
+    /// Checks a forward's tensors (the mask it writes and the monitor it
+    /// counts into too) and makes its dispatches.
     pub(super) fn forward_dispatches<T: Element>(
         &self,
         activation: &Activation<'_, T>,
         x: &Tensor<T>,
         y: &Tensor<T>,
         mask: Option<&Mask>,
+        monitor: Option<&ActivityMonitor>,
     ) -> Result<Vec<Prepared>> {
         self.check_tensor(x, "x", STORAGE)?;
         self.check_tensor(y, "y", STORAGE)?;
@@ -199,6 +205,9 @@ impl Gpu {
             check_overlap(x, "x", mask.words(), "the mask", false)?;
             check_overlap(y, "y", mask.words(), "the mask", false)?;
         }
+        if let Some(monitor) = monitor {
+            self.check_tensor(monitor.totals(), "the monitor", STORAGE)?;
+        }
         self.dispatches(
             activation,
             &Call {
@@ -206,6 +215,7 @@ impl Gpu {
                 grad_y: None,
                 output: y,
                 mask,
+                monitor,
                 grad_weight: None,
                 accumulate: false,
             },
@@ -250,6 +260,7 @@ impl Gpu {
                 grad_y: Some(grad_y),
                 output: grad_x,
                 mask: None,
+                monitor: None,
                 grad_weight: out.grad_weight,
                 accumulate: out.accumulate,
             },

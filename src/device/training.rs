@@ -42,7 +42,7 @@ impl Gpu {
         self.check_tensor(x, "x", wgpu::BufferUsages::STORAGE)?;
         let y = self.output::<T>(x.shape())?;
         let mask = self.output_mask(x.len())?;
-        self.submit(&self.forward_dispatches(activation, x, &y, Some(&mask))?)?;
+        self.submit(&self.forward_dispatches(activation, x, &y, Some(&mask), None)?)?;
         Ok((y, mask))
     }
 
@@ -56,7 +56,7 @@ impl Gpu {
         self.check_known_loss()?;
         self.check_tensor(x, "x", wgpu::BufferUsages::STORAGE)?;
         let mask = self.output_mask(x.len())?;
-        self.submit(&self.forward_dispatches(activation, x, x, Some(&mask))?)?;
+        self.submit(&self.forward_dispatches(activation, x, x, Some(&mask), None)?)?;
         Ok(mask)
     }
 
@@ -72,7 +72,7 @@ impl Gpu {
         y: &Tensor<T>,
         mask: &Mask,
     ) -> Result<()> {
-        let dispatches = self.recorded_forward(activation, x, y, Some(mask))?;
+        let dispatches = self.recorded_forward(activation, x, y, Some(mask), None)?;
         record_in_encoder(encoder, "wgpu_relu.forward_with_mask", &dispatches)
     }
 
@@ -86,7 +86,7 @@ impl Gpu {
         y: &Tensor<T>,
         mask: &Mask,
     ) -> Result<()> {
-        let dispatches = self.recorded_forward(activation, x, y, Some(mask))?;
+        let dispatches = self.recorded_forward(activation, x, y, Some(mask), None)?;
         record_in_pass(pass, &dispatches)
     }
 

@@ -1,0 +1,188 @@
+// Counting one chunk's activity bits (written by the forward in the mask
+// layout, src/engine/blocked.wgsl) into a monitor's totals: the active
+// elements of every channel, and the elements seen. The channel of the
+// chunk's element e is ((phase + e) / inner) % channels. Totals are u64s
+// as two words, added to with integer atomics: exact, and the same
+// whatever order the invocations run in. Three kernels, one per layout
+// class (src/stats/mod.rs chooses): each adds as few times as its class
+// allows, one addition per channel and invocation.
+
+struct Params {
+    len: u32,           // elements of the chunk
+    words: u32,         // its words of bits
+    blocks: u32,        // its blocks of 8192 elements
+    channels: u32,
+    inner: u32,         // elements of a channel run
+    phase: u32,         // the chunk's first element, mod channels * inner
+    blocks_per: u32,    // blocks per invocation (count_periodic, count_channels)
+    groups_x: u32,
+    groups_y: u32,
+    pad: u32,
+    inner_div: vec2<u32>,    // inner and channels packed for `div_by`
+    channels_div: vec2<u32>,
+    pad2: vec2<u32>,
+}
+
+override WG: u32 = 256u;
+// The engine sets it for every f32 kernel; counting makes no products.
+override EXACT_PRODUCTS: bool = false;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> bits: array<u32>;
+@group(0) @binding(3) var<storage, read_write> bits4: array<vec4<u32>>;
+// [elements seen (lo, hi), channel 0 (lo, hi), channel 1 (lo, hi), ...]
+@group(0) @binding(2) var<storage, read_write> totals: array<atomic<u32>>;
+
+// Adds n to the u64 total `slot`: the carry goes to the high word once per
+// wrap of the low one, whatever the order of the additions.
+fn add_total(slot: u32, n: u32) {
+    let old = atomicAdd(&totals[2u * slot], n);
+    if old > 0xffffffffu - n {
+        atomicAdd(&totals[2u * slot + 1u], 1u);
+    }
+}
+
+fn add_active(channel: u32, n: u32) {
+    if n != 0u {
+        add_total(1u + channel, n);
+    }
+}
+
+fn invocation(wg: vec3<u32>, lid: u32) -> u32 {
+    return workgroup_index(wg, params.groups_x, params.groups_y) * WG + lid;
+}
+
+// The chunk's elements, added once.
+fn add_seen(t: u32) {
+    if t == 0u {
+        add_total(0u, params.len);
+    }
+}
+
+// The bits of block b's word l.
+fn word(b: u32, l: u32) -> u32 {
+    return bits[b * 256u + l];
+}
+
+// Words l..l + 3 of block b, the words past `words` as 0 (the binding is
+// rounded up to whole vec4s; what lies past the chunk's words is stale).
+fn words4(b: u32, l: u32, words: u32) -> vec4<u32> {
+    let w = bits4[(b * 256u + l) / 4u];
+    return select(vec4<u32>(0u), w, vec4<u32>(l) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(words));
+}
+
+// Words of block b.
+fn words_of_block(b: u32) -> u32 {
+    return min(256u, params.words - b * 256u);
+}
+
+// channels * inner divides 1024, so every block's 1024-element segments
+// share one channel pattern, and the words whose index is the same modulo
+// period / 4 share one: bit 4k + j of word l is channel
+// ((4l + j) / inner) % channels for every k. An invocation takes one such
+// class of words over blocks_per blocks, counting its four lanes at once.
+@compute @workgroup_size(WG)
+fn count_periodic(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let t = invocation(wg, lid);
+    let classes = max(params.channels * params.inner / 4u, 1u);
+    let q = t % classes;
+    let first = (t / classes) * params.blocks_per;
+    if first >= params.blocks {
+        return;
+    }
+    add_seen(t);
+    let last = min(first + params.blocks_per, params.blocks);
+    let lane_bits = vec4<u32>(0x11111111u) << vec4<u32>(0u, 1u, 2u, 3u);
+    var lanes = vec4<u32>(0u);
+    for (var b = first; b < last; b++) {
+        let words = words_of_block(b);
+        for (var l = q; l < words; l += classes) {
+            lanes += countOneBits(vec4<u32>(word(b, l)) & lane_bits);
+        }
+    }
+    for (var j = 0u; j < 4u; j++) {
+        add_active(((4u * q + j) / params.inner) % params.channels, lanes[j]);
+    }
+}
+
+// Runs of at least 32 elements (NCHW, a dense layer along axis 0): an
+// invocation walks one 1024-element segment of a block in order, 32
+// elements at a time (nibble k of eight words: one window), and adds a
+// run's count where the run ends; a run of 32 or more ends at most once
+// in a window.
+@compute @workgroup_size(WG)
+fn count_runs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let t = invocation(wg, lid);
+    let b = t / 8u;
+    let k = t % 8u;
+    let e0 = b * 8192u + k * 1024u;
+    if e0 >= params.len {
+        return;
+    }
+    add_seen(t);
+    let inner = params.inner;
+    let g = params.phase + e0;
+    let run = div_by(g, params.inner_div);
+    var offset = g - run * inner;
+    var c = run - div_by(run, params.channels_div) * params.channels;
+    var n = 0u;
+    let words = words_of_block(b);
+    let shift = vec4<u32>(4u * k);
+    let place = vec4<u32>(0u, 4u, 8u, 12u);
+    let windows = (min(1024u, params.len - e0) + 31u) / 32u;
+    for (var i = 0u; i < windows; i++) {
+        let lo = ((words4(b, 8u * i, words) >> shift) & vec4<u32>(0xfu)) << place;
+        let hi = ((words4(b, 8u * i + 4u, words) >> shift) & vec4<u32>(0xfu)) << (place + vec4<u32>(16u));
+        let window = lo.x | lo.y | lo.z | lo.w | hi.x | hi.y | hi.z | hi.w;
+        // Elements left in the current run: at least 1.
+        let left = inner - offset;
+        if left > 32u {
+            n += countOneBits(window);
+            offset += 32u;
+        } else {
+            let whole = left == 32u;
+            add_active(c, n + countOneBits(select(window & ((1u << left) - 1u), window, whole)));
+            c = select(c + 1u, 0u, c + 1u == params.channels);
+            n = select(countOneBits(window >> left), 0u, whole);
+            offset = 32u - left;
+        }
+    }
+    add_active(c, n);
+}
+
+// Short runs whose pattern does not repeat within a segment (channels-last
+// with a channel count that does not divide 1024, short odd runs): an
+// invocation takes one channel over blocks_per blocks and tests its
+// elements one by one, run after run of the channel.
+@compute @workgroup_size(WG)
+fn count_channels(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let t = invocation(wg, lid);
+    let c = t % params.channels;
+    let first = (t / params.channels) * params.blocks_per;
+    if first >= params.blocks {
+        return;
+    }
+    add_seen(t);
+    let inner = params.inner;
+    // The elements of the invocation's blocks, in the tensor's period.
+    let g_first = params.phase + first * 8192u;
+    let g_end = params.phase + min((first + params.blocks_per) * 8192u, params.len);
+    // The first run of channel c that ends in them.
+    let r0 = div_by(g_first, params.inner_div);
+    let c0 = r0 - div_by(r0, params.channels_div) * params.channels;
+    var r = r0 + select(c - c0, c + params.channels - c0, c < c0);
+    var n = 0u;
+    loop {
+        let run_start = max(r * inner, g_first);
+        if run_start >= g_end {
+            break;
+        }
+        for (var g = run_start; g < min(r * inner + inner, g_end); g++) {
+            let e = g - params.phase;
+            let p = e % 8192u;
+            n += (word(e / 8192u, (p / 4u) % 256u) >> (4u * (p / 1024u) + p % 4u)) & 1u;
+        }
+        r += params.channels;
+    }
+    add_active(c, n);
+}
