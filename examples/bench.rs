@@ -17,7 +17,7 @@
 use std::time::Instant;
 
 use wgpu_relu::{
-    cpu, half::f16, wgpu, Activation, Element, Gpu, GradOut, RreluMode, Saved, Tensor,
+    cpu, half::f16, wgpu, Activation, Element, ForwardOut, Gpu, GradOut, RreluMode, Saved, Tensor,
 };
 
 const CHANNELS: usize = 64;
@@ -27,6 +27,9 @@ struct Row {
     dtype: &'static str,
     len: usize,
     ms: f64,
+    /// What it is timed against: `copy` (copy_buffer_to_buffer of the
+    /// bytes it moves), or another op on the same tensor.
+    against: String,
     copy_ms: f64,
     /// The median of each trial's op time over the copy timed just before
     /// it: pairs cancel the machine's drift better than a ratio of medians.
@@ -39,6 +42,7 @@ fn row(op: &str, dtype: &'static str, len: usize, trials: &[(f64, f64)]) -> Row 
         op: op.into(),
         dtype,
         len,
+        against: "copy".into(),
         ms: median(trials.iter().map(|t| t.0).collect()),
         copy_ms: median(trials.iter().map(|t| t.1).collect()),
         ratio: median(trials.iter().map(|t| t.0 / t.1).collect()),
@@ -161,12 +165,25 @@ fn compare(
     };
     let (src, dst) = (make(), make());
     let copy = |e: &mut wgpu::CommandEncoder| e.copy_buffer_to_buffer(&src, 0, &dst, 0, copy_bytes);
-    timer.time(gpu, 1, &copy);
+    alternate(gpu, timer, trials, reps, record, &copy)
+}
+
+/// Times `record` and `against` alternately: (op, against) milliseconds
+/// per trial.
+fn alternate(
+    gpu: &Gpu,
+    timer: &Timer,
+    trials: usize,
+    reps: usize,
+    record: &dyn Fn(&mut wgpu::CommandEncoder),
+    against: &dyn Fn(&mut wgpu::CommandEncoder),
+) -> Vec<(f64, f64)> {
+    timer.time(gpu, 1, against);
     timer.time(gpu, 1, record);
     (0..trials)
         .map(|_| {
-            let copy_ms = timer.time(gpu, reps, &copy);
-            (timer.time(gpu, reps, record), copy_ms)
+            let against_ms = timer.time(gpu, reps, against);
+            (timer.time(gpu, reps, record), against_ms)
         })
         .collect()
 }
@@ -206,6 +223,13 @@ fn bench_dtype<T: Element>(
         // The 1-bit mask ReLU's forward leaves (Leaky's has other bits, the
         // same traffic).
         let (_, mask) = gpu.forward_with_mask(&Activation::Relu, &x)?;
+        // One monitor of 64 channels along axis 1 fits every layout above.
+        let monitor = gpu.activity_monitor(CHANNELS, 1)?;
+        let watched = |e: &mut wgpu::CommandEncoder, act, x: &Tensor<T>, y: &Tensor<T>| {
+            let out = ForwardOut::write(y).with_stats(&monitor);
+            gpu.encode_forward_into(e, act, x, out).unwrap()
+        };
+        let y_img_out = y.reshape(&images)?;
         let esize = T::SIZE as f64;
         let n = len as f64;
         let relu = Activation::Relu;
@@ -254,6 +278,29 @@ fn bench_dtype<T: Element>(
                 }),
             ),
             (
+                "relu_forward_with_stats",
+                streams(2.0) + 2.0 * bit,
+                Box::new(|e| watched(e, &relu, &x, &y)),
+            ),
+            (
+                "relu_32x32_images_forward_with_stats",
+                streams(2.0) + 2.0 * bit,
+                Box::new(|e| watched(e, &relu, &x_img, &y_img_out)),
+            ),
+            (
+                "relu_channels_last_forward_with_stats",
+                streams(2.0) + 2.0 * bit,
+                Box::new(|e| watched(e, &relu, &x_last, &y_last)),
+            ),
+            (
+                "relu_forward_with_mask_and_stats",
+                streams(2.0) + 3.0 * bit,
+                Box::new(|e| {
+                    let out = ForwardOut::write(&y).with_mask(&mask).with_stats(&monitor);
+                    gpu.encode_forward_into(e, &relu, &x, out).unwrap()
+                }),
+            ),
+            (
                 "relu_backward_from_mask",
                 streams(2.0) + bit,
                 Box::new(|e| from(e, &relu, Saved::Mask(&mask), GradOut::write(&y))),
@@ -292,6 +339,16 @@ fn bench_dtype<T: Element>(
                 }),
             ),
             (
+                "leaky_forward_with_stats",
+                streams(2.0) + 2.0 * bit,
+                Box::new(|e| watched(e, &leaky, &x, &y)),
+            ),
+            (
+                "leaky_channels_last_forward_with_stats",
+                streams(2.0) + 2.0 * bit,
+                Box::new(|e| watched(e, &leaky, &x_last, &y_last)),
+            ),
+            (
                 "leaky_backward_from_mask",
                 streams(2.0) + bit,
                 Box::new(|e| from(e, &leaky, Saved::Mask(&mask), GradOut::write(&y))),
@@ -315,6 +372,11 @@ fn bench_dtype<T: Element>(
                 "prelu64_forward",
                 streams(2.0),
                 Box::new(|e| gpu.encode_forward(e, &prelu, &x, &y).unwrap()),
+            ),
+            (
+                "prelu64_forward_with_stats",
+                streams(2.0) + 2.0 * bit,
+                Box::new(|e| watched(e, &prelu, &x, &y)),
             ),
             (
                 "prelu64_channels_last_forward",
@@ -346,7 +408,8 @@ fn bench_dtype<T: Element>(
                 }),
             ),
         ];
-        for (name, bytes_per_element, record) in cases {
+        for (name, bytes_per_element, record) in &cases {
+            let name = *name;
             if !wanted(name) {
                 continue;
             }
@@ -359,9 +422,31 @@ fn bench_dtype<T: Element>(
                 trials,
                 reps,
                 copy_bytes.next_multiple_of(4),
-                &*record,
+                &**record,
             );
             rows.push(row(name, T::NAME, len, &times));
+        }
+        // What the mask and the statistics add: each such forward timed
+        // alternately with the forward it extends, on the same tensor.
+        let case = |name: &str| &cases.iter().find(|c| c.0 == name).expect("a case").2;
+        for (op, plain) in [
+            ("relu_forward_with_stats", "relu_forward"),
+            ("relu_32x32_images_forward_with_stats", "relu_forward"),
+            ("relu_channels_last_forward_with_stats", "relu_forward"),
+            ("relu_forward_with_mask", "relu_forward"),
+            ("relu_forward_with_mask_and_stats", "relu_forward_with_mask"),
+            ("leaky_forward_with_stats", "leaky_forward"),
+            ("leaky_channels_last_forward_with_stats", "leaky_forward"),
+            ("prelu64_forward_with_stats", "prelu64_forward"),
+        ] {
+            if !wanted(op) {
+                continue;
+            }
+            let times = alternate(gpu, timer, trials, reps, &**case(op), &**case(plain));
+            rows.push(Row {
+                against: plain.into(),
+                ..row(op, T::NAME, len, &times)
+            });
         }
     }
     Ok(())
@@ -506,13 +591,13 @@ pub fn main() -> Result<(), wgpu_relu::Error> {
         let ratio = r.ratio;
         if json {
             println!(
-                "{{\"op\":\"{}\",\"dtype\":\"{}\",\"len\":{},\"ms\":{:.4},\"copy_ms\":{:.4},\"ratio\":{:.3},\"adapter\":\"{}\"}}",
-                r.op, r.dtype, r.len, r.ms, r.copy_ms, ratio, info.name
+                "{{\"op\":\"{}\",\"dtype\":\"{}\",\"len\":{},\"ms\":{:.4},\"against\":\"{}\",\"copy_ms\":{:.4},\"ratio\":{:.3},\"adapter\":\"{}\"}}",
+                r.op, r.dtype, r.len, r.ms, r.against, r.copy_ms, ratio, info.name
             );
         } else {
             println!(
-                "{:44} {:4} {:>9} {:10.4} ms  copy {:10.4} ms  ratio {:6.2}",
-                r.op, r.dtype, r.len, r.ms, r.copy_ms, ratio
+                "{:44} {:4} {:>9} {:10.4} ms  {} {:10.4} ms  ratio {:6.2}",
+                r.op, r.dtype, r.len, r.ms, r.against, r.copy_ms, ratio
             );
         }
     }
