@@ -230,6 +230,12 @@ fn bench_dtype<T: Element>(
             gpu.encode_forward_into(e, act, x, out).unwrap()
         };
         let y_img_out = y.reshape(&images)?;
+        // Channels-last with a count that divides no power of two: the
+        // count pass's per-channel class.
+        let odd = [len / 37, 37];
+        let x_odd = gpu.upload(&host[..odd[0] * 37])?.reshape(&odd)?;
+        let y_odd: Tensor<T> = gpu.empty(&odd)?;
+        let monitor_odd = gpu.activity_monitor(37, 1)?;
         let esize = T::SIZE as f64;
         let n = len as f64;
         let relu = Activation::Relu;
@@ -291,6 +297,19 @@ fn bench_dtype<T: Element>(
                 "relu_channels_last_forward_with_stats",
                 streams(2.0) + 2.0 * bit,
                 Box::new(|e| watched(e, &relu, &x_last, &y_last)),
+            ),
+            (
+                "relu_37_channels_last_forward",
+                streams(2.0),
+                Box::new(|e| gpu.encode_forward(e, &relu, &x_odd, &y_odd).unwrap()),
+            ),
+            (
+                "relu_37_channels_last_forward_with_stats",
+                streams(2.0) + 2.0 * bit,
+                Box::new(|e| {
+                    let out = ForwardOut::write(&y_odd).with_stats(&monitor_odd);
+                    gpu.encode_forward_into(e, &relu, &x_odd, out).unwrap()
+                }),
             ),
             (
                 "relu_forward_with_mask_and_stats",
@@ -433,6 +452,10 @@ fn bench_dtype<T: Element>(
             ("relu_forward_with_stats", "relu_forward"),
             ("relu_32x32_images_forward_with_stats", "relu_forward"),
             ("relu_channels_last_forward_with_stats", "relu_forward"),
+            (
+                "relu_37_channels_last_forward_with_stats",
+                "relu_37_channels_last_forward",
+            ),
             ("relu_forward_with_mask", "relu_forward"),
             ("relu_forward_with_mask_and_stats", "relu_forward_with_mask"),
             ("leaky_forward_with_stats", "leaky_forward"),
