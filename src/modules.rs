@@ -11,7 +11,7 @@ pub(crate) fn all() -> [&'static Module; 6] {
         &crate::prelu::MODULE,
         &crate::prelu::weight_grad::MODULE,
         &crate::rrelu::MODULE,
-        &crate::stats::MODULE,
+        &crate::stats::count::MODULE,
     ]
 }
 

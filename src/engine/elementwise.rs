@@ -27,25 +27,8 @@ pub(crate) const BLOCKED: &str = include_str!("blocked.wgsl");
 /// [`BLOCKED`]).
 pub(crate) const MASKED: &str = include_str!("masked.wgsl");
 
-// Binding numbers, as in the templates (the weight gradient's kernels bind
-// x, g and y at the same numbers).
-pub(crate) const X4: u32 = 1;
-pub(crate) const G4: u32 = 2;
-pub(crate) const Y4: u32 = 3;
-pub(crate) const X1: u32 = 4;
-pub(crate) const G1: u32 = 5;
-pub(crate) const Y1: u32 = 6;
-const XW4: u32 = 10;
-const GW4: u32 = 11;
-const YW4: u32 = 12;
-const XW1: u32 = 13;
-const GW1: u32 = 14;
-const YW1: u32 = 15;
-const MASK: u32 = 8;
-const ACTIVITY: u32 = 9;
-const XW2: u32 = 18;
-const GW2: u32 = 19;
-const YW2: u32 = 20;
+use super::entries::{Entries, ACTIVITY, GW1, GW2, GW4, MASK, XW1, XW2, XW4, YW1, YW2, YW4};
+pub(crate) use super::entries::{G1, G4, X1, X4, Y1, Y4};
 
 /// Elements of one block of the mask layout (src/mask.rs): a workgroup of
 /// the masked kernels, 256 words.
@@ -151,71 +134,6 @@ pub(crate) struct Elementwise<'a> {
     pub(crate) words: bool,
 }
 
-/// One op's three kernels: vec4, scalar, and f16 as words.
-struct Entries {
-    vec4: (&'static str, &'static [u32]),
-    scalar: (&'static str, &'static [u32]),
-    packed: (&'static str, &'static [u32]),
-    /// Whether the op runs over the blocks of the mask layout (it reads or
-    /// writes a mask, or writes activity bits): an invocation then takes a
-    /// word (32 elements, 8 vec4s WG apart), a workgroup a block, and
-    /// f16's words come two to a vec4 of halves, with offsets in halves.
-    blocked: bool,
-}
-
-impl Entries {
-    fn of(operands: &Operands<'_>) -> Entries {
-        let forward = operands.g.is_none();
-        let masked = operands.mask.is_some();
-        let watched = forward && operands.watch.is_some();
-        type Entry = (&'static str, &'static [u32]);
-        let (vec4, scalar, packed): (Entry, Entry, Entry) = match (forward, masked, watched) {
-            (true, false, false) => (
-                ("forward_vec4", &[X4, Y4, X1, Y1]),
-                ("forward_scalar", &[X1, Y1]),
-                ("forward_packed", &[XW4, YW4, XW1, YW1]),
-            ),
-            (true, true, false) => (
-                ("forward_masked_vec4", &[X4, Y4, X1, Y1, MASK]),
-                ("forward_masked_scalar", &[X1, Y1, MASK]),
-                ("forward_masked_packed", &[XW2, YW2, X1, Y1, MASK]),
-            ),
-            (true, false, true) => (
-                ("forward_watched_vec4", &[X4, Y4, X1, Y1, ACTIVITY]),
-                ("forward_watched_scalar", &[X1, Y1, ACTIVITY]),
-                ("forward_watched_packed", &[XW2, YW2, X1, Y1, ACTIVITY]),
-            ),
-            (true, true, true) => (
-                (
-                    "forward_masked_watched_vec4",
-                    &[X4, Y4, X1, Y1, MASK, ACTIVITY],
-                ),
-                ("forward_masked_watched_scalar", &[X1, Y1, MASK, ACTIVITY]),
-                (
-                    "forward_masked_watched_packed",
-                    &[XW2, YW2, X1, Y1, MASK, ACTIVITY],
-                ),
-            ),
-            (false, false, _) => (
-                ("backward_vec4", &[X4, G4, Y4, X1, G1, Y1]),
-                ("backward_scalar", &[X1, G1, Y1]),
-                ("backward_packed", &[XW4, GW4, YW4, XW1, GW1, YW1]),
-            ),
-            (false, true, _) => (
-                ("backward_masked_vec4", &[G4, Y4, G1, Y1, MASK]),
-                ("backward_masked_scalar", &[G1, Y1, MASK]),
-                ("backward_masked_packed", &[GW2, YW2, G1, Y1, MASK]),
-            ),
-        };
-        Entries {
-            vec4,
-            scalar,
-            packed,
-            blocked: masked || watched,
-        }
-    }
-}
-
 /// The words of the mask of `len` elements, or the first word of the
 /// block at element `len` (src/mask.rs has the layout): 256 words a whole
 /// block, one per vec4 of a partial one.
@@ -248,7 +166,7 @@ impl Engine {
         if len == 0 {
             return Ok(Vec::new());
         }
-        let entries = Entries::of(&op.operands);
+        let entries = Entries::of(g.is_none(), mask.is_some(), watch.is_some());
         let constants = op.operands.constants();
         let spec = |(entry, bindings): (&'static str, &[u32]), vec4: bool| {
             let mut constants = constants.clone();

@@ -6,6 +6,7 @@
 pub(crate) mod bind;
 pub(crate) mod dispatch;
 pub(crate) mod elementwise;
+mod entries;
 pub(crate) mod kernel;
 pub(crate) mod poll;
 pub(crate) mod probe;

@@ -1,0 +1,295 @@
+//! The count pass: the kernel each layout class gets (a pure planner,
+//! pinned by a unit test) and the dispatch that adds one chunk's activity
+//! bits into a monitor's totals.
+
+use crate::common::INDEX;
+use crate::element::Dtype;
+use crate::engine::elementwise::{mask_words, MASK_BLOCK};
+use crate::engine::{Bound, Engine, KernelSpec, Module, Prepared, WORKGROUP_SIZE};
+use crate::error::Result;
+use crate::tensor::Tensor;
+
+use super::{ActivityMonitor, Layout};
+
+/// The count pass.
+const COUNT: &str = include_str!("count.wgsl");
+
+/// The module of the count kernels.
+pub(crate) static MODULE: Module = Module {
+    name: "wgpu_relu.stats",
+    parts: &[INDEX, COUNT],
+};
+
+/// The count kernel of a layout class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kernel {
+    /// `channels · inner` divides 1024: every 1024-element segment has the
+    /// same channel pattern (channels-last with 1024 / 2ᵏ channels, a dense
+    /// layer of up to 1024 units, short runs of such a period), and words
+    /// `period / 4` apart share one: an invocation counts one class of
+    /// words over several blocks, a word's four lanes at once.
+    Periodic,
+    /// Runs of at least [`RUNS_MIN`] elements (NCHW, a dense layer along
+    /// axis 0): an invocation walks a 1024-element segment in order and
+    /// adds each run's count where it ends, 32 elements at a time.
+    Runs,
+    /// Anything else (channels-last with a channel count that does not
+    /// divide 1024, short odd runs): an invocation tests one channel's
+    /// elements over several blocks.
+    Channels,
+}
+
+/// The shortest runs [`Kernel::Runs`] takes: it adds once per run.
+const RUNS_MIN: usize = 32;
+
+/// The count pass of a layout: its kernel and the blocks each invocation
+/// of a per-channel kernel takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Plan {
+    pub(crate) kernel: Kernel,
+    pub(crate) blocks_per: u32,
+}
+
+/// The count pass for `layout`: a pure function, its classes pinned by a
+/// unit test. The kernels that add once per invocation take enough blocks
+/// that an invocation reads about 64 words (or tests 64 elements) first.
+pub(crate) fn plan(layout: Layout) -> Plan {
+    let period = layout.channels as u64 * layout.inner as u64;
+    if 1024 % period == 0 {
+        // Words per class and block: 256 / classes.
+        let classes = (period / 4).max(1);
+        Plan {
+            kernel: Kernel::Periodic,
+            blocks_per: classes.div_ceil(4) as u32,
+        }
+    } else if layout.inner >= RUNS_MIN {
+        Plan {
+            kernel: Kernel::Runs,
+            blocks_per: 1,
+        }
+    } else {
+        Plan {
+            kernel: Kernel::Channels,
+            blocks_per: (64 * layout.channels as u64).div_ceil(MASK_BLOCK) as u32,
+        }
+    }
+}
+
+/// `Params` in count.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    len: u32,
+    words: u32,
+    blocks: u32,
+    channels: u32,
+    inner: u32,
+    phase: u32,
+    blocks_per: u32,
+    groups_x: u32,
+    groups_y: u32,
+    pad: u32,
+    inner_div: [u32; 2],
+    channels_div: [u32; 2],
+    pad2: [u32; 2],
+}
+
+const BITS: u32 = 1;
+const TOTALS: u32 = 2;
+const BITS4: u32 = 3;
+
+/// The count pass of one watched forward: what the engine calls after each
+/// chunk of the forward (`Watch` in src/engine/elementwise.rs).
+pub(crate) struct Counter<'a> {
+    totals: &'a Tensor<f32>,
+    layout: Layout,
+    plan: Plan,
+}
+
+impl<'a> Counter<'a> {
+    /// The count pass for a tensor of `shape` into `monitor`, or an error
+    /// if the monitor does not fit the shape.
+    pub(crate) fn new(monitor: &'a ActivityMonitor, shape: &[usize]) -> Result<Self> {
+        let layout = monitor.layout(shape)?;
+        Ok(Counter {
+            totals: monitor.totals(),
+            layout,
+            plan: plan(layout),
+        })
+    }
+
+    /// The dispatch that counts the bits of the chunk of `len` elements
+    /// starting at element `start`, the bits being `bits`' first words.
+    pub(crate) fn dispatches(
+        &self,
+        engine: &Engine,
+        bits: &wgpu::Buffer,
+        start: u64,
+        len: u64,
+    ) -> Result<Vec<Prepared>> {
+        let blocks = len.div_ceil(MASK_BLOCK);
+        // (At most the chunk's blocks, so that the kernels' element
+        // indices stay in u32.)
+        let blocks_per = u64::from(self.plan.blocks_per).min(blocks);
+        let groups = blocks.div_ceil(blocks_per);
+        let Layout { channels, inner } = self.layout;
+        let period = channels as u64 * inner as u64;
+        let (entry, invocations) = match self.plan.kernel {
+            Kernel::Periodic => ("count_periodic", (period / 4).max(1) * groups),
+            Kernel::Runs => ("count_runs", len.div_ceil(1024)),
+            Kernel::Channels => ("count_channels", channels as u64 * groups),
+        };
+        let spec = KernelSpec {
+            module: &MODULE,
+            entry,
+            bindings: vec![BITS, TOTALS, BITS4],
+            constants: Vec::new(),
+        };
+        let kernel = engine.kernel(&spec, Dtype::F32)?;
+        let Some(grid) = engine.grid(invocations.div_ceil(u64::from(WORKGROUP_SIZE)))? else {
+            return Ok(Vec::new());
+        };
+        let params = Params {
+            len: len as u32,
+            words: mask_words(len) as u32,
+            blocks: blocks as u32,
+            channels: channels as u32,
+            inner: inner as u32,
+            phase: (start % period) as u32,
+            blocks_per: blocks_per as u32,
+            groups_x: grid.x,
+            groups_y: grid.y,
+            inner_div: crate::divisor::pack(inner as u32),
+            channels_div: crate::divisor::pack(channels as u32),
+            ..Params::default()
+        };
+        // Rounded up to whole vec4s (the scratch's size is a power of two
+        // of at least 256 bytes); the kernels read no word past the chunk's.
+        let bits = Bound {
+            buffer: bits,
+            offset: 0,
+            size: (4 * mask_words(len)).next_multiple_of(16),
+            elem_off: 0,
+        };
+        let totals = engine.bind(
+            crate::validate::operand(self.totals, "the monitor"),
+            4,
+            0,
+            self.totals.len() as u64,
+        )?;
+        let prepared = engine.prepare(
+            &kernel,
+            bytemuck::bytes_of(&params),
+            grid,
+            &[(BITS, &bits), (TOTALS, &totals), (BITS4, &bits)],
+        )?;
+        Ok(vec![prepared])
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::offset_of;
+
+    /// The count kernel each layout class gets.
+    #[test]
+    fn count_kernel_per_layout_class() {
+        let kernel = |shape: &[usize], axis: usize| {
+            let layout = Layout {
+                channels: shape[axis],
+                inner: shape[axis + 1..].iter().product::<usize>().max(1),
+            };
+            plan(layout).kernel
+        };
+        use Kernel::*;
+        let cases: [(&[usize], usize, Kernel); 12] = [
+            (&[80, 64, 56, 56], 1, Runs),       // batched NCHW, runs of 3136
+            (&[80, 256, 28, 28], 1, Runs),      // runs of 784
+            (&[640, 512, 7, 7], 1, Runs),       // runs of 49, odd
+            (&[50, 37, 99, 91], 1, Runs),       // odd everything
+            (&[1, 64, 262_144], 1, Runs),       // one image
+            (&[256, 256, 256], 0, Runs),        // axis 0
+            (&[262_144, 64], 1, Periodic),      // channels-last, 64 | 1024
+            (&[16_384, 1024], 1, Periodic),     // a dense layer
+            (&[8, 4, 16, 16], 1, Periodic),     // NCHW whose period is 1024
+            (&[111, 224, 224, 3], 3, Channels), // channels-last, 3
+            (&[50, 99, 91, 37], 3, Channels),   // channels-last, 37
+            (&[4096, 3, 7], 1, Channels),       // short odd runs
+        ];
+        for (shape, axis, expected) in cases {
+            assert_eq!(kernel(shape, axis), expected, "{shape:?} along {axis}");
+        }
+        // An invocation of a per-channel kernel tests about 64 units.
+        let layout = |channels, inner| Layout { channels, inner };
+        assert_eq!(plan(layout(64, 1)).blocks_per, 4);
+        assert_eq!(plan(layout(1024, 1)).blocks_per, 64);
+        assert_eq!(plan(layout(3, 1)).blocks_per, 1);
+        assert_eq!(plan(layout(100_000, 1)).blocks_per, 782);
+    }
+
+    #[test]
+    fn params_layout_matches_wgsl() {
+        crate::engine::kernel::assert_layout(
+            &MODULE,
+            "Params",
+            &[
+                ("len", offset_of!(Params, len)),
+                ("words", offset_of!(Params, words)),
+                ("blocks", offset_of!(Params, blocks)),
+                ("channels", offset_of!(Params, channels)),
+                ("inner", offset_of!(Params, inner)),
+                ("phase", offset_of!(Params, phase)),
+                ("blocks_per", offset_of!(Params, blocks_per)),
+                ("groups_x", offset_of!(Params, groups_x)),
+                ("groups_y", offset_of!(Params, groups_y)),
+                ("inner_div", offset_of!(Params, inner_div)),
+                ("channels_div", offset_of!(Params, channels_div)),
+            ],
+            std::mem::size_of::<Params>(),
+        );
+    }
+
+    /// A low word that wraps carries into the high one: totals set just
+    /// below 2^32 on the GPU, then a forward of 8,192 elements per channel
+    /// through each count kernel.
+    #[test]
+    fn totals_carry_into_the_high_word() {
+        let gpu = crate::Gpu::new().unwrap();
+        for (shape, axis) in [([2, 8192], 0), ([8192, 2], 1), ([8192, 3], 1)] {
+            let channels = shape[axis];
+            let monitor = gpu.activity_monitor(channels, axis).unwrap();
+            let below = 0xffff_fff0u32;
+            let mut words = vec![below, 7];
+            for _ in 0..channels {
+                words.extend([below, 7]);
+            }
+            let totals = monitor.totals();
+            gpu.queue().write_buffer(
+                totals.buffer(),
+                totals.byte_offset(),
+                bytemuck::cast_slice(&words),
+            );
+            let n = shape[0] * shape[1];
+            let x = gpu
+                .upload(&vec![1.0f32; n])
+                .unwrap()
+                .reshape(&shape)
+                .unwrap();
+            gpu.forward_with_stats(&crate::Activation::Relu, &x, &monitor)
+                .unwrap();
+            let stats = gpu.read_activity(&monitor).unwrap();
+            let start = 7u64 << 32 | u64::from(below);
+            let per_channel = (n / channels) as u64;
+            assert_eq!(
+                stats.active,
+                vec![start + per_channel; channels],
+                "{shape:?}"
+            );
+            assert_eq!(
+                stats.seen,
+                (start + n as u64) / channels as u64,
+                "{shape:?}"
+            );
+        }
+    }
+}
