@@ -556,51 +556,30 @@ impl<'g> GpuNet<'g> {
             .collect()
     }
 
-    /// The gradients of the last step.
+    /// The gradients of the last step (PReLU's slopes' only for PReLU).
     pub fn gradients(&self) -> Result<Params, Error> {
-        let gpu = self.gpu;
+        let prelu = self.kind == Kind::Prelu;
         Ok(Params {
-            weights: self
-                .dweights
-                .iter()
-                .map(|t| gpu.download(t))
-                .collect::<Result<_, _>>()?,
-            biases: self
-                .dbiases
-                .iter()
-                .map(|t| gpu.download(t))
-                .collect::<Result<_, _>>()?,
-            slopes: self
-                .hidden
-                .iter()
-                .map(|h| match self.kind {
-                    Kind::Prelu => gpu.download(&h.dslopes),
-                    _ => Ok(Vec::new()),
-                })
-                .collect::<Result<_, _>>()?,
+            weights: self.download_all(&self.dweights)?,
+            biases: self.download_all(&self.dbiases)?,
+            slopes: self.download_all(self.hidden.iter().filter(|_| prelu).map(|h| &h.dslopes))?,
         })
     }
 
     /// The parameters now.
     pub fn params(&self) -> Result<Params, Error> {
-        let gpu = self.gpu;
         Ok(Params {
-            weights: self
-                .weights
-                .iter()
-                .map(|t| gpu.download(t))
-                .collect::<Result<_, _>>()?,
-            biases: self
-                .biases
-                .iter()
-                .map(|t| gpu.download(t))
-                .collect::<Result<_, _>>()?,
-            slopes: self
-                .hidden
-                .iter()
-                .map(|h| gpu.download(&h.slopes))
-                .collect::<Result<_, _>>()?,
+            weights: self.download_all(&self.weights)?,
+            biases: self.download_all(&self.biases)?,
+            slopes: self.download_all(self.hidden.iter().map(|h| &h.slopes))?,
         })
+    }
+
+    fn download_all<'t>(
+        &self,
+        tensors: impl IntoIterator<Item = &'t Tensor>,
+    ) -> Result<Vec<Vec<f32>>, Error> {
+        tensors.into_iter().map(|t| self.gpu.download(t)).collect()
     }
 }
 
