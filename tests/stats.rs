@@ -299,6 +299,26 @@ fn counts_on(gpu: &Gpu, len: usize) {
     }
 }
 
+/// A channels-last layout with more channels than the window kernel takes
+/// (a period past a million): the per-channel kernel, at two offsets.
+#[test]
+fn counts_of_a_period_past_a_million() {
+    let gpu = gpu();
+    let mut rng = Rng::new("counts_of_a_period_past_a_million");
+    let shape = [3, (1 << 20) + 1];
+    let x = rng.values(shape[0] * shape[1]);
+    let expected = cpu::active_counts(&x, &shape, 1).unwrap();
+    for offset in [0, 1] {
+        let monitor = gpu.activity_monitor(shape[1], 1).unwrap();
+        let xt = at_offset(gpu, &x, offset, &shape);
+        gpu.forward_with_stats(&Activation::Relu, &xt, &monitor)
+            .unwrap();
+        let stats = gpu.read_activity(&monitor).unwrap();
+        assert!(stats.active == expected, "offset {offset}: counts differ");
+        assert_eq!(stats.seen, 3);
+    }
+}
+
 /// Over several 1 MiB bindings: each chunk's bits counted once, with the
 /// channel phase of its first element.
 #[test]

@@ -33,21 +33,33 @@ pub(crate) enum Kernel {
     /// axis 0): an invocation walks a 1024-element segment in order and
     /// adds each run's count where it ends, 32 elements at a time.
     Runs,
-    /// Anything else (channels-last with a channel count that does not
-    /// divide 1024, short odd runs): an invocation tests one channel's
+    /// Runs shorter than that whose period does not divide 1024 but is at
+    /// most [`WINDOWS_MAX_PERIOD`] (channels-last with 3, 37, 96 or 1,000
+    /// channels, short odd runs): the 32-element windows that are a whole
+    /// number of periods apart share a channel pattern, and an invocation
+    /// adds up to 255 of one class in bit planes.
+    Windows,
+    /// Anything else (short runs of a longer period: channels-last with
+    /// more than a million channels): an invocation tests one channel's
     /// elements over several blocks.
     Channels,
 }
 
+/// The longest period [`Kernel::Windows`] takes (its window classes, one
+/// per period / gcd(period, 32), number at most this many, and the kernel's
+/// element arithmetic stays below 2^30).
+const WINDOWS_MAX_PERIOD: u64 = 1 << 20;
+
 /// The shortest runs [`Kernel::Runs`] takes: it adds once per run.
 const RUNS_MIN: usize = 32;
 
-/// The count pass of a layout: its kernel and the blocks each invocation
-/// of a per-channel kernel takes.
+/// The count pass of a layout: its kernel, the blocks each invocation of
+/// `Periodic` and `Channels` takes, and the window classes of `Windows`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Plan {
     pub(crate) kernel: Kernel,
     pub(crate) blocks_per: u32,
+    pub(crate) classes: u32,
 }
 
 /// The count pass for `layout`: a pure function, its classes pinned by a
@@ -61,17 +73,33 @@ pub(crate) fn plan(layout: Layout) -> Plan {
         Plan {
             kernel: Kernel::Periodic,
             blocks_per: classes.div_ceil(4) as u32,
+            classes: 1,
         }
     } else if layout.inner >= RUNS_MIN {
         Plan {
             kernel: Kernel::Runs,
             blocks_per: 1,
+            classes: 1,
+        }
+    } else if period <= WINDOWS_MAX_PERIOD {
+        Plan {
+            kernel: Kernel::Windows,
+            blocks_per: 1,
+            classes: (period / gcd(period, 32)) as u32,
         }
     } else {
         Plan {
             kernel: Kernel::Channels,
             blocks_per: (64 * layout.channels as u64).div_ceil(MASK_BLOCK) as u32,
+            classes: 1,
         }
+    }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    match b {
+        0 => a,
+        _ => gcd(b, a % b),
     }
 }
 
@@ -88,7 +116,7 @@ struct Params {
     blocks_per: u32,
     groups_x: u32,
     groups_y: u32,
-    pad: u32,
+    classes: u32,
     inner_div: [u32; 2],
     channels_div: [u32; 2],
     pad2: [u32; 2],
@@ -137,6 +165,15 @@ impl<'a> Counter<'a> {
         let (entry, invocations) = match self.plan.kernel {
             Kernel::Periodic => ("count_periodic", (period / 4).max(1) * groups),
             Kernel::Runs => ("count_runs", len.div_ceil(1024)),
+            Kernel::Windows => {
+                // Each class's windows 255 an invocation.
+                let classes = u64::from(self.plan.classes);
+                let windows = len.div_ceil(32);
+                (
+                    "count_windows",
+                    classes * windows.div_ceil(classes).div_ceil(255),
+                )
+            }
             Kernel::Channels => ("count_channels", channels as u64 * groups),
         };
         let spec = KernelSpec {
@@ -157,6 +194,7 @@ impl<'a> Counter<'a> {
             inner: inner as u32,
             phase: (start % period) as u32,
             blocks_per: blocks_per as u32,
+            classes: self.plan.classes,
             groups_x: grid.x,
             groups_y: grid.y,
             inner_div: crate::divisor::pack(inner as u32),
@@ -202,19 +240,20 @@ mod tests {
             plan(layout).kernel
         };
         use Kernel::*;
-        let cases: [(&[usize], usize, Kernel); 12] = [
-            (&[80, 64, 56, 56], 1, Runs),       // batched NCHW, runs of 3136
-            (&[80, 256, 28, 28], 1, Runs),      // runs of 784
-            (&[640, 512, 7, 7], 1, Runs),       // runs of 49, odd
-            (&[50, 37, 99, 91], 1, Runs),       // odd everything
-            (&[1, 64, 262_144], 1, Runs),       // one image
-            (&[256, 256, 256], 0, Runs),        // axis 0
-            (&[262_144, 64], 1, Periodic),      // channels-last, 64 | 1024
-            (&[16_384, 1024], 1, Periodic),     // a dense layer
-            (&[8, 4, 16, 16], 1, Periodic),     // NCHW whose period is 1024
-            (&[111, 224, 224, 3], 3, Channels), // channels-last, 3
-            (&[50, 99, 91, 37], 3, Channels),   // channels-last, 37
-            (&[4096, 3, 7], 1, Channels),       // short odd runs
+        let cases: [(&[usize], usize, Kernel); 13] = [
+            (&[80, 64, 56, 56], 1, Runs),      // batched NCHW, runs of 3136
+            (&[80, 256, 28, 28], 1, Runs),     // runs of 784
+            (&[640, 512, 7, 7], 1, Runs),      // runs of 49, odd
+            (&[50, 37, 99, 91], 1, Runs),      // odd everything
+            (&[1, 64, 262_144], 1, Runs),      // one image
+            (&[256, 256, 256], 0, Runs),       // axis 0
+            (&[262_144, 64], 1, Periodic),     // channels-last, 64 | 1024
+            (&[16_384, 1024], 1, Periodic),    // a dense layer
+            (&[8, 4, 16, 16], 1, Periodic),    // NCHW whose period is 1024
+            (&[111, 224, 224, 3], 3, Windows), // channels-last, 3
+            (&[50, 99, 91, 37], 3, Windows),   // channels-last, 37
+            (&[4096, 3, 7], 1, Windows),       // short odd runs
+            (&[8, 2_000_000], 1, Channels),    // a period past a million
         ];
         for (shape, axis, expected) in cases {
             assert_eq!(kernel(shape, axis), expected, "{shape:?} along {axis}");
@@ -223,8 +262,11 @@ mod tests {
         let layout = |channels, inner| Layout { channels, inner };
         assert_eq!(plan(layout(64, 1)).blocks_per, 4);
         assert_eq!(plan(layout(1024, 1)).blocks_per, 64);
-        assert_eq!(plan(layout(3, 1)).blocks_per, 1);
-        assert_eq!(plan(layout(100_000, 1)).blocks_per, 782);
+        // Windows a whole number of periods apart: period / gcd(period, 32).
+        assert_eq!(plan(layout(37, 1)).classes, 37);
+        assert_eq!(plan(layout(96, 1)).classes, 3);
+        assert_eq!(plan(layout(3, 2)).classes, 3);
+        assert_eq!(plan(layout(2_000_000, 1)).blocks_per, 15_625);
     }
 
     #[test]
@@ -242,6 +284,7 @@ mod tests {
                 ("blocks_per", offset_of!(Params, blocks_per)),
                 ("groups_x", offset_of!(Params, groups_x)),
                 ("groups_y", offset_of!(Params, groups_y)),
+                ("classes", offset_of!(Params, classes)),
                 ("inner_div", offset_of!(Params, inner_div)),
                 ("channels_div", offset_of!(Params, channels_div)),
             ],

@@ -3,9 +3,9 @@
 // elements of every channel, and the elements seen. The channel of the
 // chunk's element e is ((phase + e) / inner) % channels. Totals are u64s
 // as two words, added to with integer atomics: exact, and the same
-// whatever order the invocations run in. Three kernels, one per layout
-// class (src/stats/mod.rs chooses): each adds as few times as its class
-// allows, one addition per channel and invocation.
+// whatever order the invocations run in. Four kernels, one per layout
+// class (src/stats/count.rs chooses): each adds as few times as its class
+// allows.
 
 struct Params {
     len: u32,           // elements of the chunk
@@ -17,7 +17,7 @@ struct Params {
     blocks_per: u32,    // blocks per invocation (count_periodic, count_channels)
     groups_x: u32,
     groups_y: u32,
-    pad: u32,
+    classes: u32,       // window classes (count_windows)
     inner_div: vec2<u32>,    // inner and channels packed for `div_by`
     channels_div: vec2<u32>,
     pad2: vec2<u32>,
@@ -151,9 +151,61 @@ fn count_runs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
 }
 
 // Short runs whose pattern does not repeat within a segment (channels-last
-// with a channel count that does not divide 1024, short odd runs): an
-// invocation takes one channel over blocks_per blocks and tests its
-// elements one by one, run after run of the channel.
+// with a channel count that does not divide 1024, short odd runs): the
+// 32-element windows (nibble k of eight words, as count_runs reads them)
+// whose first elements lie a whole number of periods apart share one
+// channel pattern, and `classes` = period / gcd(period, 32) windows apart
+// they do. An invocation takes up to 255 windows of one class and adds
+// them bit by bit into eight bit planes (a counter of 0..255 for each of
+// the 32 bits), then adds each bit's count to its channel.
+@compute @workgroup_size(WG)
+fn count_windows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let t = invocation(wg, lid);
+    let classes = params.classes;
+    let q = t % classes;
+    let windows = (params.len + 31u) / 32u;
+    let first = q + classes * (t / classes) * 255u;
+    if first >= windows {
+        return;
+    }
+    add_seen(t);
+    var planes: array<u32, 8>;
+    for (var m = 0u; m < 255u; m++) {
+        let w = first + classes * m;
+        if w >= windows {
+            break;
+        }
+        let b = w / 256u;
+        let words = words_of_block(b);
+        let i = w % 32u;
+        let shift = vec4<u32>(4u * ((w % 256u) / 32u));
+        let place = vec4<u32>(0u, 4u, 8u, 12u);
+        let lo = ((words4(b, 8u * i, words) >> shift) & vec4<u32>(0xfu)) << place;
+        let hi = ((words4(b, 8u * i + 4u, words) >> shift) & vec4<u32>(0xfu)) << (place + vec4<u32>(16u));
+        var carry = lo.x | lo.y | lo.z | lo.w | hi.x | hi.y | hi.z | hi.w;
+        for (var p = 0u; p < 8u; p++) {
+            let next = planes[p] & carry;
+            planes[p] ^= carry;
+            carry = next;
+        }
+    }
+    // Bit j of every window of the class is the element phase + 32q + j of
+    // the tensor's period (the host keeps these below 2^30).
+    let g = params.phase + 32u * q;
+    for (var j = 0u; j < 32u; j++) {
+        var n = 0u;
+        for (var p = 0u; p < 8u; p++) {
+            n |= ((planes[p] >> j) & 1u) << p;
+        }
+        let run = div_by(g + j, params.inner_div);
+        add_active(run - div_by(run, params.channels_div) * params.channels, n);
+    }
+}
+
+// Short runs of a period too long for count_windows (channels-last with
+// more than a million channels): an invocation takes one channel over
+// blocks_per blocks and tests its elements one by one, run after run of
+// the channel.
 @compute @workgroup_size(WG)
 fn count_channels(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let t = invocation(wg, lid);
