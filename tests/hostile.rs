@@ -6,7 +6,9 @@
 
 mod common;
 use common::*;
-use wgpu_relu::{wgpu, Activation, Error, Gpu, GradOut, Mask, Saved, Tensor};
+use wgpu_relu::{
+    wgpu, Activation, ActivityMonitor, Error, ForwardOut, Gpu, GradOut, Mask, Saved, Tensor,
+};
 
 fn instance() -> wgpu::Instance {
     wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
@@ -22,14 +24,15 @@ fn device_of(instance: &wgpu::Instance) -> (wgpu::Device, wgpu::Queue) {
 /// where given; each result.
 fn every_call(
     gpu: &Gpu,
-    made: Option<(&Tensor<f32>, &Tensor<f32>, &Mask)>,
+    made: Option<(&Tensor<f32>, &Tensor<f32>, &Mask, &ActivityMonitor)>,
 ) -> Vec<wgpu_relu::Result<()>> {
     let mut results = vec![
         gpu.upload(&[1.0f32, -2.0]).map(drop),
         gpu.empty::<f32>(&[4]).map(drop),
         gpu.empty_mask(4).map(drop),
+        gpu.activity_monitor(4, 0).map(drop),
     ];
-    if let Some((x, y, mask)) = made {
+    if let Some((x, y, mask, monitor)) = made {
         let leaky = Activation::LeakyRelu {
             negative_slope: 0.375,
         };
@@ -57,6 +60,22 @@ fn every_call(
                 GradOut::add_to(y),
             ),
             gpu.download_mask(mask).map(drop),
+            gpu.forward_with_stats(&Activation::Relu, x, monitor)
+                .map(drop),
+            gpu.forward_into(
+                &leaky,
+                x,
+                ForwardOut::write(x).with_mask(mask).with_stats(monitor),
+            ),
+            gpu.encode_forward_into(
+                &mut encoder,
+                &leaky,
+                x,
+                ForwardOut::write(y).with_stats(monitor),
+            ),
+            gpu.encode_reset_activity(&mut encoder, monitor),
+            gpu.reset_activity(monitor),
+            gpu.read_activity(monitor).map(drop),
         ]);
     }
     results
@@ -143,10 +162,11 @@ fn borrowed_device_destroyed_without_notice_is_device_lost() {
     let x = gpu.upload(&[1.0f32, -2.0, 3.0, -4.0]).unwrap();
     let y = gpu.empty::<f32>(&[4]).unwrap();
     let (_, mask) = gpu.forward_with_mask(&Activation::Relu, &x).unwrap();
+    let monitor = gpu.activity_monitor(4, 0).unwrap();
     device.destroy();
     // No notify_device_lost: the library must find out by itself.
     assert_all(
-        &every_call(&gpu, Some((&x, &y, &mask))),
+        &every_call(&gpu, Some((&x, &y, &mask, &monitor))),
         device_lost,
         "borrowed, destroyed",
     );
@@ -159,12 +179,14 @@ fn owned_device_destroyed_with_work_pending_is_device_lost() {
     let x = gpu.upload(&vec![-1.5f32; n]).unwrap();
     let y = gpu.empty::<f32>(&[n]).unwrap();
     let mask = gpu.empty_mask(n).unwrap();
+    let monitor = gpu.activity_monitor(n, 0).unwrap();
     for _ in 0..4 {
-        gpu.forward(&Activation::Relu, &x).unwrap();
+        gpu.forward_with_stats(&Activation::Relu, &x, &monitor)
+            .unwrap();
     }
     gpu.device().destroy();
     assert_all(
-        &every_call(&gpu, Some((&x, &y, &mask))),
+        &every_call(&gpu, Some((&x, &y, &mask, &monitor))),
         device_lost,
         "owned, destroyed",
     );
@@ -183,11 +205,19 @@ fn encoder_of_another_device_is_device_mismatch() {
         channel_axis: 0,
     };
     let mask = gpu.empty_mask(3).unwrap();
+    let monitor = gpu.activity_monitor(3, 0).unwrap();
     let mut foreign = other.device().create_command_encoder(&Default::default());
     let results = [
         gpu.encode_forward(&mut foreign, &Activation::Relu, &x, &y),
         gpu.encode_backward(&mut foreign, &prelu, &x, &x, &y, Some(&gw)),
         gpu.encode_forward_with_mask(&mut foreign, &Activation::Relu, &x, &y, &mask),
+        gpu.encode_forward_into(
+            &mut foreign,
+            &Activation::Relu,
+            &x,
+            ForwardOut::write(&y).with_stats(&monitor),
+        ),
+        gpu.encode_reset_activity(&mut foreign, &monitor),
         gpu.encode_backward_from(
             &mut foreign,
             &prelu,

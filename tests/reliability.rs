@@ -8,7 +8,9 @@ use common::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use std::time::{Duration, Instant};
-use wgpu_relu::{cpu, wgpu, Activation, Error, Gpu, GradOut, Mask, RreluMode, Saved, Tensor};
+use wgpu_relu::{
+    cpu, wgpu, Activation, Error, ForwardOut, Gpu, GradOut, Mask, RreluMode, Saved, Tensor,
+};
 
 /// One round of mixed ops on fresh data, every result checked.
 fn mixed_round(gpu: &Gpu, rng: &mut Rng, round: usize) {
@@ -268,7 +270,7 @@ fn fuzz_the_public_api() {
         slope,
         0usize..6,
         0usize..7,
-        0usize..10,
+        0usize..11,
     );
     let (ok, errors) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
     let mut runner = TestRunner::new(Config {
@@ -324,6 +326,14 @@ fn fuzz_the_public_api() {
                     8 => {
                         let mask = Mask::from_buffer(buffer.clone(), offset, len)?;
                         gpu.backward_into(&act, Saved::Mask(&mask), &y, GradOut::add_to(&y))?
+                    }
+                    // The statistics, a monitor of any channel count and
+                    // axis, over the hostile buffer.
+                    10 => {
+                        let monitor = gpu.activity_monitor(weight_len.max(1), axis)?;
+                        let out = ForwardOut::write(&y).with_stats(&monitor);
+                        gpu.encode_forward_into(&mut encoder, &act, &x, out)?;
+                        drop(gpu.read_activity(&monitor)?)
                     }
                     9 => {
                         let (_, mask) = gpu.forward_with_mask(&act, &x)?;
@@ -454,4 +464,8 @@ fn public_types_are_send_and_sync() {
     send_sync::<Tensor<half::f16>>();
     send_sync::<Error>();
     send_sync::<wgpu_relu::Gradients>();
+    send_sync::<Mask>();
+    send_sync::<wgpu_relu::ActivityMonitor>();
+    send_sync::<wgpu_relu::ActivityStats>();
+    send_sync::<ForwardOut<'static>>();
 }

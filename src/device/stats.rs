@@ -3,7 +3,7 @@
 
 use crate::activation::Activation;
 use crate::element::Element;
-use crate::engine::{record_in_encoder, record_in_pass, ErrorScopes};
+use crate::engine::{record_clear, record_in_encoder, record_in_pass, ErrorScopes};
 use crate::error::{Error, Result};
 use crate::stats::{ActivityMonitor, ActivityStats};
 use crate::tensor::Tensor;
@@ -133,15 +133,16 @@ impl Gpu {
         encoder: &mut wgpu::CommandEncoder,
         monitor: &ActivityMonitor,
     ) -> Result<()> {
+        self.check_alive()?;
         self.check_monitor(monitor)?;
         let totals = monitor.totals();
         totals.escape();
-        encoder.clear_buffer(
+        record_clear(
+            encoder,
             totals.buffer(),
             totals.byte_offset(),
-            Some(totals.byte_len()),
-        );
-        Ok(())
+            totals.byte_len(),
+        )
     }
 
     fn check_monitor(&self, monitor: &ActivityMonitor) -> Result<()> {

@@ -128,6 +128,20 @@ pub(crate) fn record_in_encoder(
     })
 }
 
+/// Records the zeroing of `size` bytes of `buffer` from `offset` into
+/// `encoder` (an encoder of another instance is a `DeviceMismatch`, as for
+/// dispatches).
+pub(crate) fn record_clear(
+    encoder: &mut wgpu::CommandEncoder,
+    buffer: &wgpu::Buffer,
+    offset: u64,
+    size: u64,
+) -> Result<()> {
+    caught_as_mismatch("the command encoder", || {
+        encoder.clear_buffer(buffer, offset, Some(size))
+    })
+}
+
 /// Records `dispatches` into an app's compute pass.
 pub(crate) fn record_in_pass(
     pass: &mut wgpu::ComputePass<'_>,

@@ -20,7 +20,7 @@ use crate::lock::lock;
 use crate::options::{ExactProducts, GpuOptions};
 
 pub(crate) use bind::{Bound, Operand};
-pub(crate) use dispatch::{record_in_encoder, record_in_pass, ErrorScopes, Prepared};
+pub(crate) use dispatch::{record_clear, record_in_encoder, record_in_pass, ErrorScopes, Prepared};
 pub(crate) use kernel::{Kernel, KernelSpec, Module, WORKGROUP_SIZE};
 
 /// Distinct parameter blocks kept before the cache starts again.
