@@ -7,14 +7,15 @@
 //! and writes the curves to an SVG.
 //!
 //! ```text
-//! cargo run --release --example dying_relu -- [--lr 0.5] [--bias -0.5] [--epochs 20]
+//! cargo run --release --example dying_relu -- [--lr 0.8] [--bias 0] [--epochs 20]
 //!     [--seed 1] [--activation relu|leaky|prelu|rrelu|all] [--hidden 256] [--points 256]
 //!     [--svg dying_relu.svg]
 //! ```
 //!
-//! The defaults start the hidden layers' biases at -0.5, a poor
-//! initialisation that puts many units in ReLU's flat region from the first
-//! step; `--bias 0` with a higher `--lr` kills them during training instead.
+//! The default learning rate is high enough that in the first epochs some
+//! ReLU units are pushed where they are never active again; `--bias -0.5`
+//! starts many of them there instead (a poor initialisation), a lower
+//! `--lr` keeps them alive.
 //!
 //! The app's kernels (net.wgsl) do the dense layers, the loss and the
 //! update, as an app would write them; the library does every activation,
@@ -61,8 +62,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         classes: 3,
         per_class: arg("--points", 256),
         batch: 128,
-        lr: arg("--lr", 0.5),
-        bias: arg("--bias", -0.5),
+        lr: arg("--lr", 0.8),
+        bias: arg("--bias", 0.0),
         seed: arg("--seed", 1),
     };
     let epochs: usize = arg("--epochs", 20);
@@ -174,8 +175,17 @@ fn plot(runs: &[Run], path: &str) -> Result<(), Box<dyn std::error::Error>> {
         .flat_map(|r| r.loss.iter().copied())
         .fold(0.0, f64::max)
         .max(0.1);
+    let top_dead = runs
+        .iter()
+        .flat_map(|r| r.dead.iter().copied())
+        .fold(0.0, f64::max);
     for (area, title, top, series) in [
-        (&left, "dead units (%)", 100.0, 0),
+        (
+            &left,
+            "dead units (% of all)",
+            (top_dead * 1.6).clamp(5.0, 100.0),
+            0,
+        ),
         (&right, "training loss", top_loss * 1.05, 1),
     ] {
         let mut chart = ChartBuilder::on(area)
@@ -197,6 +207,7 @@ fn plot(runs: &[Run], path: &str) -> Result<(), Box<dyn std::error::Error>> {
         }
         chart
             .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .draw()?;
