@@ -105,10 +105,14 @@ impl<'a> Operands<'a> {
     /// the mask layout where it reads or writes one (or activity bits),
     /// else four vec4s an invocation. Chunks start on multiples of it.
     pub(crate) fn workgroup_span(&self) -> u64 {
-        match self.mask.is_some() || (self.g.is_none() && self.watch.is_some()) {
+        match self.entries().blocked {
             true => MASK_BLOCK,
             false => super::bind::VEC4_SPAN,
         }
+    }
+
+    fn entries(&self) -> Entries {
+        Entries::of(self.g.is_none(), self.mask.is_some(), self.watch.is_some())
     }
 
     /// The pipeline constants of every entry of this op.
@@ -166,7 +170,7 @@ impl Engine {
         if len == 0 {
             return Ok(Vec::new());
         }
-        let entries = Entries::of(g.is_none(), mask.is_some(), watch.is_some());
+        let entries = op.operands.entries();
         let constants = op.operands.constants();
         let spec = |(entry, bindings): (&'static str, &[u32]), vec4: bool| {
             let mut constants = constants.clone();

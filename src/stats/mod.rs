@@ -28,7 +28,7 @@ use crate::tensor::Tensor;
 /// the scheduling: each total is a `u64`, so no realistic training run
 /// overflows one (2⁶⁴ elements is 10⁸ epochs over 10¹¹ activations).
 /// Created by [`Gpu::activity_monitor`](crate::Gpu::activity_monitor) for
-/// one layer's channel count and channel axis.
+/// one layer's channel count and channel axis; a clone shares its totals.
 #[derive(Clone, Debug)]
 pub struct ActivityMonitor {
     /// `[elements seen, active in channel 0, channel 1, ...]`, u64s as
