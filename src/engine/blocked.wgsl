@@ -78,39 +78,35 @@ fn forward_scalars(v: u32, k: u32) -> Words {
     return w;
 }
 
-// One whole vec4 v of the forward: y; x comes back for its bits.
-fn forward_vec4_item(v: u32) -> vec4<elem> {
-    let geo = params.geometry;
-    let x = x4[geo.x_off / 4u + v];
-    y4[geo.y_off / 4u + v] = forward4(x, v * 4u);
-    return x;
-}
-
-// The forward of an invocation's eight vec4s, and their words.
+// The forward of an invocation's eight vec4s, and their words: the whole
+// vec4s in a loop that tests only their index, and a last partial vec4 (a
+// length not a multiple of four) by its owner after it, one by one.
+// (Measured on lavapipe, four interleaved rounds at 16M f32: the forward
+// with mask 1.14-1.17x the plain forward with an unguarded loop for whole
+// invocations beside a loop with a scalar path per vec4, 1.06-1.09x so;
+// with statistics 1.21-1.24x and 1.16-1.18x.)
 fn forward_block_vec4(o: Owned) -> Words {
     begin_invocation(o.first * 4u);
-    if present(o.first + 7u * WG) == 4u {
-        // The invocation's eight vec4s are all there: a loop without tests
-        // (measured: the tests in the loop cost a tenth of the kernel).
-        var m = vec4<u32>(0u);
-        var a = vec4<u32>(0u);
-        for (var k = 0u; k < 8u; k++) {
-            let x = forward_vec4_item(o.first + k * WG);
+    let geo = params.geometry;
+    let n4 = geo.len / 4u;
+    let xo = geo.x_off / 4u;
+    let yo = geo.y_off / 4u;
+    var m = vec4<u32>(0u);
+    var a = vec4<u32>(0u);
+    for (var k = 0u; k < 8u; k++) {
+        let v = o.first + k * WG;
+        if v < n4 {
+            let x = x4[xo + v];
+            y4[yo + v] = forward4(x, v * 4u);
             let lanes = vec4<u32>(1u, 2u, 4u, 8u) << vec4<u32>(4u * k);
             m |= select(vec4<u32>(0u), lanes, passes4(x));
             a |= select(vec4<u32>(0u), lanes, active4(x));
         }
-        return Words(or4(m), or4(a));
     }
-    var w = Words(0u, 0u);
-    for (var k = 0u; k < 8u; k++) {
-        let v = o.first + k * WG;
-        if present(v) == 4u {
-            let x = forward_vec4_item(v);
-            w = or_words(w, Words(bits_of4(passes4(x)) << (4u * k), bits_of4(active4(x)) << (4u * k)));
-        } else {
-            w = or_words(w, forward_scalars(v, k));
-        }
+    let w = Words(or4(m), or4(a));
+    let rest = n4 - min(n4, o.first);
+    if geo.len % 4u != 0u && rest % WG == 0u && rest < 8u * WG && o.first <= n4 {
+        return or_words(w, forward_scalars(n4, rest / WG));
     }
     return w;
 }
