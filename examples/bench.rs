@@ -457,6 +457,8 @@ fn bench_dtype<T: Element>(
                 "relu_37_channels_last_forward",
             ),
             ("relu_forward_with_mask", "relu_forward"),
+            ("relu_backward_from_mask", "relu_backward"),
+            ("leaky_backward_from_mask", "leaky_backward"),
             ("relu_forward_with_mask_and_stats", "relu_forward_with_mask"),
             ("leaky_forward_with_stats", "leaky_forward"),
             ("leaky_channels_last_forward_with_stats", "leaky_forward"),

@@ -104,11 +104,23 @@ fn forward_block_vec4(o: Owned) -> Words {
         }
     }
     let w = Words(or4(m), or4(a));
-    let rest = n4 - min(n4, o.first);
-    if geo.len % 4u != 0u && rest % WG == 0u && rest < 8u * WG && o.first <= n4 {
-        return or_words(w, forward_scalars(n4, rest / WG));
+    let k = partial_item(o);
+    if k < 8u {
+        return or_words(w, forward_scalars(n4, k));
     }
     return w;
+}
+
+// Which of the invocation's items is the dispatch's last, partial vec4 (a
+// length not a multiple of four), or 8 if none is.
+fn partial_item(o: Owned) -> u32 {
+    let geo = params.geometry;
+    let n4 = geo.len / 4u;
+    let rest = n4 - min(n4, o.first);
+    if geo.len % 4u != 0u && rest % WG == 0u && rest < 8u * WG && o.first <= n4 {
+        return rest / WG;
+    }
+    return 8u;
 }
 
 // Offsets that are not a multiple of four: the same elements one by one.
