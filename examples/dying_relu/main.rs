@@ -66,6 +66,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         bias: arg("--bias", 0.0),
         seed: arg("--seed", 1),
     };
+    if cfg.samples() == 0 || !cfg.samples().is_multiple_of(cfg.batch) || cfg.hidden == 0 {
+        eprintln!(
+            "--points times {} classes must be a positive multiple of the batch, {}, and \
+             --hidden positive",
+            cfg.classes, cfg.batch
+        );
+        std::process::exit(2);
+    }
     let epochs: usize = arg("--epochs", 20);
     let which: String = arg("--activation", "all".to_string());
     let svg: String = arg("--svg", "dying_relu.svg".to_string());
