@@ -71,6 +71,16 @@ fn words4(b: u32, l: u32, words: u32) -> vec4<u32> {
     return select(vec4<u32>(0u), w, vec4<u32>(l) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(words));
 }
 
+// Window i of segment k of block b: its 32 elements' bits in element
+// order, nibble k of words 8i..8i + 7.
+fn window_bits(b: u32, k: u32, i: u32, words: u32) -> u32 {
+    let shift = vec4<u32>(4u * k);
+    let place = vec4<u32>(0u, 4u, 8u, 12u);
+    let lo = ((words4(b, 8u * i, words) >> shift) & vec4<u32>(0xfu)) << place;
+    let hi = ((words4(b, 8u * i + 4u, words) >> shift) & vec4<u32>(0xfu)) << (place + vec4<u32>(16u));
+    return lo.x | lo.y | lo.z | lo.w | hi.x | hi.y | hi.z | hi.w;
+}
+
 // Words of block b.
 fn words_of_block(b: u32) -> u32 {
     return min(256u, params.words - b * 256u);
@@ -127,13 +137,9 @@ fn count_runs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
     var c = run - div_by(run, params.channels_div) * params.channels;
     var n = 0u;
     let words = words_of_block(b);
-    let shift = vec4<u32>(4u * k);
-    let place = vec4<u32>(0u, 4u, 8u, 12u);
     let windows = (min(1024u, params.len - e0) + 31u) / 32u;
     for (var i = 0u; i < windows; i++) {
-        let lo = ((words4(b, 8u * i, words) >> shift) & vec4<u32>(0xfu)) << place;
-        let hi = ((words4(b, 8u * i + 4u, words) >> shift) & vec4<u32>(0xfu)) << (place + vec4<u32>(16u));
-        let window = lo.x | lo.y | lo.z | lo.w | hi.x | hi.y | hi.z | hi.w;
+        let window = window_bits(b, k, i, words);
         // Elements left in the current run: at least 1.
         let left = inner - offset;
         if left > 32u {
@@ -177,12 +183,7 @@ fn count_windows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
         }
         let b = w / 256u;
         let words = words_of_block(b);
-        let i = w % 32u;
-        let shift = vec4<u32>(4u * ((w % 256u) / 32u));
-        let place = vec4<u32>(0u, 4u, 8u, 12u);
-        let lo = ((words4(b, 8u * i, words) >> shift) & vec4<u32>(0xfu)) << place;
-        let hi = ((words4(b, 8u * i + 4u, words) >> shift) & vec4<u32>(0xfu)) << (place + vec4<u32>(16u));
-        var carry = lo.x | lo.y | lo.z | lo.w | hi.x | hi.y | hi.z | hi.w;
+        var carry = window_bits(b, (w % 256u) / 32u, w % 32u, words);
         for (var p = 0u; p < 8u; p++) {
             let next = planes[p] & carry;
             planes[p] ^= carry;
