@@ -104,18 +104,6 @@ impl Weights {
         }
     }
 
-    /// The fetch of `weight_grad_cols_vec4`, whose invocations each take
-    /// four neighbouring columns once.
-    pub(crate) fn for_columns(channels: &Channels) -> Self {
-        Self {
-            per_vec4: channels.channels == 1 || channels.inner.is_multiple_of(4),
-            repeat: false,
-            step: false,
-            runs_long: false,
-            runs_of_one: false,
-        }
-    }
-
     /// As pipeline constants.
     pub(crate) fn constants(self) -> Vec<(&'static str, f64)> {
         let mut constants = Vec::new();

@@ -107,3 +107,32 @@ fn weight_grad_reduce_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(loca
     }
     finish_channel(c, sum);
 }
+
+// Rows of partials each invocation of `weight_grad_fold` adds.
+override FOLD: u32 = 64u;
+// The folded rows, where pass 2 then reads.
+@group(0) @binding(18) var<storage, read_write> folded: array<f32>;
+
+// Before pass 2, where `weight_grad_columns` left many rows of one period
+// each: invocation t adds column t % period of FOLD rows, in order, into
+// row t / period of `folded` (y_off its offset there). Neighbouring
+// invocations take neighbouring columns, so that each row is read side by
+// side; pass 2 then has a FOLD-th of the rows, in the same arrangement.
+@compute @workgroup_size(WG)
+fn weight_grad_fold(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let t = flat_workgroup(wg) * WG + lid;
+    if t >= params.len {
+        return;
+    }
+    let period = params.period;
+    let block = div_by(t, params.period_div);
+    let column = t - block * period;
+    let first = block * FOLD;
+    let rows = min(FOLD, params.a_count - first);
+    let base = first * period + column - params.p_shift;
+    var sum = 0.0;
+    for (var k = 0u; k < rows; k++) {
+        sum = add1(sum, partials[base + k * period]);
+    }
+    folded[params.y_off + t] = sum;
+}

@@ -4,12 +4,12 @@
 
 use crate::common::{ADD, EXACT, INDEX, SIGN};
 use crate::engine::elementwise::{Operands, G1, G4, X1, X4, Y1, Y4};
-use crate::engine::{Bound, Engine, KernelSpec, Module, Operand, Prepared};
+use crate::engine::{Bound, Engine, KernelSpec, Module, Operand, Prepared, WORKGROUP_SIZE};
 use crate::error::{Error, Result};
 use crate::shape::Channels;
 
 use super::plan::{self, Layout, Limits, Pass1, Pass2};
-use super::{Weights, W1};
+use super::W1;
 
 /// The weight-gradient kernels' module.
 pub(crate) static MODULE: Module = Module {
@@ -34,6 +34,7 @@ const PARTIALS: u32 = 8;
 const GRAD_W: u32 = 9;
 const PARTIALS4: u32 = 16;
 const ACC: u32 = 17;
+const FOLDED: u32 = 18;
 
 /// `Params` in weight_grad.wgsl (144 bytes: a uniform block comes in 16s).
 #[repr(C)]
@@ -49,56 +50,50 @@ pub(crate) struct Params {
     pub(crate) channels: u32,
     pub(crate) inner: u32,
     pub(crate) phase: u32,
+    pub(crate) total: u32,
     pub(crate) first: u32,
     pub(crate) base: u32,
-    pub(crate) tiles: u32,
+    pub(crate) per_run: u32,
+    pub(crate) slots: u32,
     pub(crate) period: u32,
-    pub(crate) cols: u32,
-    pub(crate) rows: u32,
-    pub(crate) outer: u32,
+    pub(crate) row: u32,
+    pub(crate) row_groups: u32,
     pub(crate) a_count: u32,
     pub(crate) a_stride: u32,
     pub(crate) b_count: u32,
     pub(crate) p_shift: u32,
     pub(crate) acc_mode: u32,
     pub(crate) c_first: u32,
-    pub(crate) pad: u32,
     pub(crate) inner_div: [u32; 2],
     pub(crate) channels_div: [u32; 2],
-    pub(crate) tiles_div: [u32; 2],
-    pub(crate) cols_div: [u32; 2],
+    pub(crate) per_run_div: [u32; 2],
+    pub(crate) period_div: [u32; 2],
+    pub(crate) row_groups_div: [u32; 2],
     pub(crate) b_count_div: [u32; 2],
-    pub(crate) pad_end: [u32; 2],
 }
 
-/// The entry point and pipeline constants of pass 1. `aligned`: every
-/// operand on a multiple of four elements, so the four-at-a-time kernels
-/// load vec4s (else scalars, in the same order). `accumulate`: grad_x is
-/// added to.
-fn pass1_spec(pass: Pass1, channels: &Channels, aligned: bool, accumulate: bool) -> KernelSpec {
-    let (entry, bindings, mut constants) = match pass {
-        Pass1::RowsVec4 => (
-            "weight_grad_rows_vec4",
-            vec![X4, G4, Y4, X1, G1, Y1, PARTIALS, W1],
-            vec![("ITEMS", f64::from(plan::ITEMS_ROWS_VEC4))],
-        ),
-        Pass1::Rows => (
-            "weight_grad_rows",
-            vec![X1, G1, Y1, PARTIALS, W1],
-            vec![("ITEMS", f64::from(plan::ITEMS_ROWS))],
-        ),
-        Pass1::ColsVec4 => (
-            "weight_grad_cols_vec4",
-            vec![X4, G4, Y4, X1, G1, Y1, PARTIALS4, W1],
-            Weights::for_columns(channels).constants(),
-        ),
-        Pass1::Cols => (
-            "weight_grad_cols",
-            vec![X1, G1, Y1, PARTIALS, W1],
-            Vec::new(),
+/// The entry point and pipeline constants of pass 1 for `plan` over `total`
+/// elements. `aligned`: every operand on a multiple of four
+/// elements, so vec4s load as vec4s (else as scalars, in the same order).
+/// `accumulate`: grad_x is added to.
+fn pass1_spec(plan: &plan::Plan, total: u64, aligned: bool, accumulate: bool) -> KernelSpec {
+    let pass = plan.pass1;
+    let rows = plan.rows;
+    let (entry, partials, mut constants) = match pass {
+        Pass1::Runs => ("weight_grad_runs", PARTIALS, Vec::new()),
+        Pass1::Columns => (
+            "weight_grad_columns",
+            PARTIALS4,
+            vec![("ROWS", rows as f64)],
         ),
     };
-    if !aligned && matches!(pass, Pass1::RowsVec4 | Pass1::ColsVec4) {
+    if pass == Pass1::Runs && !plan.inner.is_multiple_of(4) {
+        constants.push(("RAGGED", 1.0));
+    }
+    if !total.is_multiple_of(4) {
+        constants.push(("TAIL", 1.0));
+    }
+    if !aligned {
         constants.push(("ALIGNED", 0.0));
     }
     if accumulate {
@@ -107,8 +102,18 @@ fn pass1_spec(pass: Pass1, channels: &Channels, aligned: bool, accumulate: bool)
     KernelSpec {
         module: &MODULE,
         entry,
-        bindings,
+        bindings: vec![X4, G4, Y4, X1, G1, Y1, partials, W1],
         constants,
+    }
+}
+
+/// The fold of columns' partials before pass 2.
+fn fold_spec() -> KernelSpec {
+    KernelSpec {
+        module: &MODULE,
+        entry: "weight_grad_fold",
+        bindings: vec![PARTIALS, FOLDED],
+        constants: vec![("FOLD", plan::FOLD_ROWS as f64)],
     }
 }
 
@@ -180,15 +185,16 @@ pub(crate) fn dispatches(
             .is_multiple_of(4);
     }
     let accumulate = operands.accumulate;
-    let pass1 = engine.kernel(
-        &pass1_spec(plan.pass1, channels, aligned, accumulate),
-        dtype,
-    )?;
+    let pass1 = engine.kernel(&pass1_spec(&plan, len, aligned, accumulate), dtype)?;
     let pass2 = engine.kernel(&pass2_spec(plan.pass2, accumulate), dtype)?;
 
-    // The scratch: the partials, then (aligned) one f32 per channel carried
-    // between slabs.
-    let acc_start = (plan.partials.max(1) * 4).next_multiple_of(limits.align);
+    // The scratch: the partials, the folded rows where there are, then
+    // (each aligned) one f32 per channel carried between slabs.
+    let fold_start = (plan.partials.max(1) * 4).next_multiple_of(limits.align);
+    let acc_start = match plan.fold_rows {
+        0 => fold_start,
+        _ => fold_start + (plan.reduced * 4).next_multiple_of(limits.align),
+    };
     let scratch_bytes = acc_start + c * 4;
     if scratch_bytes > engine.limits.max_buffer_size {
         return Err(Error::TooLarge {
@@ -205,30 +211,43 @@ pub(crate) fn dispatches(
         byte_offset: 0,
         name: "the weight gradient's partial sums",
     };
+    let folded = Operand {
+        buffer: &scratch,
+        byte_offset: fold_start,
+        name: "the weight gradient's folded partial sums",
+    };
+    let vec4_stand_in = Bound {
+        buffer: &scratch,
+        offset: 0,
+        size: 16,
+        elem_off: 0,
+    };
     let bacc = Bound {
         buffer: &scratch,
         offset: acc_start,
         size: c * 4,
         elem_off: 0,
     };
+    // One shared weight is one run: the plan's runs are what the kernels see.
+    let inner = plan.inner;
+    let period = c * inner;
     let common = Params {
         w_off: bw.elem_off,
         channels: c as u32,
         inner: inner as u32,
+        total: len as u32,
+        per_run: plan.per_run as u32,
+        slots: plan.slots as u32,
         period: period as u32,
-        outer: layout.outer as u32,
-        tiles: plan.tiles as u32,
-        rows: plan.rows as u32,
+        row: plan.row as u32,
+        row_groups: plan.row_groups as u32,
         inner_div: crate::divisor::pack(inner as u32),
         channels_div: crate::divisor::pack(c as u32),
-        tiles_div: crate::divisor::pack(plan.tiles as u32),
+        per_run_div: crate::divisor::pack(plan.per_run as u32),
+        period_div: crate::divisor::pack(period as u32),
+        row_groups_div: crate::divisor::pack(plan.row_groups as u32),
         ..Params::default()
     };
-    let width = match plan.pass1 {
-        Pass1::ColsVec4 => 4,
-        _ => 1,
-    };
-    let cols = (period / width) as u32;
 
     let mut dispatches = Vec::new();
     for chunk in &plan.chunks {
@@ -249,35 +268,68 @@ pub(crate) fn dispatches(
             y_off: by.elem_off,
             first: chunk.first as u32,
             base: chunk.base as u32,
-            cols,
-            cols_div: crate::divisor::pack(cols),
-            p_shift: (bp.offset / 4) as u32,
+            // Global partial p is at p - p_shift in the binding.
+            p_shift: (p0 as u32).wrapping_sub(bp.elem_off),
             ..common
+        };
+        // A tensor too short for one vec4 goes through the scalar views
+        // only; its vec4 views, which must hold one, see the scratch.
+        let whole = bx.size >= 16 && bg.size >= 16 && by.size >= 16;
+        let [bx4, bg4, by4] = match whole {
+            true => [&bx, &bg, &by],
+            false => [&vec4_stand_in; 3],
         };
         let bound = [
             (X1, &bx),
             (G1, &bg),
             (Y1, &by),
-            (X4, &bx),
-            (G4, &bg),
-            (Y4, &by),
+            (X4, bx4),
+            (G4, bg4),
+            (Y4, by4),
             (W1, &bw),
             (PARTIALS, &bp),
             (PARTIALS4, &bp),
         ];
         dispatches.push(engine.prepare(&pass1, bytemuck::bytes_of(&params), grid, &bound)?);
     }
+    let reduced = match plan.fold_rows {
+        0 => partials,
+        _ => {
+            let fold = engine.kernel(&fold_spec(), dtype)?;
+            let bp = engine.bind(partials, 4, 0, plan.partials)?;
+            let bf = engine.bind(folded, 4, 0, plan.reduced)?;
+            if let Some(grid) = engine.grid(plan.reduced.div_ceil(u64::from(WORKGROUP_SIZE)))? {
+                let params = Params {
+                    len: plan.reduced as u32,
+                    groups_x: grid.x,
+                    groups_y: grid.y,
+                    y_off: bf.elem_off,
+                    a_count: (plan.partials / period) as u32,
+                    p_shift: bp.elem_off.wrapping_neg(),
+                    ..common
+                };
+                let bound = [(PARTIALS, &bp), (FOLDED, &bf)];
+                dispatches.push(engine.prepare(
+                    &fold,
+                    bytemuck::bytes_of(&params),
+                    grid,
+                    &bound,
+                )?);
+            }
+            folded
+        }
+    };
     for slab in &plan.slabs {
         let first = slab.a0 * plan.a_stride + slab.c0 * plan.b_count;
         let span = match slab.a1 - slab.a0 {
             0 => 1, // an empty tensor: no partials, the sums are 0
             rows => (rows - 1) * plan.a_stride + (slab.c1 - slab.c0) * plan.b_count,
         };
-        let bp = engine.bind(partials, 4, first, span)?;
+        let bp = engine.bind(reduced, 4, first, span)?;
         let slab_channels = slab.c1 - slab.c0;
         let groups = match plan.pass2 {
             Pass2::Wide | Pass2::WideVec4 => slab_channels,
-            _ => slab_channels.div_ceil(u64::from(crate::engine::WORKGROUP_SIZE)),
+            _ => slab_channels.div_ceil(u64::from(WORKGROUP_SIZE)),
         };
         let Some(grid) = engine.grid(groups)? else {
             continue;
@@ -292,7 +344,7 @@ pub(crate) fn dispatches(
             b_count: plan.b_count as u32,
             b_count_div: crate::divisor::pack(plan.b_count as u32),
             // The kernel indexes from its slab's first row and channel.
-            p_shift: ((bp.offset / 4) as u32).wrapping_sub(first as u32),
+            p_shift: bp.elem_off.wrapping_neg(),
             acc_mode: slab.acc_mode,
             c_first: slab.c0 as u32,
             ..Params::default()
@@ -326,13 +378,14 @@ mod tests {
             ("channels", offset_of!(Params, channels)),
             ("inner", offset_of!(Params, inner)),
             ("phase", offset_of!(Params, phase)),
+            ("total", offset_of!(Params, total)),
             ("first", offset_of!(Params, first)),
             ("base", offset_of!(Params, base)),
-            ("tiles", offset_of!(Params, tiles)),
+            ("per_run", offset_of!(Params, per_run)),
+            ("slots", offset_of!(Params, slots)),
             ("period", offset_of!(Params, period)),
-            ("cols", offset_of!(Params, cols)),
-            ("rows", offset_of!(Params, rows)),
-            ("outer", offset_of!(Params, outer)),
+            ("row", offset_of!(Params, row)),
+            ("row_groups", offset_of!(Params, row_groups)),
             ("a_count", offset_of!(Params, a_count)),
             ("a_stride", offset_of!(Params, a_stride)),
             ("b_count", offset_of!(Params, b_count)),
@@ -341,8 +394,9 @@ mod tests {
             ("c_first", offset_of!(Params, c_first)),
             ("inner_div", offset_of!(Params, inner_div)),
             ("channels_div", offset_of!(Params, channels_div)),
-            ("tiles_div", offset_of!(Params, tiles_div)),
-            ("cols_div", offset_of!(Params, cols_div)),
+            ("per_run_div", offset_of!(Params, per_run_div)),
+            ("period_div", offset_of!(Params, period_div)),
+            ("row_groups_div", offset_of!(Params, row_groups_div)),
             ("b_count_div", offset_of!(Params, b_count_div)),
         ];
         crate::engine::kernel::assert_layout(

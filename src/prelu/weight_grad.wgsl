@@ -2,24 +2,35 @@
 // x > 0 ? 0 : x * g, each over a fixed set of elements, into `partials`.
 // Reduced on the GPU in two passes with a fixed order, so it is
 // bit-identical from run to run (no float atomics):
-//   1. `weight_grad_rows*` or `weight_grad_cols*` (here) write grad_x and
-//      one partial per tile, invocation or block of rows;
+//   1. `weight_grad_runs` or `weight_grad_columns` (here) write grad_x and
+//      the partials, each invocation its own;
 //   2. `weight_grad_reduce_*` (reduce.wgsl) sum each channel's partials in
 //      a fixed order and round once to `elem`.
 // Partials too many for one binding are written and read in parts: pass 2
 // then runs once per slab of them, each slab's sums carried in `acc` (f32)
 // to the next, in a fixed order too. Which kernels run, and so the order,
 // depends on the shape (src/prelu/plan.rs), never on offsets.
+//
+// Both kernels take vec4s at places fixed by the shape — the vec4 of a
+// tensor index i is i / 4 — and keep each lane's sum apart, so that the
+// lanes of a vec4 may lie in different channels. Lanes past the tensor's
+// end are zeros, never loaded or stored.
 
 // Invocations per workgroup (a power of two, at least 16).
 override WG: u32 = 256u;
-// Elements (or vec4s) each invocation of a tile takes, WG apart.
-override ITEMS: u32 = 8u;
+// Rows of vec4s each invocation of `weight_grad_columns` takes.
+override ROWS: u32 = 8u;
+// Runs that are not a whole number of vec4s (inner % 4 != 0): a run's last
+// vec4 may reach into the next, and the tensor may end inside a vec4
+// (TAIL). Pipeline constants set from the shape, so that the common shapes
+// compile without the tests: each costs a software rasteriser 5–15%.
+override RAGGED: bool = false;
+override TAIL: bool = false;
 
 // One block for every weight-gradient kernel; each reads the fields it
 // needs. Offsets are in elements from the start of their binding.
 struct Params {
-    len: u32,        // tiles, threads or channels in this dispatch
+    len: u32,        // invocations (runs), blocks (columns) or channels (pass 2)
     groups_x: u32,   // workgroups along x and y: past the per-dimension
     groups_y: u32,   //   limit the grid spreads over y and z
     x_off: u32,
@@ -28,26 +39,27 @@ struct Params {
     w_off: u32,
     channels: u32,   // weights (1 for one shared slope)
     inner: u32,      // elements per channel run
-    phase: u32,      // 0: the weight fetch of weights.wgsl starts at a run
-    first: u32,      // global index of the binding's first element
-    base: u32,       // first tile (rows) or first row block (cols)
-    tiles: u32,      // rows: tiles per channel run
-    period: u32,     // cols: channels * inner, the columns of the tensor as a matrix
-    cols: u32,       // cols: columns in this dispatch
-    rows: u32,       // cols: rows each invocation sums
-    outer: u32,      // cols: rows of the tensor
+    phase: u32,      // 0: weights.wgsl's fetch, unused here, starts at a run
+    total: u32,      // the tensor's elements
+    first: u32,      // tensor index of the binding's first element (a multiple of 4)
+    base: u32,       // first invocation (runs) or block of rows (columns)
+    per_run: u32,    // runs: invocations per run
+    slots: u32,      // runs: partials per run, its head first
+    period: u32,     // columns: channels * inner
+    row: u32,        // columns: vec4s per row, a whole number of periods
+    row_groups: u32, // columns: workgroups per block of rows
     a_count: u32,    // reduce: partials per channel = a_count * b_count,
     a_stride: u32,   //   at a * a_stride + channel * b_count + b
     b_count: u32,
     p_shift: u32,    // global partial index minus this (mod 2^32) is its index in the binding
     acc_mode: u32,   // reduce: 1 = start from acc[c], 2 = leave the sum in acc, not grad_w
     c_first: u32,    // reduce: the channel of this dispatch's first (channels in slabs)
-    pad: u32,
     // The divisors above packed for `div_by` (src/divisor.rs).
     inner_div: vec2<u32>,
     channels_div: vec2<u32>,
-    tiles_div: vec2<u32>,
-    cols_div: vec2<u32>,
+    per_run_div: vec2<u32>,
+    period_div: vec2<u32>,
+    row_groups_div: vec2<u32>,
     b_count_div: vec2<u32>,
 }
 
@@ -63,157 +75,197 @@ fn flat_workgroup(wg: vec3<u32>) -> u32 {
     return workgroup_index(wg, params.groups_x, params.groups_y);
 }
 
-// grad_x for the element at binding-relative index i, whose channel's weight
-// is w; returns its contribution to that channel's grad_w.
-fn backward_element(i: u32, w: f32) -> f32 {
-    let x = x1[params.x_off + i];
-    let g = g1[params.g_off + i];
-    y1[params.y_off + i] = output1(params.y_off + i, prelu_backward(x, g, w));
-    return prelu_weight_term(x, g);
-}
-
 // Whether every operand's offset in its binding is a multiple of four
-// elements, so that the kernels that take four elements at a time load and
-// store them as vec4s. Where not (a tensor at an odd offset), the same
-// kernels go element by element through the scalar views and sum in the
-// same order: which kernel runs, and so the weight gradient's bits, depend
-// on the shape alone, never on where the tensor sits.
+// elements, so that vec4s load and store as vec4s. Where not (a tensor at
+// an odd offset), the same lanes go through the scalar views and sum in the
+// same order: the weight gradient's bits depend on the shape alone, never
+// on where the tensor sits.
 override ALIGNED: bool = true;
 
-// backward_element for the four elements at binding-relative index i (a
-// multiple of four where ALIGNED) with weights w; returns their four
-// contributions.
-fn backward_elements4(i: u32, w: vec4<f32>) -> vec4<f32> {
-    var xe: vec4<elem>;
-    var ge: vec4<elem>;
-    if ALIGNED {
-        xe = x4[(params.x_off + i) / 4u];
-        ge = g4[(params.g_off + i) / 4u];
-    } else {
-        let xo = params.x_off + i;
-        let go = params.g_off + i;
-        xe = vec4<elem>(x1[xo], x1[xo + 1u], x1[xo + 2u], x1[xo + 3u]);
-        ge = vec4<elem>(g1[go], g1[go + 1u], g1[go + 2u], g1[go + 3u]);
-    }
-    let grad_x = prelu_backward4(xe, ge, w);
-    if ALIGNED {
-        let yo = (params.y_off + i) / 4u;
-        y4[yo] = output4(yo, grad_x);
-    } else {
-        let yo = params.y_off + i;
-        y1[yo] = output1(yo, grad_x.x);
-        y1[yo + 1u] = output1(yo + 1u, grad_x.y);
-        y1[yo + 2u] = output1(yo + 2u, grad_x.z);
-        y1[yo + 3u] = output1(yo + 3u, grad_x.w);
-    }
-    return prelu_weight_term4(xe, ge);
+// Where a kernel finds tensor element i in each binding: i + these
+// (mod 2^32). Read from `params` once: a rasteriser cannot tell the
+// uniform block from the tensors, so each use after a store reloads it.
+struct Bases {
+    x: u32,
+    g: u32,
+    y: u32,
 }
 
-// Pass 1 where channel runs are long (inner >= a tile), or where a row of the
-// tensor is too long to bind: a workgroup takes a
-// tile of WG * ITEMS consecutive elements inside one run (one channel).
-// Tile t of run r is global tile r * tiles + t, and its partial goes there.
+fn bases() -> Bases {
+    let first = params.first;
+    return Bases(params.x_off - first, params.g_off - first, params.y_off - first);
+}
+
+// Tensor vec4 v of x and g, whole: through the vec4 views where aligned,
+// else lane by lane through the scalar views.
+fn load_x(b: Bases, v: u32) -> vec4<elem> {
+    let i = b.x + 4u * v;
+    if ALIGNED {
+        return x4[i / 4u];
+    }
+    return vec4<elem>(x1[i], x1[i + 1u], x1[i + 2u], x1[i + 3u]);
+}
+
+fn load_g(b: Bases, v: u32) -> vec4<elem> {
+    let i = b.g + 4u * v;
+    if ALIGNED {
+        return g4[i / 4u];
+    }
+    return vec4<elem>(g1[i], g1[i + 1u], g1[i + 2u], g1[i + 3u]);
+}
+
+fn store_grad_x(b: Bases, v: u32, r: vec4<elem>) {
+    let i = b.y + 4u * v;
+    if ALIGNED {
+        y4[i / 4u] = output4(i / 4u, r);
+    } else {
+        y1[i] = output1(i, r.x);
+        y1[i + 1u] = output1(i + 1u, r.y);
+        y1[i + 2u] = output1(i + 2u, r.z);
+        y1[i + 3u] = output1(i + 3u, r.w);
+    }
+}
+
+// The tensor's last vec4 where it is not whole (lanes = total % 4): its
+// lanes in the tensor loaded into `tail_x` and `tail_g`, the rest zeros, and
+// `store_tail` writing those lanes only. Kept out of the loops: a SIMD
+// rasteriser runs a branch's both sides, so the loops stay whole vec4s.
+var<private> tail_x: vec4<elem>;
+var<private> tail_g: vec4<elem>;
+
+fn load_tail(b: Bases, v: u32, lanes: u32) {
+    tail_x = vec4<elem>();
+    tail_g = vec4<elem>();
+    for (var l = 0u; l < lanes; l++) {
+        tail_x[l] = x1[b.x + 4u * v + l];
+        tail_g[l] = g1[b.g + 4u * v + l];
+    }
+}
+
+fn store_tail(b: Bases, v: u32, lanes: u32, r: vec4<elem>) {
+    for (var l = 0u; l < lanes; l++) {
+        let i = b.y + 4u * v + l;
+        y1[i] = output1(i, r[l]);
+    }
+}
+
+fn lane_sum(s: vec4<f32>) -> f32 {
+    return add1(add1(s.x, s.y), add1(s.z, s.w));
+}
+
+// Pass 1 inside channel runs (runs of at least four elements): invocation
+// j of run r takes up to four vec4s side by side, all starting in the run,
+// and leaves its partial in slot j of the run's (RAGGED: 1 + j). RAGGED:
+// the run's last vec4 may reach into run r + 1; this invocation stores it
+// whole (those lanes with the next run's weight) and leaves their terms in
+// slot 0 of run r + 1, its head, so that every vec4 is read and written by
+// one invocation (grad_x may be grad_y). A run that starts on a vec4 has
+// a zero head.
 @compute @workgroup_size(WG)
-fn weight_grad_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let local_tile = flat_workgroup(wg);
-    if local_tile >= params.len {
+fn weight_grad_runs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let local = flat_workgroup(wg) * WG + lid;
+    if local >= params.len {
         return;
     }
-    let tile = params.base + local_tile;
-    let run = div_by(tile, params.tiles_div);
-    let run_start = run * params.inner;
-    let start = run_start + (tile - run * params.tiles) * (WG * ITEMS);
-    let end = min(start + WG * ITEMS, run_start + params.inner);
-    let w = f32(w1[params.w_off + channel_of_run(run)]);
-    var sum = 0.0;
-    for (var k = 0u; k < ITEMS; k++) {
-        let e = start + k * WG + lid;
-        if e < end {
-            sum = add1(sum, backward_element(e - params.first, w));
+    let t = params.base + local;
+    let r = div_by(t, params.per_run_div);
+    let j = t - r * params.per_run;
+    let start = r * params.inner;
+    let end = start + params.inner;
+    let last = (end - 1u) / 4u;
+    let v0 = min((start + 3u) / 4u + 4u * j, last + 1u);
+    let v1 = min(v0 + 4u, last + 1u);
+    let w = vec4<f32>(f32(w1[params.w_off + channel_of_run(r)]));
+    let w_next = vec4<f32>(f32(w1[params.w_off + channel_of_run(r + 1u)]));
+    var sum = vec4<f32>(0.0);
+    var head = vec4<f32>(0.0);
+    let b = bases();
+    let total = params.total;
+    let whole = min(v1, total / 4u);
+    // A fixed trip count, each vec4 tested: a rasteriser unrolls it.
+    for (var k = 0u; k < 4u; k++) {
+        let v = v0 + k;
+        if v < whole {
+            let x = load_x(b, v);
+            let g = load_g(b, v);
+            if RAGGED {
+                let own = vec4<u32>(4u * v) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(end);
+                store_grad_x(b, v, prelu_backward4(x, g, select(w_next, w, own)));
+                let term = prelu_weight_term4(x, g);
+                sum = add4(sum, select(vec4<f32>(0.0), term, own));
+                head = add4(head, select(term, vec4<f32>(0.0), own));
+            } else {
+                store_grad_x(b, v, prelu_backward4(x, g, w));
+                sum = add4(sum, prelu_weight_term4(x, g));
+            }
         }
     }
-    let total = workgroup_sum(lid, sum);
-    if lid == 0u {
-        partials[tile - params.p_shift] = total;
+    if TAIL && v0 <= whole && whole < v1 {
+        // The tensor's last, partial vec4: all in this run.
+        let lanes = total % 4u;
+        load_tail(b, whole, lanes);
+        store_tail(b, whole, lanes, prelu_backward4(tail_x, tail_g, w));
+        sum = add4(sum, prelu_weight_term4(tail_x, tail_g));
+    }
+    if !RAGGED {
+        partials[r * params.slots + j - params.p_shift] = lane_sum(sum);
+        return;
+    }
+    let slot = r * params.slots - params.p_shift;
+    partials[slot + 1u + j] = lane_sum(sum);
+    if v0 <= last && last < v1 && end < total {
+        partials[slot + params.slots] = lane_sum(head);
+    }
+    if j == 0u && start % 4u == 0u {
+        partials[slot] = 0.0;
     }
 }
 
-// `weight_grad_rows` four elements at a time, where runs are a multiple of
-// four elements long: a tile is WG * ITEMS
-// vec4s, and each invocation leaves its own partial, at tile * WG + lid.
-// Its tile set-up repeats weight_grad_rows' on purpose: a shared helper
-// returning a struct measured slower on lavapipe.
+// Pass 1 over the tensor as rows of `row` vec4s, a whole number of periods
+// each, so that a lane's channel is the same in every row: an invocation
+// takes vec4 column q of ROWS rows (a row, at least 4 KiB, apart) and
+// leaves its four lanes' sums side by side at block * row + q.
 @compute @workgroup_size(WG)
-fn weight_grad_rows_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let local_tile = flat_workgroup(wg);
-    if local_tile >= params.len {
+fn weight_grad_columns(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let group = flat_workgroup(wg);
+    let local_block = div_by(group, params.row_groups_div);
+    let q = (group - local_block * params.row_groups) * WG + lid;
+    if local_block >= params.len || q >= params.row {
         return;
     }
-    let tile = params.base + local_tile;
-    let run = div_by(tile, params.tiles_div);
-    let run_start = run * params.inner;
-    let start = run_start + (tile - run * params.tiles) * (WG * ITEMS * 4u);
-    let end = min(start + WG * ITEMS * 4u, run_start + params.inner);
-    let w = f32(w1[params.w_off + channel_of_run(run)]);
+    let block = params.base + local_block;
+    // The lanes' columns in their period, and so their channels: found
+    // once, the same in every row.
+    var w = vec4<f32>();
+    for (var l = 0u; l < 4u; l++) {
+        let e = 4u * q + l;
+        let column = e - div_by(e, params.period_div) * params.period;
+        w[l] = f32(w1[params.w_off + div_by(column, params.inner_div)]);
+    }
     var sum = vec4<f32>(0.0);
-    for (var k = 0u; k < ITEMS; k++) {
-        let e = start + (k * WG + lid) * 4u;
-        if e < end {
-            sum = add4(sum, backward_elements4(e - params.first, vec4<f32>(w)));
+    let b = bases();
+    let total = params.total;
+    let row = params.row;
+    let whole = total / 4u;
+    var tail = false;
+    for (var k = 0u; k < ROWS; k++) {
+        let v = (block * ROWS + k) * row + q;
+        if v < whole {
+            let x = load_x(b, v);
+            let g = load_g(b, v);
+            store_grad_x(b, v, prelu_backward4(x, g, w));
+            sum = add4(sum, prelu_weight_term4(x, g));
+        }
+        if TAIL {
+            tail = tail || v == whole;
         }
     }
-    // One partial per invocation, no workgroup reduction: barriers are what
-    // a software rasteriser pays most for, and pass 2 sums these anyway.
-    partials[tile * WG + lid - params.p_shift] = add1(add1(sum.x, sum.y), add1(sum.z, sum.w));
-}
-
-// Pass 1 where channel runs are short (channels-last, small images): the
-// tensor is a matrix of `outer` rows by `period` = channels * inner columns;
-// an invocation sums `rows` rows of one column, neighbouring invocations
-// taking neighbouring columns. Row block b of column q goes to partial
-// b * period + q.
-@compute @workgroup_size(WG)
-fn weight_grad_cols(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let t = flat_workgroup(wg) * WG + lid;
-    if t >= params.len {
-        return;
+    let lanes = total % 4u;
+    if TAIL && tail {
+        // The tensor's last, partial vec4.
+        load_tail(b, whole, lanes);
+        store_tail(b, whole, lanes, prelu_backward4(tail_x, tail_g, w));
+        sum = add4(sum, prelu_weight_term4(tail_x, tail_g));
     }
-    let block_in_dispatch = div_by(t, params.cols_div);
-    let q = t - block_in_dispatch * params.cols;
-    let block = params.base + block_in_dispatch;
-    let w = f32(w1[params.w_off + div_by(q, params.inner_div)]);
-    let row_start = block * params.rows;
-    let row_end = min(row_start + params.rows, params.outer);
-    var sum = 0.0;
-    for (var o = row_start; o < row_end; o++) {
-        sum = add1(sum, backward_element(o * params.period + q - params.first, w));
-    }
-    partials[block * params.period + q - params.p_shift] = sum;
-}
-
-// `weight_grad_cols` four columns at a time, where rows (channels * inner)
-// are a multiple of four elements long: an invocation sums four
-// neighbouring columns, each with its own channel's weight, and leaves their
-// four partials side by side (one weight load for the four where they
-// share a channel). `cols` counts vec4 columns here.
-@compute @workgroup_size(WG)
-fn weight_grad_cols_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let t = flat_workgroup(wg) * WG + lid;
-    if t >= params.len {
-        return;
-    }
-    let block_in_dispatch = div_by(t, params.cols_div);
-    let q4 = t - block_in_dispatch * params.cols;
-    let q = q4 * 4u;
-    let block = params.base + block_in_dispatch;
-    // Columns are below one period and the phase is 0, so vec4_weights
-    // takes channel (q / inner) % channels = q / inner.
-    let w = vec4_weights(q);
-    let row_start = block * params.rows;
-    let row_end = min(row_start + params.rows, params.outer);
-    var sum = vec4<f32>(0.0);
-    for (var o = row_start; o < row_end; o++) {
-        sum = add4(sum, backward_elements4(o * params.period + q - params.first, w));
-    }
-    partials4[block * (params.period / 4u) + q4 - params.p_shift / 4u] = sum;
+    partials4[block * params.row + q - params.p_shift / 4u] = sum;
 }

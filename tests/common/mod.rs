@@ -95,20 +95,25 @@ impl Rng {
 /// per four columns, or one per column) or scalar columns; pass 2 by one
 /// invocation or one workgroup per channel, reading the partials as vec4s
 /// or as scalars, from one or several rows of partials per channel.
-pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 13] = [
-    &[1, 2, 32768],  // vec4 tiles; an invocation per channel, vec4 partials
+pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 18] = [
+    &[1, 2, 32768],  // runs, vec4 partials: an invocation per channel
     &[2, 2, 16384],  //   the same, two rows of partials
-    &[3, 2, 32768],  // vec4 tiles; a workgroup per channel, vec4 partials, three rows
-    &[2, 3, 8191],   // scalar tiles, four per run: vec4 partials
-    &[2, 3, 143361], // scalar tiles, 71 per run: a workgroup, scalar partials
-    &[2, 3, 4097],   // scalar tiles, three per run: an invocation, scalar partials
-    &[4, 3, 3000],   // scalar tiles: runs a tile long, too few rows for columns
-    &[16, 3, 3000],  // vec4 columns for runs a tile long; a workgroup, vec4 partials
-    &[1280, 4, 16],  // vec4 columns; an invocation per channel, vec4 partials, 20 rows
-    &[8192, 4, 16],  // vec4 columns; a workgroup per channel, vec4 partials, 128 rows
-    &[300, 4, 7],    // vec4 columns, a weight per column; scalar partials
-    &[1000, 64],     // vec4 columns, channels last: four channels per vec4
-    &[9, 3, 7],      // scalar columns (rows of 21 elements)
+    &[3, 2, 32768],  // runs: a workgroup per channel, vec4 partials
+    &[2, 3, 8191],   // runs not a whole number of vec4s: heads, the tensor's last vec4 partial
+    &[2, 3, 143361], // long odd runs: a workgroup per channel
+    &[2, 3, 4097],   // odd runs, short tensor
+    &[4, 3, 3000],   // runs, four rows
+    &[2, 40, 5],     // odd runs of five, too few rows for columns: every vec4 crosses a run end
+    &[16, 3, 3000],  // runs in a batch
+    &[1280, 4, 16],  // columns (runs of 16 in a batch), folded before pass 2
+    &[8192, 4, 16],  //   the same, more rows
+    &[300, 4, 7],    // columns, a weight per lane; a workgroup per channel
+    &[1000, 64],     // columns, channels last: four channels per vec4
+    &[9, 3, 7],      // columns, rows of 21 elements, the tensor's last vec4 partial
+    &[1001, 37],     // channels last 37: rows of 222 vec4s, folded, last vec4 partial
+    &[4001, 3],      // channels last 3, folded, last vec4 partial
+    &[300, 1001],    // channels last 1,001: rows four workgroups wide
+    &[5, 64, 1],     // columns, one row block: every partial its own
 ];
 
 /// Every edge case of f32, repeated to fill vec4 bodies and scalar tails.
@@ -374,6 +379,33 @@ pub fn check_backward<T: Element>(
                 &format!("{what}: weight gradient, two runs"),
             );
             assert_close(&from_backward, &reference, &scale, tolerance, &what);
+
+            // In place (grad_x into grad_y's range): the same bits, grad_x's
+            // and the weight gradient's — no vec4 is read after another
+            // invocation wrote it.
+            let in_place = gpu.upload(g).unwrap().reshape(shape).unwrap();
+            let gw_in_place = poisoned::<T>(gpu, &[weight.len()]);
+            let mut encoder = gpu.device().create_command_encoder(&Default::default());
+            gpu.encode_backward(
+                &mut encoder,
+                act,
+                &xt,
+                &in_place,
+                &in_place,
+                Some(&gw_in_place),
+            )
+            .unwrap();
+            gpu.queue().submit([encoder.finish()]);
+            assert_same(
+                &gpu.download(&in_place).unwrap(),
+                &gpu.download(&grads.input).unwrap(),
+                &format!("{what}: grad_x in place"),
+            );
+            assert_same(
+                &gpu.download(&gw_in_place).unwrap(),
+                &from_backward,
+                &format!("{what}: weight gradient in place"),
+            );
         } else {
             assert!(
                 grads.weight.is_none(),
