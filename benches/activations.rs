@@ -3,7 +3,7 @@
 //! on this machine's adapter (see BENCHMARKS.md). Its flags work here too:
 //! `cargo bench -- --json`, `--filter prelu`, `--quick`.
 
-#[path = "../examples/bench.rs"]
+#[path = "../examples/bench/main.rs"]
 mod bench;
 
 fn main() -> Result<(), wgpu_relu::Error> {

@@ -7,6 +7,7 @@
 //! its recording (`weight_grad.rs`), and its CPU reference (`cpu.rs`).
 
 pub(crate) mod cpu;
+pub(crate) mod placed;
 pub(crate) mod plan;
 pub(crate) mod slabs;
 pub(crate) mod weight_grad;
@@ -149,6 +150,13 @@ pub(crate) fn dispatches(
     w: Operand<'_>,
     channels: &Channels,
 ) -> Result<Vec<Prepared>> {
+    // Plain: the walk of the weight gradient's plan, vec4s placed by the
+    // shape (faster at every layout on lavapipe; BENCHMARKS.md).
+    if operands.mask.is_none() && operands.watch.is_none() {
+        if let Some(dispatches) = placed::dispatches(engine, operands, w, channels)? {
+            return Ok(dispatches);
+        }
+    }
     let bw = engine.bind(w, operands.esize(), 0, channels.channels as u64)?;
     let period = (channels.channels * channels.inner) as u64;
     let w_off = bw.elem_off;

@@ -3,13 +3,13 @@
 //! from the plan of `plan.rs` as a plain loop.
 
 use crate::common::{ADD, EXACT, INDEX, SIGN};
-use crate::engine::elementwise::{Operands, G1, G4, X1, X4, Y1, Y4};
+use crate::engine::elementwise::Operands;
 use crate::engine::{Bound, Engine, KernelSpec, Module, Operand, Prepared, WORKGROUP_SIZE};
 use crate::error::{Error, Result};
 use crate::shape::Channels;
 
-use super::plan::{self, Layout, Limits, Pass1, Pass2};
-use super::W1;
+use super::placed::Placed;
+use super::plan::{self, Pass2};
 
 /// The weight-gradient kernels' module.
 pub(crate) static MODULE: Module = Module {
@@ -30,9 +30,9 @@ pub(crate) static MODULE: Module = Module {
 
 // Binding numbers, as in weight_grad.wgsl: x, g and y where the
 // element-wise template has them, then the partials and the gradient.
-const PARTIALS: u32 = 8;
+pub(crate) const PARTIALS: u32 = 8;
 const GRAD_W: u32 = 9;
-const PARTIALS4: u32 = 16;
+pub(crate) const PARTIALS4: u32 = 16;
 const ACC: u32 = 17;
 const FOLDED: u32 = 18;
 
@@ -70,41 +70,6 @@ pub(crate) struct Params {
     pub(crate) period_div: [u32; 2],
     pub(crate) row_groups_div: [u32; 2],
     pub(crate) b_count_div: [u32; 2],
-}
-
-/// The entry point and pipeline constants of pass 1 for `plan` over `total`
-/// elements. `aligned`: every operand on a multiple of four
-/// elements, so vec4s load as vec4s (else as scalars, in the same order).
-/// `accumulate`: grad_x is added to.
-fn pass1_spec(plan: &plan::Plan, total: u64, aligned: bool, accumulate: bool) -> KernelSpec {
-    let pass = plan.pass1;
-    let rows = plan.rows;
-    let (entry, partials, mut constants) = match pass {
-        Pass1::Runs => ("weight_grad_runs", PARTIALS, Vec::new()),
-        Pass1::Columns => (
-            "weight_grad_columns",
-            PARTIALS4,
-            vec![("ROWS", rows as f64)],
-        ),
-    };
-    if pass == Pass1::Runs && !plan.inner.is_multiple_of(4) {
-        constants.push(("RAGGED", 1.0));
-    }
-    if !total.is_multiple_of(4) {
-        constants.push(("TAIL", 1.0));
-    }
-    if !aligned {
-        constants.push(("ALIGNED", 0.0));
-    }
-    if accumulate {
-        constants.push(("ACCUMULATE", 1.0));
-    }
-    KernelSpec {
-        module: &MODULE,
-        entry,
-        bindings: vec![X4, G4, Y4, X1, G1, Y1, partials, W1],
-        constants,
-    }
 }
 
 /// The fold of columns' partials before pass 2.
@@ -145,55 +110,30 @@ pub(crate) fn dispatches(
     grad_w: Operand<'_>,
     channels: &Channels,
 ) -> Result<Vec<Prepared>> {
-    let Operands {
-        dtype, len, g, y, ..
-    } = operands;
-    let x = operands.values("PReLU")?;
-    let Some(g) = g else {
+    if operands.g.is_none() {
         return Err(Error::Validation(
             "the weight gradient was asked of a forward".into(),
         ));
-    };
-    let esize = operands.esize();
-    let c = channels.channels as u64;
-    if c == 0 {
+    }
+    if channels.channels == 0 {
         return Ok(Vec::new());
     }
-    let inner = channels.inner as u64;
-    for operand in [x, g, y] {
-        engine.bind(operand, esize, 0, len)?;
-    }
-    let period = c * inner;
-    let layout = Layout {
-        outer: len.checked_div(period).unwrap_or(0),
-        channels: c,
-        inner,
-    };
-    let limits = Limits {
-        chunk: engine.chunk_elements(esize),
-        binding: engine.binding_limit(),
-        align: engine.offset_alignment(),
-    };
-    let plan = plan::plan(layout, limits)?;
-    let bw = engine.bind(w, esize, 0, c)?;
-    let bgw = engine.bind(grad_w, esize, 0, c)?;
-    let mut aligned = true;
-    for operand in [x, g, y] {
-        aligned &= engine
-            .bind(operand, esize, 0, 1)?
-            .elem_off
-            .is_multiple_of(4);
-    }
+    let placed = Placed::new(engine, operands, w, channels)?;
+    let Placed {
+        ref plan, common, ..
+    } = placed;
+    let (dtype, c) = (operands.dtype, channels.channels as u64);
+    let align = engine.offset_alignment();
+    let bgw = engine.bind(grad_w, operands.esize(), 0, c)?;
     let accumulate = operands.accumulate;
-    let pass1 = engine.kernel(&pass1_spec(&plan, len, aligned, accumulate), dtype)?;
     let pass2 = engine.kernel(&pass2_spec(plan.pass2, accumulate), dtype)?;
 
     // The scratch: the partials, the folded rows where there are, then
     // (each aligned) one f32 per channel carried between slabs.
-    let fold_start = (plan.partials.max(1) * 4).next_multiple_of(limits.align);
+    let fold_start = (plan.partials.max(1) * 4).next_multiple_of(align);
     let acc_start = match plan.fold_rows {
         0 => fold_start,
-        _ => fold_start + (plan.reduced * 4).next_multiple_of(limits.align),
+        _ => fold_start + (plan.reduced * 4).next_multiple_of(align),
     };
     let scratch_bytes = acc_start + c * 4;
     if scratch_bytes > engine.limits.max_buffer_size {
@@ -216,82 +156,14 @@ pub(crate) fn dispatches(
         byte_offset: fold_start,
         name: "the weight gradient's folded partial sums",
     };
-    let vec4_stand_in = Bound {
-        buffer: &scratch,
-        offset: 0,
-        size: 16,
-        elem_off: 0,
-    };
     let bacc = Bound {
         buffer: &scratch,
         offset: acc_start,
         size: c * 4,
         elem_off: 0,
     };
-    // One shared weight is one run: the plan's runs are what the kernels see.
-    let inner = plan.inner;
-    let period = c * inner;
-    let common = Params {
-        w_off: bw.elem_off,
-        channels: c as u32,
-        inner: inner as u32,
-        total: len as u32,
-        per_run: plan.per_run as u32,
-        slots: plan.slots as u32,
-        period: period as u32,
-        row: plan.row as u32,
-        row_groups: plan.row_groups as u32,
-        inner_div: crate::divisor::pack(inner as u32),
-        channels_div: crate::divisor::pack(c as u32),
-        per_run_div: crate::divisor::pack(plan.per_run as u32),
-        period_div: crate::divisor::pack(period as u32),
-        row_groups_div: crate::divisor::pack(plan.row_groups as u32),
-        ..Params::default()
-    };
-
-    let mut dispatches = Vec::new();
-    for chunk in &plan.chunks {
-        let bx = engine.bind(x, esize, chunk.first, chunk.elements)?;
-        let bg = engine.bind(g, esize, chunk.first, chunk.elements)?;
-        let by = engine.bind(y, esize, chunk.first, chunk.elements)?;
-        let (p0, p1) = chunk.partials;
-        let bp = engine.bind(partials, 4, p0, p1 - p0)?;
-        let Some(grid) = engine.grid(chunk.workgroups)? else {
-            continue;
-        };
-        let params = Params {
-            len: chunk.items as u32,
-            groups_x: grid.x,
-            groups_y: grid.y,
-            x_off: bx.elem_off,
-            g_off: bg.elem_off,
-            y_off: by.elem_off,
-            first: chunk.first as u32,
-            base: chunk.base as u32,
-            // Global partial p is at p - p_shift in the binding.
-            p_shift: (p0 as u32).wrapping_sub(bp.elem_off),
-            ..common
-        };
-        // A tensor too short for one vec4 goes through the scalar views
-        // only; its vec4 views, which must hold one, see the scratch.
-        let whole = bx.size >= 16 && bg.size >= 16 && by.size >= 16;
-        let [bx4, bg4, by4] = match whole {
-            true => [&bx, &bg, &by],
-            false => [&vec4_stand_in; 3],
-        };
-        let bound = [
-            (X1, &bx),
-            (G1, &bg),
-            (Y1, &by),
-            (X4, bx4),
-            (G4, bg4),
-            (Y4, by4),
-            (W1, &bw),
-            (PARTIALS, &bp),
-            (PARTIALS4, &bp),
-        ];
-        dispatches.push(engine.prepare(&pass1, bytemuck::bytes_of(&params), grid, &bound)?);
-    }
+    let period = c * plan.inner;
+    let mut dispatches = placed.pass1(engine, true, partials, &scratch)?;
     let reduced = match plan.fold_rows {
         0 => partials,
         _ => {
@@ -319,7 +191,11 @@ pub(crate) fn dispatches(
             folded
         }
     };
-    for slab in &plan.slabs {
+    for slab in plan
+        .slabs
+        .iter()
+        .filter(|_| std::env::var("NO_PASS2").is_err())
+    {
         let first = slab.a0 * plan.a_stride + slab.c0 * plan.b_count;
         let span = match slab.a1 - slab.a0 {
             0 => 1, // an empty tensor: no partials, the sums are 0
@@ -405,5 +281,16 @@ mod tests {
             &fields,
             std::mem::size_of::<Params>(),
         );
+    }
+}
+#[cfg(test)]
+mod dump {
+    #[test]
+    fn dump_source() {
+        std::fs::write(
+            "/tmp/wg_module.wgsl",
+            super::MODULE.source(crate::element::Dtype::F32),
+        )
+        .unwrap();
     }
 }

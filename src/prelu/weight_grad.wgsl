@@ -26,6 +26,11 @@ override ROWS: u32 = 8u;
 // compile without the tests: each costs a software rasteriser 5–15%.
 override RAGGED: bool = false;
 override TAIL: bool = false;
+// The same two walks serve PReLU's forward (FORWARD: y from x alone) and
+// its input gradient without the weight's (SUMS false: no partials), so
+// that every PReLU kernel reads the tensors in the same places.
+override SUMS: bool = true;
+override FORWARD: bool = false;
 
 // One block for every weight-gradient kernel; each reads the fields it
 // needs. Offsets are in elements from the start of their binding.
@@ -138,7 +143,9 @@ fn load_tail(b: Bases, v: u32, lanes: u32) {
     tail_g = vec4<elem>();
     for (var l = 0u; l < lanes; l++) {
         tail_x[l] = x1[b.x + 4u * v + l];
-        tail_g[l] = g1[b.g + 4u * v + l];
+        if !FORWARD {
+            tail_g[l] = g1[b.g + 4u * v + l];
+        }
     }
 }
 
@@ -147,6 +154,23 @@ fn store_tail(b: Bases, v: u32, lanes: u32, r: vec4<elem>) {
         let i = b.y + 4u * v + l;
         y1[i] = output1(i, r[l]);
     }
+}
+
+// y (FORWARD) or grad_x of tensor vec4 v with weights w: x loaded, g only
+// for the backward.
+fn placed_result(b: Bases, v: u32, x: vec4<elem>, w: vec4<f32>) -> vec4<elem> {
+    if FORWARD {
+        return prelu_forward4(x, w);
+    }
+    return prelu_backward4(x, load_g(b, v), w);
+}
+
+// placed_result for the tail's loaded lanes.
+fn placed_tail(w: vec4<f32>) -> vec4<elem> {
+    if FORWARD {
+        return prelu_forward4(tail_x, w);
+    }
+    return prelu_backward4(tail_x, tail_g, w);
 }
 
 fn lane_sum(s: vec4<f32>) -> f32 {
@@ -176,7 +200,10 @@ fn weight_grad_runs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
     let v0 = min((start + 3u) / 4u + 4u * j, last + 1u);
     let v1 = min(v0 + 4u, last + 1u);
     let w = vec4<f32>(f32(w1[params.w_off + channel_of_run(r)]));
-    let w_next = vec4<f32>(f32(w1[params.w_off + channel_of_run(r + 1u)]));
+    var w_next = w;
+    if RAGGED {
+        w_next = vec4<f32>(f32(w1[params.w_off + channel_of_run(r + 1u)]));
+    }
     var sum = vec4<f32>(0.0);
     var head = vec4<f32>(0.0);
     let b = bases();
@@ -187,14 +214,22 @@ fn weight_grad_runs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
         let v = v0 + k;
         if v < whole {
             let x = load_x(b, v);
-            let g = load_g(b, v);
-            if RAGGED {
+            if !SUMS {
+                var wv = w;
+                if RAGGED {
+                    let own = vec4<u32>(4u * v) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(end);
+                    wv = select(w_next, w, own);
+                }
+                store_grad_x(b, v, placed_result(b, v, x, wv));
+            } else if RAGGED {
+                let g = load_g(b, v);
                 let own = vec4<u32>(4u * v) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(end);
                 store_grad_x(b, v, prelu_backward4(x, g, select(w_next, w, own)));
                 let term = prelu_weight_term4(x, g);
                 sum = add4(sum, select(vec4<f32>(0.0), term, own));
                 head = add4(head, select(term, vec4<f32>(0.0), own));
             } else {
+                let g = load_g(b, v);
                 store_grad_x(b, v, prelu_backward4(x, g, w));
                 sum = add4(sum, prelu_weight_term4(x, g));
             }
@@ -204,8 +239,15 @@ fn weight_grad_runs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
         // The tensor's last, partial vec4: all in this run.
         let lanes = total % 4u;
         load_tail(b, whole, lanes);
-        store_tail(b, whole, lanes, prelu_backward4(tail_x, tail_g, w));
-        sum = add4(sum, prelu_weight_term4(tail_x, tail_g));
+        if !SUMS {
+            store_tail(b, whole, lanes, placed_tail(w));
+        } else {
+            store_tail(b, whole, lanes, prelu_backward4(tail_x, tail_g, w));
+            sum = add4(sum, prelu_weight_term4(tail_x, tail_g));
+        }
+    }
+    if !SUMS {
+        return;
     }
     if !RAGGED {
         partials[r * params.slots + j - params.p_shift] = lane_sum(sum);
@@ -252,9 +294,13 @@ fn weight_grad_columns(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invo
         let v = (block * ROWS + k) * row + q;
         if v < whole {
             let x = load_x(b, v);
-            let g = load_g(b, v);
-            store_grad_x(b, v, prelu_backward4(x, g, w));
-            sum = add4(sum, prelu_weight_term4(x, g));
+            if SUMS {
+                let g = load_g(b, v);
+                store_grad_x(b, v, prelu_backward4(x, g, w));
+                sum = add4(sum, prelu_weight_term4(x, g));
+            } else {
+                store_grad_x(b, v, placed_result(b, v, x, w));
+            }
         }
         if TAIL {
             tail = tail || v == whole;
@@ -264,8 +310,15 @@ fn weight_grad_columns(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invo
     if TAIL && tail {
         // The tensor's last, partial vec4.
         load_tail(b, whole, lanes);
-        store_tail(b, whole, lanes, prelu_backward4(tail_x, tail_g, w));
-        sum = add4(sum, prelu_weight_term4(tail_x, tail_g));
+        if SUMS {
+            store_tail(b, whole, lanes, prelu_backward4(tail_x, tail_g, w));
+            sum = add4(sum, prelu_weight_term4(tail_x, tail_g));
+        } else {
+            store_tail(b, whole, lanes, placed_tail(w));
+        }
+    }
+    if !SUMS {
+        return;
     }
     partials4[block * params.row + q - params.p_shift / 4u] = sum;
 }

@@ -20,6 +20,13 @@ use wgpu_relu::{
     cpu, half::f16, wgpu, Activation, Element, ForwardOut, Gpu, GradOut, RreluMode, Saved, Tensor,
 };
 
+#[path = "floor.rs"]
+mod floor;
+#[path = "shapes.rs"]
+mod shapes;
+
+use floor::Floor;
+
 const CHANNELS: usize = 64;
 
 struct Row {
@@ -477,85 +484,6 @@ fn bench_dtype<T: Element>(
     Ok(())
 }
 
-/// Batched NCHW shapes of about 16M elements, channel axis 1: images of a
-/// ResNet's stages, an RGB input, a dense layer's `[batch, units]`, and an
-/// odd one.
-const NETWORK_SHAPES: [[usize; 4]; 6] = [
-    [80, 64, 56, 56],
-    [80, 256, 28, 28],
-    [640, 512, 7, 7],
-    [111, 3, 224, 224],
-    [16384, 1024, 1, 1],
-    [50, 37, 99, 91],
-];
-
-/// PReLU forward, PReLU backward with the weight gradient and Leaky ReLU
-/// backward on each of [`NETWORK_SHAPES`], NCHW and channels-last (`[n, h,
-/// w, c]`, the channel axis last), each against the copy of its bytes.
-fn bench_shapes<T: Element>(
-    gpu: &Gpu,
-    timer: &Timer,
-    trials: usize,
-    rows: &mut Vec<Row>,
-) -> Result<(), wgpu_relu::Error> {
-    for [n, c, h, w] in NETWORK_SHAPES {
-        let len = n * c * h * w;
-        let host: Vec<T> = (0..len)
-            .map(|i| T::from_f32(((i * 7919) % 2001) as f32 / 1000.0 - 1.0))
-            .collect();
-        let x = gpu.upload(&host)?;
-        let g = gpu.upload(&host)?;
-        let y: Tensor<T> = gpu.empty(&[len])?;
-        let weight = gpu.upload(&vec![T::from_f32(0.25); c])?;
-        let grad_w: Tensor<T> = gpu.empty(&[c])?;
-        let leaky = Activation::LeakyRelu {
-            negative_slope: 0.01,
-        };
-        let layouts = [("nchw", vec![n, c, h, w], 1), ("nhwc", vec![n, h, w, c], 3)];
-        for (layout, shape, axis) in layouts {
-            if layout == "nhwc" && h * w == 1 {
-                continue; // the dense layer has no other layout
-            }
-            let (x, g, y) = (x.reshape(&shape)?, g.reshape(&shape)?, y.reshape(&shape)?);
-            let prelu = Activation::Prelu {
-                weight: &weight,
-                channel_axis: axis,
-            };
-            type Rec<'a> = Box<dyn Fn(&mut wgpu::CommandEncoder) + 'a>;
-            let cases: Vec<(&str, u64, Rec)> = vec![
-                (
-                    "prelu_forward",
-                    2,
-                    Box::new(|e| gpu.encode_forward(e, &prelu, &x, &y).unwrap()),
-                ),
-                (
-                    "prelu_backward_with_weight",
-                    3,
-                    Box::new(|e| {
-                        gpu.encode_backward(e, &prelu, &x, &g, &y, Some(&grad_w))
-                            .unwrap()
-                    }),
-                ),
-                (
-                    "leaky_backward",
-                    3,
-                    Box::new(|e| gpu.encode_backward(e, &leaky, &x, &g, &y, None).unwrap()),
-                ),
-            ];
-            for (op, streams, record) in cases {
-                let name = format!("{layout}{shape:?}_{op}");
-                if !wanted(&name) {
-                    continue;
-                }
-                let copy_bytes = (streams * len as u64 * T::SIZE / 2).next_multiple_of(4);
-                let times = compare(gpu, timer, trials, 4, copy_bytes, &*record);
-                rows.push(row(&name, T::NAME, len, &times));
-            }
-        }
-    }
-    Ok(())
-}
-
 pub fn main() -> Result<(), wgpu_relu::Error> {
     env_logger::init();
     let json = std::env::args().any(|a| a == "--json");
@@ -591,9 +519,9 @@ pub fn main() -> Result<(), wgpu_relu::Error> {
         bench_dtype::<f16>(&gpu, &timer, lens, trials, &mut rows)?;
     }
     if std::env::args().any(|a| a == "--shapes") {
-        bench_shapes::<f32>(&gpu, &timer, trials, &mut rows)?;
+        shapes::bench_shapes::<f32>(&gpu, &timer, trials, &mut rows)?;
         if gpu.supports_f16() {
-            bench_shapes::<f16>(&gpu, &timer, trials, &mut rows)?;
+            shapes::bench_shapes::<f16>(&gpu, &timer, trials, &mut rows)?;
         }
     }
 
@@ -628,12 +556,8 @@ pub fn main() -> Result<(), wgpu_relu::Error> {
     Ok(())
 }
 
-/// The floor for any kernel on this adapter: shaders that only move data,
-/// with the library's geometry (256 invocations, four vec4s each, the same
-/// bounds check), against `copy_buffer_to_buffer` of the same bytes. Two
-/// streams (read one array, write one: a forward's traffic) or three (read
-/// two, write one: a backward's). No element-wise op can beat them; on a
-/// software adapter they are well above 1.
+/// The floors themselves against `copy_buffer_to_buffer` of the same bytes
+/// (a copy of B bytes moves 2B): `len` u32s a stream.
 fn shader_floor(
     gpu: &Gpu,
     timer: &Timer,
@@ -643,71 +567,11 @@ fn shader_floor(
     name: &str,
     rows: &mut Vec<Row>,
 ) {
-    // Two streams copy a to c; three also read b.
-    let value = if streams == 3 { "a[i] | b[i]" } else { "a[i]" };
-    let source = format!(
-        "
-        @group(0) @binding(0) var<storage, read_write> a: array<vec4<u32>>;
-        @group(0) @binding(1) var<storage, read_write> b: array<vec4<u32>>;
-        @group(0) @binding(2) var<storage, read_write> c: array<vec4<u32>>;
-        @compute @workgroup_size(256)
-        fn main(@builtin(workgroup_id) wg: vec3<u32>,
-                @builtin(num_workgroups) groups: vec3<u32>,
-                @builtin(local_invocation_index) lid: u32) {{
-            let base = (wg.y * groups.x + wg.x) * 1024u + lid;
-            for (var k = 0u; k < 4u; k++) {{
-                let i = base + k * 256u;
-                if i < arrayLength(&a) {{
-                    c[i] = {value};
-                }}
-            }}
-        }}"
-    );
-    let device = gpu.device();
-    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-        label: Some("shader floor"),
-        source: wgpu::ShaderSource::Wgsl(source.into()),
-    });
-    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-        label: Some("shader floor"),
-        layout: None,
-        module: &module,
-        entry_point: Some("main"),
-        compilation_options: Default::default(),
-        cache: None,
-    });
-    let bytes = (len * 4) as u64;
-    let buffer = || {
-        device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("shader floor"),
-            size: bytes,
-            usage: wgpu::BufferUsages::STORAGE,
-            mapped_at_creation: false,
-        })
-    };
-    let buffers = [buffer(), buffer(), buffer()];
-    let entries: Vec<_> = [0, 1, 2]
-        .into_iter()
-        .filter(|&i| streams == 3 || i != 1)
-        .map(|i| wgpu::BindGroupEntry {
-            binding: i,
-            resource: buffers[i as usize].as_entire_binding(),
-        })
-        .collect();
-    let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: Some("shader floor"),
-        layout: &pipeline.get_bind_group_layout(0),
-        entries: &entries,
-    });
-    let groups = (len / 4).div_ceil(1024) as u32;
-    let max = device.limits().max_compute_workgroups_per_dimension;
-    let (x, y) = (groups.min(max), groups.div_ceil(max));
+    let floor = Floor::new(gpu, len, streams);
     let reps = ((1 << 26) / len.max(1)).clamp(4, 64);
+    let bytes = (len * 4) as u64;
     let times = compare(gpu, timer, trials, reps, streams * bytes / 2, &|e| {
-        let mut pass = e.begin_compute_pass(&Default::default());
-        pass.set_pipeline(&pipeline);
-        pass.set_bind_group(0, &bind_group, &[]);
-        pass.dispatch_workgroups(x, y, 1);
+        floor.record(e)
     });
     rows.push(row(name, "f32", len, &times));
 }

@@ -1,0 +1,226 @@
+//! Pass 1 of the weight gradient's plan as every PReLU kernel's walk: the
+//! weight gradient's pass 1 (`weight_grad_runs` or `weight_grad_columns`
+//! with their sums), the input gradient alone and the forward (the same
+//! kernels without them). Each vec4 of the tensor has its place from the
+//! shape, and one invocation reads and writes it, so in place is exact.
+
+use crate::engine::elementwise::{Operands, G1, G4, X1, X4, Y1, Y4};
+use crate::engine::{Bound, Engine, KernelSpec, Operand, Prepared};
+use crate::error::Result;
+use crate::shape::Channels;
+
+use super::plan::{self, Layout, Limits, Pass1, Plan};
+use super::weight_grad::{Params, MODULE, PARTIALS, PARTIALS4};
+use super::W1;
+
+/// A PReLU op's tensors bound for the plan of its shape.
+pub(crate) struct Placed<'a> {
+    pub(crate) plan: Plan,
+    operands: Operands<'a>,
+    x: Operand<'a>,
+    /// The output's gradient; the forward reads x in its place.
+    g: Operand<'a>,
+    bw: Bound<'a>,
+    /// Every operand on a multiple of four elements: vec4s load as vec4s.
+    aligned: bool,
+    /// The parameters every dispatch shares.
+    pub(crate) common: Params,
+}
+
+impl<'a> Placed<'a> {
+    /// The plan for `operands` (a forward where `g` is `None`) with the
+    /// weight `w` laid out by `channels` (at least one), and its bindings
+    /// checked.
+    pub(crate) fn new(
+        engine: &Engine,
+        operands: Operands<'a>,
+        w: Operand<'a>,
+        channels: &Channels,
+    ) -> Result<Self> {
+        let (len, esize) = (operands.len, operands.esize());
+        let x = operands.values("PReLU")?;
+        let g = operands.g.unwrap_or(x);
+        for operand in [x, g, operands.y] {
+            engine.bind(operand, esize, 0, len)?;
+        }
+        let (c, inner) = (channels.channels as u64, channels.inner as u64);
+        let layout = Layout {
+            outer: len.checked_div(c * inner).unwrap_or(0),
+            channels: c,
+            inner,
+        };
+        let limits = Limits {
+            chunk: engine.chunk_elements(esize),
+            binding: engine.binding_limit(),
+            align: engine.offset_alignment(),
+        };
+        let plan = plan::plan(layout, limits)?;
+        let bw = engine.bind(w, esize, 0, c)?;
+        let mut aligned = true;
+        for operand in [x, g, operands.y] {
+            aligned &= engine
+                .bind(operand, esize, 0, 1)?
+                .elem_off
+                .is_multiple_of(4);
+        }
+        // One shared weight is one run: the plan's runs are what the
+        // kernels see.
+        let inner = plan.inner;
+        let period = c * inner;
+        let common = Params {
+            w_off: bw.elem_off,
+            channels: c as u32,
+            inner: inner as u32,
+            total: len as u32,
+            per_run: plan.per_run as u32,
+            slots: plan.slots as u32,
+            period: period as u32,
+            row: plan.row as u32,
+            row_groups: plan.row_groups as u32,
+            inner_div: crate::divisor::pack(inner as u32),
+            channels_div: crate::divisor::pack(c as u32),
+            per_run_div: crate::divisor::pack(plan.per_run as u32),
+            period_div: crate::divisor::pack(period as u32),
+            row_groups_div: crate::divisor::pack(plan.row_groups as u32),
+            ..Params::default()
+        };
+        Ok(Self {
+            plan,
+            operands,
+            x,
+            g,
+            bw,
+            aligned,
+            common,
+        })
+    }
+
+    /// The kernel of the walk: with the weight gradient's partials
+    /// (`sums`), or the forward or input gradient alone.
+    fn spec(&self, sums: bool) -> KernelSpec {
+        let plan = &self.plan;
+        let (entry, partials, mut constants) = match plan.pass1 {
+            Pass1::Runs => ("weight_grad_runs", PARTIALS, Vec::new()),
+            Pass1::Columns => (
+                "weight_grad_columns",
+                PARTIALS4,
+                vec![("ROWS", plan.rows as f64)],
+            ),
+        };
+        let flags = [
+            (!sums, "SUMS", 0.0),
+            (self.operands.g.is_none(), "FORWARD", 1.0),
+            (
+                plan.pass1 == Pass1::Runs && !plan.inner.is_multiple_of(4),
+                "RAGGED",
+                1.0,
+            ),
+            (!self.operands.len.is_multiple_of(4), "TAIL", 1.0),
+            (!self.aligned, "ALIGNED", 0.0),
+            (self.operands.accumulate, "ACCUMULATE", 1.0),
+        ];
+        constants.extend(
+            flags
+                .into_iter()
+                .filter(|f| f.0)
+                .map(|(_, name, value)| (name, value)),
+        );
+        KernelSpec {
+            module: &MODULE,
+            entry,
+            bindings: vec![X4, G4, Y4, X1, G1, Y1, partials, W1],
+            constants,
+        }
+    }
+
+    /// The walk's dispatches, chunk by chunk; `sums`: leaving the weight
+    /// gradient's partials in `partials`. `scratch` (16 bytes or more)
+    /// stands in for the bindings a dispatch does not read: the partials
+    /// of a walk without sums, the vec4 views of a tensor too short for one
+    /// vec4 (it goes through the scalar views only).
+    pub(crate) fn pass1(
+        &self,
+        engine: &Engine,
+        sums: bool,
+        partials: Operand<'_>,
+        scratch: &wgpu::Buffer,
+    ) -> Result<Vec<Prepared>> {
+        let kernel = engine.kernel(&self.spec(sums), self.operands.dtype)?;
+        let esize = self.operands.esize();
+        let stand_in = Bound {
+            buffer: scratch,
+            offset: 0,
+            size: 16,
+            elem_off: 0,
+        };
+        let mut dispatches = Vec::new();
+        for chunk in &self.plan.chunks {
+            let bx = engine.bind(self.x, esize, chunk.first, chunk.elements)?;
+            let bg = engine.bind(self.g, esize, chunk.first, chunk.elements)?;
+            let by = engine.bind(self.operands.y, esize, chunk.first, chunk.elements)?;
+            let (p0, p1) = chunk.partials;
+            let bp = match sums {
+                true => engine.bind(partials, 4, p0, p1 - p0)?,
+                false => engine.bind(partials, 4, 0, 4)?,
+            };
+            let Some(grid) = engine.grid(chunk.workgroups)? else {
+                continue;
+            };
+            let params = Params {
+                len: chunk.items as u32,
+                groups_x: grid.x,
+                groups_y: grid.y,
+                x_off: bx.elem_off,
+                g_off: bg.elem_off,
+                y_off: by.elem_off,
+                first: chunk.first as u32,
+                base: chunk.base as u32,
+                // Global partial p is at p - p_shift in the binding.
+                p_shift: (p0 as u32).wrapping_sub(bp.elem_off),
+                ..self.common
+            };
+            let whole = bx.size >= 16 && bg.size >= 16 && by.size >= 16;
+            let [bx4, bg4, by4] = match whole {
+                true => [&bx, &bg, &by],
+                false => [&stand_in; 3],
+            };
+            let bound = [
+                (X1, &bx),
+                (G1, &bg),
+                (Y1, &by),
+                (X4, bx4),
+                (G4, bg4),
+                (Y4, by4),
+                (W1, &self.bw),
+                (PARTIALS, &bp),
+                (PARTIALS4, &bp),
+            ];
+            dispatches.push(engine.prepare(&kernel, bytemuck::bytes_of(&params), grid, &bound)?);
+        }
+        Ok(dispatches)
+    }
+}
+
+/// PReLU's forward (`operands.g` is `None`) or input gradient alone over
+/// the weight gradient's walk; `None` where its plan has none for the shape
+/// (the element-wise kernels then take it).
+pub(crate) fn dispatches(
+    engine: &Engine,
+    operands: Operands<'_>,
+    w: Operand<'_>,
+    channels: &Channels,
+) -> Result<Option<Vec<Prepared>>> {
+    if channels.channels == 0 {
+        return Ok(Some(Vec::new()));
+    }
+    let Ok(placed) = Placed::new(engine, operands, w, channels) else {
+        return Ok(None);
+    };
+    let scratch = engine.scratch(256);
+    let stand_in = Operand {
+        buffer: &scratch,
+        byte_offset: 0,
+        name: "a binding the walk does not read",
+    };
+    placed.pass1(engine, false, stand_in, &scratch).map(Some)
+}
