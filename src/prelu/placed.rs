@@ -13,6 +13,9 @@ use super::plan::{self, Layout, Limits, Pass1, Plan};
 use super::weight_grad::{Params, MODULE, PARTIALS, PARTIALS4};
 use super::W1;
 
+/// The weights seen as vec4s, for `weight_grad_columns`.
+const W4: u32 = 19;
+
 /// A PReLU op's tensors bound for the plan of its shape.
 pub(crate) struct Placed<'a> {
     pub(crate) plan: Plan,
@@ -21,6 +24,8 @@ pub(crate) struct Placed<'a> {
     /// The output's gradient; the forward reads x in its place.
     g: Operand<'a>,
     bw: Bound<'a>,
+    /// `LANE_WEIGHTS` of the columns walk; 2: its `_w4` entry.
+    lane_weights: u32,
     /// Every operand on a multiple of four elements: vec4s load as vec4s.
     aligned: bool,
     /// The parameters every dispatch shares.
@@ -66,6 +71,12 @@ impl<'a> Placed<'a> {
         // One shared weight is one run: the plan's runs are what the
         // kernels see.
         let inner = plan.inner;
+        let lane_weights = match () {
+            _ if inner.is_multiple_of(4) => 1,
+            _ if inner == 1 && c.is_multiple_of(4) && bw.elem_off.is_multiple_of(4) => 2,
+            _ if inner == 1 && c >= 4 => 3,
+            _ => 0,
+        };
         let period = c * inner;
         let common = Params {
             w_off: bw.elem_off,
@@ -90,6 +101,7 @@ impl<'a> Placed<'a> {
             x,
             g,
             bw,
+            lane_weights,
             aligned,
             common,
         })
@@ -101,10 +113,18 @@ impl<'a> Placed<'a> {
         let plan = &self.plan;
         let (entry, partials, mut constants) = match plan.pass1 {
             Pass1::Runs => ("weight_grad_runs", PARTIALS, Vec::new()),
+            Pass1::Columns if self.lane_weights == 2 => (
+                "weight_grad_columns_w4",
+                PARTIALS4,
+                vec![("ROWS", plan.rows as f64)],
+            ),
             Pass1::Columns => (
                 "weight_grad_columns",
                 PARTIALS4,
-                vec![("ROWS", plan.rows as f64)],
+                vec![
+                    ("ROWS", plan.rows as f64),
+                    ("LANE_WEIGHTS", f64::from(self.lane_weights)),
+                ],
             ),
         };
         let flags = [
@@ -128,7 +148,11 @@ impl<'a> Placed<'a> {
         KernelSpec {
             module: &MODULE,
             entry,
-            bindings: vec![X4, G4, Y4, X1, G1, Y1, partials, W1],
+            // Eight storage buffers, the most a kernel may bind by default.
+            bindings: match self.lane_weights {
+                2 if plan.pass1 == Pass1::Columns => vec![X4, G4, Y4, X1, G1, Y1, partials, W4],
+                _ => vec![X4, G4, Y4, X1, G1, Y1, partials, W1],
+            },
             constants,
         }
     }
@@ -185,6 +209,7 @@ impl<'a> Placed<'a> {
                 false => [&stand_in; 3],
             };
             let bound = [
+                (W4, &self.bw),
                 (X1, &bx),
                 (G1, &bg),
                 (Y1, &by),

@@ -31,6 +31,14 @@ override TAIL: bool = false;
 // that every PReLU kernel reads the tensors in the same places.
 override SUMS: bool = true;
 override FORWARD: bool = false;
+// How `weight_grad_columns` finds its lanes' four weights, once: 0, each
+// lane's channel divided for and loaded; 1, one channel for the four (runs
+// a multiple of four long); 3, channels-last with four channels or more,
+// the lanes' channels the first's successors. (`weight_grad_columns_w4`
+// loads four consecutive channels as one vec4.) A software rasteriser pays for each
+// load.
+override LANE_WEIGHTS: u32 = 0u;
+@group(0) @binding(19) var<storage, read_write> w4: array<vec4<elem>>;
 
 // One block for every weight-gradient kernel; each reads the fields it
 // needs. Offsets are in elements from the start of their binding.
@@ -267,23 +275,64 @@ fn weight_grad_runs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
 // each, so that a lane's channel is the same in every row: an invocation
 // takes vec4 column q of ROWS rows (a row, at least 4 KiB, apart) and
 // leaves its four lanes' sums side by side at block * row + q.
-@compute @workgroup_size(WG)
-fn weight_grad_columns(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+// Where an invocation of the columns walk is: its vec4 column q of block
+// `block`, or past the dispatch (`block` then at least params.len).
+fn column_place(wg: vec3<u32>, lid: u32) -> vec2<u32> {
     let group = flat_workgroup(wg);
     let local_block = div_by(group, params.row_groups_div);
     let q = (group - local_block * params.row_groups) * WG + lid;
-    if local_block >= params.len || q >= params.row {
+    return vec2<u32>(select(params.len, local_block, q < params.row), q);
+}
+
+// The first lane's column in its period.
+fn first_column(q: u32) -> u32 {
+    return 4u * q - div_by(4u * q, params.period_div) * params.period;
+}
+
+@compute @workgroup_size(WG)
+fn weight_grad_columns(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let place = column_place(wg, lid);
+    if place.x >= params.len {
         return;
     }
-    let block = params.base + local_block;
     // The lanes' columns in their period, and so their channels: found
     // once, the same in every row.
+    let q = place.y;
     var w = vec4<f32>();
-    for (var l = 0u; l < 4u; l++) {
-        let e = 4u * q + l;
-        let column = e - div_by(e, params.period_div) * params.period;
-        w[l] = f32(w1[params.w_off + div_by(column, params.inner_div)]);
+    if LANE_WEIGHTS == 1u {
+        w = vec4<f32>(f32(w1[params.w_off + div_by(first_column(q), params.inner_div)]));
+    } else if LANE_WEIGHTS == 3u {
+        // Channels last: the lanes' channels follow the first, wrapping once.
+        let cs = vec4<u32>(first_column(q)) + vec4<u32>(0u, 1u, 2u, 3u);
+        let n = vec4<u32>(params.period);
+        let c = params.w_off + select(cs, cs - n, cs >= n);
+        w = vec4<f32>(f32(w1[c.x]), f32(w1[c.y]), f32(w1[c.z]), f32(w1[c.w]));
+    } else {
+        for (var l = 0u; l < 4u; l++) {
+            let e = 4u * q + l;
+            let column = e - div_by(e, params.period_div) * params.period;
+            w[l] = f32(w1[params.w_off + div_by(column, params.inner_div)]);
+        }
     }
+    column_walk(params.base + place.x, q, w);
+}
+
+// `weight_grad_columns` where the four lanes' weights are four consecutive
+// channels on a multiple of four (channels-last, channels a multiple of
+// four): one vec4 load. An entry of its own, since a kernel may bind eight
+// storage buffers and this one binds the weights as vec4s instead.
+@compute @workgroup_size(WG)
+fn weight_grad_columns_w4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let place = column_place(wg, lid);
+    if place.x >= params.len {
+        return;
+    }
+    let q = place.y;
+    column_walk(params.base + place.x, q, vec4<f32>(w4[(params.w_off + first_column(q)) / 4u]));
+}
+
+// The columns walk of column q of `block` with its lanes' weights w.
+fn column_walk(block: u32, q: u32, w: vec4<f32>) {
     var sum = vec4<f32>(0.0);
     let b = bases();
     let total = params.total;
