@@ -3,13 +3,17 @@
 //! (`prelu.wgsl`, binding-free; `weights.wgsl`, the weight fetch;
 //! `kernels.wgsl`, its side of the element-wise template; `weight_grad.wgsl`,
 //! `sums.wgsl` and `reduce.wgsl`, the two passes of the weight gradient),
-//! its parameter blocks, the weight gradient's pure planner (`plan.rs`) and
-//! its recording (`weight_grad.rs`), and its CPU reference (`cpu.rs`).
+//! its parameter blocks, the weight gradient's pure planner (`plan.rs`, its
+//! two walks in `walks.rs`), the walk's recording that the forward, the
+//! input gradient and the weight gradient share (`placed.rs`), the weight
+//! gradient's second pass (`weight_grad.rs`), and its CPU reference
+//! (`cpu.rs`).
 
 pub(crate) mod cpu;
 pub(crate) mod placed;
 pub(crate) mod plan;
 pub(crate) mod slabs;
+pub(crate) mod walks;
 pub(crate) mod weight_grad;
 
 use crate::common::{ADD, EXACT, INDEX, SIGN};
