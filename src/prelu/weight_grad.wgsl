@@ -34,9 +34,9 @@ override FORWARD: bool = false;
 // How `weight_grad_columns` finds its lanes' four weights, once: 0, each
 // lane's channel divided for and loaded; 1, one channel for the four (runs
 // a multiple of four long); 3, channels-last with four channels or more,
-// the lanes' channels the first's successors. (`weight_grad_columns_w4`
-// loads four consecutive channels as one vec4.) A software rasteriser pays for each
-// load.
+// the lanes' channels the first's successors (`weight_grad_columns_w4`
+// loads four consecutive channels as one vec4, from `w4`). A software
+// rasteriser pays for each load and each division.
 override LANE_WEIGHTS: u32 = 0u;
 @group(0) @binding(19) var<storage, read_write> w4: array<vec4<elem>>;
 
@@ -52,12 +52,12 @@ struct Params {
     w_off: u32,
     channels: u32,   // weights (1 for one shared slope)
     inner: u32,      // elements per channel run
-    phase: u32,      // 0: weights.wgsl's fetch, unused here, starts at a run
+    phase: u32,      // 0: weights.wgsl's (unused here)
     total: u32,      // the tensor's elements
     first: u32,      // tensor index of the binding's first element (a multiple of 4)
     base: u32,       // first invocation (runs) or block of rows (columns)
     per_run: u32,    // runs: invocations per run
-    slots: u32,      // runs: partials per run, its head first
+    slots: u32,      // runs: partials per run (RAGGED: its head first)
     period: u32,     // columns: channels * inner
     row: u32,        // columns: vec4s per row, a whole number of periods
     row_groups: u32, // columns: workgroups per block of rows
