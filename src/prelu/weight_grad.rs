@@ -191,11 +191,7 @@ pub(crate) fn dispatches(
             folded
         }
     };
-    for slab in plan
-        .slabs
-        .iter()
-        .filter(|_| std::env::var("NO_PASS2").is_err())
-    {
+    for slab in &plan.slabs {
         let first = slab.a0 * plan.a_stride + slab.c0 * plan.b_count;
         let span = match slab.a1 - slab.a0 {
             0 => 1, // an empty tensor: no partials, the sums are 0
@@ -281,16 +277,5 @@ mod tests {
             &fields,
             std::mem::size_of::<Params>(),
         );
-    }
-}
-#[cfg(test)]
-mod dump {
-    #[test]
-    fn dump_source() {
-        std::fs::write(
-            "/tmp/wg_module.wgsl",
-            super::MODULE.source(crate::element::Dtype::F32),
-        )
-        .unwrap();
     }
 }
