@@ -5,16 +5,30 @@
 //! shape, and one invocation reads and writes it, so in place is exact.
 
 use crate::engine::elementwise::{Operands, G1, G4, X1, X4, Y1, Y4};
-use crate::engine::{Bound, Engine, KernelSpec, Operand, Prepared};
+use crate::engine::{Bound, Engine, KernelSpec, Operand, Prepared, WORKGROUP_SIZE};
 use crate::error::Result;
 use crate::shape::Channels;
 
 use super::plan::{self, Layout, Limits, Pass1, Plan};
+use super::walks;
 use super::weight_grad::{Params, MODULE, PARTIALS, PARTIALS4};
 use super::W1;
 
-/// The weights seen as vec4s, for `weight_grad_columns`.
+/// The weights, or a row of lane weights, seen as vec4s, for
+/// `weight_grad_columns_w4` (and written by `weight_grad_lane_weights`).
 const W4: u32 = 19;
+
+/// How the columns walk finds each invocation's four lane weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LaneWeights {
+    /// Four consecutive channels, one vec4 of the weights (channels last,
+    /// a multiple of four of them, on a multiple of four).
+    Direct,
+    /// One vec4 of a row of lane weights made before the walk in scratch.
+    Row,
+    /// Each lane's channel found in the walk: rows too long for the row.
+    PerLane,
+}
 
 /// A PReLU op's tensors bound for the plan of its shape.
 pub(crate) struct Placed<'a> {
@@ -24,8 +38,8 @@ pub(crate) struct Placed<'a> {
     /// The output's gradient; the forward reads x in its place.
     g: Operand<'a>,
     bw: Bound<'a>,
-    /// `LANE_WEIGHTS` of the columns walk; 2: its `_w4` entry.
-    lane_weights: u32,
+    /// Where the columns walk finds its lanes' weights.
+    lane_weights: LaneWeights,
     /// Every operand on a multiple of four elements: vec4s load as vec4s.
     aligned: bool,
     /// The parameters every dispatch shares.
@@ -72,10 +86,11 @@ impl<'a> Placed<'a> {
         // kernels see.
         let inner = plan.inner;
         let lane_weights = match () {
-            _ if inner.is_multiple_of(4) => 1,
-            _ if inner == 1 && c.is_multiple_of(4) && bw.elem_off.is_multiple_of(4) => 2,
-            _ if inner == 1 && c >= 4 => 3,
-            _ => 0,
+            _ if inner == 1 && c.is_multiple_of(4) && bw.elem_off.is_multiple_of(4) => {
+                LaneWeights::Direct
+            }
+            _ if plan.row <= walks::LANE_WEIGHT_ROW_UP_TO => LaneWeights::Row,
+            _ => LaneWeights::PerLane,
         };
         let period = c * inner;
         let common = Params {
@@ -113,19 +128,18 @@ impl<'a> Placed<'a> {
         let plan = &self.plan;
         let (entry, partials, mut constants) = match plan.pass1 {
             Pass1::Runs => ("weight_grad_runs", PARTIALS, Vec::new()),
-            Pass1::Columns if self.lane_weights == 2 => (
-                "weight_grad_columns_w4",
-                PARTIALS4,
-                vec![("ROWS", plan.rows as f64)],
-            ),
-            Pass1::Columns => (
-                "weight_grad_columns",
-                PARTIALS4,
-                vec![
-                    ("ROWS", plan.rows as f64),
-                    ("LANE_WEIGHTS", f64::from(self.lane_weights)),
-                ],
-            ),
+            Pass1::Columns => {
+                let rows = ("ROWS", plan.rows as f64);
+                match self.lane_weights {
+                    LaneWeights::Direct => ("weight_grad_columns_w4", PARTIALS4, vec![rows]),
+                    LaneWeights::Row => (
+                        "weight_grad_columns_w4",
+                        PARTIALS4,
+                        vec![rows, ("ROW_WEIGHTS", 1.0)],
+                    ),
+                    LaneWeights::PerLane => ("weight_grad_columns", PARTIALS4, vec![rows]),
+                }
+            }
         };
         let flags = [
             (!sums, "SUMS", 0.0),
@@ -149,24 +163,41 @@ impl<'a> Placed<'a> {
             module: &MODULE,
             entry,
             // Eight storage buffers, the most a kernel may bind by default.
-            bindings: match self.lane_weights {
-                2 if plan.pass1 == Pass1::Columns => vec![X4, G4, Y4, X1, G1, Y1, partials, W4],
-                _ => vec![X4, G4, Y4, X1, G1, Y1, partials, W1],
+            bindings: match plan.pass1 == Pass1::Columns
+                && self.lane_weights != LaneWeights::PerLane
+            {
+                true => vec![X4, G4, Y4, X1, G1, Y1, partials, W4],
+                false => vec![X4, G4, Y4, X1, G1, Y1, partials, W1],
             },
             constants,
         }
     }
 
-    /// The walk's dispatches, chunk by chunk; `sums`: leaving the weight
-    /// gradient's partials in `partials`. `scratch` (16 bytes or more)
-    /// stands in for the bindings a dispatch does not read: the partials
-    /// of a walk without sums, the vec4 views of a tensor too short for one
-    /// vec4 (it goes through the scalar views only).
+    /// Whether the walk reads a row of lane weights made before it.
+    fn row_weights(&self) -> bool {
+        self.plan.pass1 == Pass1::Columns && self.lane_weights == LaneWeights::Row
+    }
+
+    /// The bytes of scratch the row of lane weights takes (0: none).
+    pub(crate) fn row_bytes(&self) -> u64 {
+        match self.row_weights() {
+            true => 4 * self.plan.row * self.operands.esize(),
+            false => 0,
+        }
+    }
+
+    /// The walk's dispatches, chunk by chunk, after the row of lane weights
+    /// where it reads one (into `row`, `row_bytes` of scratch); `sums`:
+    /// leaving the weight gradient's partials in `partials`. `scratch` (16
+    /// bytes or more) stands in for the bindings a dispatch does not read:
+    /// the partials of a walk without sums, the vec4 views of a tensor too
+    /// short for one vec4 (it goes through the scalar views only).
     pub(crate) fn pass1(
         &self,
         engine: &Engine,
         sums: bool,
         partials: Operand<'_>,
+        row: Operand<'_>,
         scratch: &wgpu::Buffer,
     ) -> Result<Vec<Prepared>> {
         let kernel = engine.kernel(&self.spec(sums), self.operands.dtype)?;
@@ -178,6 +209,41 @@ impl<'a> Placed<'a> {
             elem_off: 0,
         };
         let mut dispatches = Vec::new();
+        let row_bound = match self.row_weights() {
+            true => Some(engine.bind(row, esize, 0, 4 * self.plan.row)?),
+            false => None,
+        };
+        let w4 = row_bound.as_ref().unwrap_or(&self.bw);
+        let w_off = match row_bound {
+            Some(_) => w4.elem_off,
+            None => self.common.w_off,
+        };
+        if row_bound.is_some() {
+            let columns = self.plan.row;
+            let spec = KernelSpec {
+                module: &MODULE,
+                entry: "weight_grad_lane_weights",
+                bindings: vec![W1, W4],
+                constants: Vec::new(),
+            };
+            let made = engine.kernel(&spec, self.operands.dtype)?;
+            if let Some(grid) = engine.grid(columns.div_ceil(u64::from(WORKGROUP_SIZE)))? {
+                let params = Params {
+                    len: columns as u32,
+                    groups_x: grid.x,
+                    groups_y: grid.y,
+                    y_off: w4.elem_off,
+                    ..self.common
+                };
+                let bound = [(W1, &self.bw), (W4, w4)];
+                dispatches.push(engine.prepare(
+                    &made,
+                    bytemuck::bytes_of(&params),
+                    grid,
+                    &bound,
+                )?);
+            }
+        }
         for chunk in &self.plan.chunks {
             let bx = engine.bind(self.x, esize, chunk.first, chunk.elements)?;
             let bg = engine.bind(self.g, esize, chunk.first, chunk.elements)?;
@@ -201,6 +267,7 @@ impl<'a> Placed<'a> {
                 base: chunk.base as u32,
                 // Global partial p is at p - p_shift in the binding.
                 p_shift: (p0 as u32).wrapping_sub(bp.elem_off),
+                w_off,
                 ..self.common
             };
             let whole = bx.size >= 16 && bg.size >= 16 && by.size >= 16;
@@ -209,7 +276,7 @@ impl<'a> Placed<'a> {
                 false => [&stand_in; 3],
             };
             let bound = [
-                (W4, &self.bw),
+                (W4, w4),
                 (X1, &bx),
                 (G1, &bg),
                 (Y1, &by),
@@ -241,11 +308,20 @@ pub(crate) fn dispatches(
     let Ok(placed) = Placed::new(engine, operands, w, channels) else {
         return Ok(None);
     };
-    let scratch = engine.scratch(256);
+    // The stand-ins first, then the row of lane weights where there is one.
+    let row_at = engine.offset_alignment();
+    let scratch = engine.scratch(row_at + placed.row_bytes());
     let stand_in = Operand {
         buffer: &scratch,
         byte_offset: 0,
         name: "a binding the walk does not read",
     };
-    placed.pass1(engine, false, stand_in, &scratch).map(Some)
+    let row = Operand {
+        buffer: &scratch,
+        byte_offset: row_at,
+        name: "the row of lane weights",
+    };
+    placed
+        .pass1(engine, false, stand_in, row, &scratch)
+        .map(Some)
 }

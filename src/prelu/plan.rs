@@ -35,8 +35,8 @@ pub(crate) const FOLD_ROWS: u64 = 64;
 const FOLD_FROM_ROWS: u64 = 256;
 /// Columns' periods from which an invocation per channel sums the partials.
 const NARROW_FROM_PERIOD: u64 = 32;
-/// Where partials lie in fours, one invocation per channel sums up to this
-/// many, without a barrier; a workgroup sums more. The invocation was the
+/// Where runs' partials lie in fours, one invocation per channel sums up to
+/// this many, without a barrier; a workgroup sums more. The invocation was the
 /// faster on lavapipe up to here and no slower at four times as many
 /// (BENCHMARKS.md).
 const REDUCE_NARROW_VEC4_UP_TO: u64 = 1024;
@@ -83,9 +83,7 @@ pub(crate) enum Pass2 {
     WideVec4,
     /// A workgroup per channel.
     Wide,
-    /// An invocation per channel, partials read as vec4s.
-    NarrowVec4,
-    /// An invocation per channel.
+    /// An invocation per channel, partials read as the vec4s that hold them.
     Narrow,
 }
 
@@ -208,8 +206,8 @@ pub(crate) fn plan(layout: Layout, limits: Limits) -> Result<Plan> {
     Ok(plan)
 }
 
-/// Pass 2 for where pass 1 left the partials: vec4s where each channel's
-/// lie in fours. After `Runs`, a channel's partials lie side by side in
+/// Pass 2 for where pass 1 left the partials (the workgroups read vec4s
+/// where each channel's lie in fours, the invocations always). After `Runs`, a channel's partials lie side by side in
 /// rows: a workgroup per channel reads them in turn, an invocation where
 /// they are few. After `Columns` they lie a period apart: a workgroup per
 /// channel would have every lane read its own cache line, so where the
@@ -227,10 +225,9 @@ fn pass2(plan: &Plan, channels: u64) -> Pass2 {
         },
     };
     match (in_fours, narrow) {
+        (_, true) => Pass2::Narrow,
         (true, false) => Pass2::WideVec4,
         (false, false) => Pass2::Wide,
-        (true, true) => Pass2::NarrowVec4,
-        (false, true) => Pass2::Narrow,
     }
 }
 
@@ -278,8 +275,8 @@ mod tests {
             (&[111, 3, 224, 224], false, Runs, WideVec4), // an RGB batch
             (&[50, 37, 99, 91], false, Runs, WideVec4),  // odd everything: runs of 9,009
             (&[2, 3, 1_000_003], false, Runs, WideVec4), // odd runs of a million
-            (&[1, 64, 56, 56], false, Runs, NarrowVec4), // one image: 200 partials a channel
-            (&[4, 3, 3000], false, Runs, NarrowVec4),    // four rows
+            (&[1, 64, 56, 56], false, Runs, Narrow),     // one image: 200 partials a channel
+            (&[4, 3, 3000], false, Runs, Narrow),        // four rows
             (&[2, 40, 5], false, Runs, Narrow),          // short odd runs, few rows
             (&[640, 512, 7, 7], false, Columns, Narrow), // runs of 49 in a batch
             (&[300, 4, 7], false, Columns, Wide),        // runs of 7
@@ -292,7 +289,7 @@ mod tests {
             (&[2000, 1001], true, Columns, Narrow),      // an odd count past 1,024
             (&[40000, 1], true, Runs, WideVec4),         // one channel: one run
             (&[1, 1, 40000], false, Runs, WideVec4),     // one shared weight
-            (&[1000, 1], false, Runs, NarrowVec4),       // one weight, a short tensor
+            (&[1000, 1], false, Runs, Narrow),           // one weight, a short tensor
             (&[3, 1000, 2], false, Columns, Narrow),     // runs of 2, three rows
             (&[0, 3, 5], false, Runs, Narrow),           // empty
         ];

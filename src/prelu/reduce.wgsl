@@ -23,17 +23,41 @@ fn finish_channel(c: u32, sum: f32) {
     }
 }
 
-fn channel_partial(c: u32, j: u32) -> f32 {
-    let a = div_by(j, params.b_count_div);
-    let b = j - a * params.b_count;
-    return partials[a * params.a_stride + c * params.b_count + b - params.p_shift];
+// Where a channel's partials lie: `a_count` rows of `b_count`, `a_stride`
+// apart. Partial j of channel c is at row j / b_count, b_count · c +
+// j % b_count in it; the kernels step through j from `first` by `step`
+// keeping the row and column, so that no step divides (a software
+// rasteriser pays for a division more than for the load).
+struct Cursor {
+    a: u32,
+    b: u32,
+    step_a: u32,
+    step_b: u32,
 }
 
-// Partials j..j + 3 of channel c, where they lie in fours (j a multiple of 4).
-fn channel_partials4(c: u32, j: u32) -> vec4<f32> {
-    let a = div_by(j, params.b_count_div);
-    let b = j - a * params.b_count;
-    return partials4[(a * params.a_stride + c * params.b_count + b - params.p_shift) / 4u];
+// The rows a cursor walks: none where the rows are empty.
+fn cursor_rows() -> u32 {
+    return select(params.a_count, 0u, params.b_count == 0u);
+}
+
+fn cursor(first: u32, step: u32) -> Cursor {
+    let a = div_by(first, params.b_count_div);
+    let step_a = div_by(step, params.b_count_div);
+    return Cursor(a, first - a * params.b_count, step_a, step - step_a * params.b_count);
+}
+
+fn advance(cur: ptr<function, Cursor>) {
+    (*cur).a += (*cur).step_a;
+    (*cur).b += (*cur).step_b;
+    if (*cur).b >= params.b_count {
+        (*cur).b -= params.b_count;
+        (*cur).a += 1u;
+    }
+}
+
+// The index in the partials' binding of the cursor's partial of channel c.
+fn partial_index(c: u32, cur: Cursor) -> u32 {
+    return cur.a * params.a_stride + c * params.b_count + cur.b - params.p_shift;
 }
 
 // Pass 2 with many partials per channel: a workgroup per channel.
@@ -43,10 +67,9 @@ fn weight_grad_reduce_wide(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_
     if c >= params.len {
         return;
     }
-    let count = params.a_count * params.b_count;
     var sum = 0.0;
-    for (var j = lid; j < count; j += WG) {
-        sum = add1(sum, channel_partial(c, j));
+    for (var cur = cursor(lid, WG); cur.a < cursor_rows(); advance(&cur)) {
+        sum = add1(sum, partials[partial_index(c, cur)]);
     }
     let total = workgroup_sum(lid, sum);
     if lid == 0u {
@@ -55,19 +78,17 @@ fn weight_grad_reduce_wide(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_
 }
 
 // weight_grad_reduce_wide where each channel's partials lie in rows whose
-// length and stride are multiples of four (the vec4 tiles of pass 1 leave
-// them so, and the columns of runs a multiple of four long): a vec4 load
-// and one division per four partials.
+// length and stride are multiples of four (the runs' slots padded to
+// fours, the columns of runs a multiple of four long): vec4 loads.
 @compute @workgroup_size(WG)
 fn weight_grad_reduce_wide_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let c = flat_workgroup(wg);
     if c >= params.len {
         return;
     }
-    let count = params.a_count * params.b_count;
     var sum = vec4<f32>(0.0);
-    for (var j = lid * 4u; j < count; j += WG * 4u) {
-        sum = add4(sum, channel_partials4(c, j));
+    for (var cur = cursor(lid * 4u, WG * 4u); cur.a < cursor_rows(); advance(&cur)) {
+        sum = add4(sum, partials4[partial_index(c, cur) / 4u]);
     }
     let total = workgroup_sum(lid, add1(add1(sum.x, sum.y), add1(sum.z, sum.w)));
     if lid == 0u {
@@ -75,37 +96,32 @@ fn weight_grad_reduce_wide_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(l
     }
 }
 
-// weight_grad_reduce_narrow over partials that lie in fours. No barrier at
-// all: where a channel has up to a thousand or so partials, one invocation
-// reading them in turn costs a software rasteriser less than a workgroup's
-// barriers.
-@compute @workgroup_size(WG)
-fn weight_grad_reduce_narrow_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let c = flat_workgroup(wg) * WG + lid;
-    if c >= params.len {
-        return;
-    }
-    let count = params.a_count * params.b_count;
-    var sum = vec4<f32>(0.0);
-    for (var j = 0u; j < count; j += 4u) {
-        sum = add4(sum, channel_partials4(c, j));
-    }
-    finish_channel(c, add1(add1(sum.x, sum.y), add1(sum.z, sum.w)));
-}
-
-// Pass 2 with few partials per channel: an invocation per channel.
+// Pass 2 with few partials per channel: an invocation per channel, no
+// barrier at all (where a channel has up to a thousand or so partials, one
+// invocation reading them in turn costs a software rasteriser less than a
+// workgroup's barriers). Each row's b_count partials are read as the vec4s
+// that hold them, the other channels' lanes masked: a software rasteriser
+// pays for each load, of one float or of four. A lane's masked terms are
+// +0, which leaves its sum as it was (a sum from +0 is never -0).
 @compute @workgroup_size(WG)
 fn weight_grad_reduce_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let c = flat_workgroup(wg) * WG + lid;
     if c >= params.len {
         return;
     }
-    let count = params.a_count * params.b_count;
-    var sum = 0.0;
-    for (var j = 0u; j < count; j++) {
-        sum = add1(sum, channel_partial(c, j));
+    let lanes = vec4<u32>(0u, 1u, 2u, 3u);
+    var sum = vec4<f32>(0.0);
+    var first = c * params.b_count - params.p_shift;
+    for (var a = 0u; a < params.a_count; a++) {
+        let end = first + params.b_count;
+        for (var v = first / 4u; 4u * v < end; v++) {
+            let i = vec4<u32>(4u * v) + lanes;
+            let own = i >= vec4<u32>(first) & i < vec4<u32>(end);
+            sum = add4(sum, select(vec4<f32>(0.0), partials4[v], own));
+        }
+        first += params.a_stride;
     }
-    finish_channel(c, sum);
+    finish_channel(c, add1(add1(sum.x, sum.y), add1(sum.z, sum.w)));
 }
 
 // Rows of partials each invocation of `weight_grad_fold` adds.

@@ -87,8 +87,7 @@ fn pass2_spec(pass: Pass2, accumulate: bool) -> KernelSpec {
     let (entry, partials) = match pass {
         Pass2::WideVec4 => ("weight_grad_reduce_wide_vec4", PARTIALS4),
         Pass2::Wide => ("weight_grad_reduce_wide", PARTIALS),
-        Pass2::NarrowVec4 => ("weight_grad_reduce_narrow_vec4", PARTIALS4),
-        Pass2::Narrow => ("weight_grad_reduce_narrow", PARTIALS),
+        Pass2::Narrow => ("weight_grad_reduce_narrow", PARTIALS4),
     };
     KernelSpec {
         module: &MODULE,
@@ -128,14 +127,16 @@ pub(crate) fn dispatches(
     let accumulate = operands.accumulate;
     let pass2 = engine.kernel(&pass2_spec(plan.pass2, accumulate), dtype)?;
 
-    // The scratch: the partials, the folded rows where there are, then
-    // (each aligned) one f32 per channel carried between slabs.
+    // The scratch: the partials, the folded rows where there are, one f32
+    // per channel carried between slabs, then the row of lane weights
+    // where the walk reads one (each aligned).
     let fold_start = (plan.partials.max(1) * 4).next_multiple_of(align);
     let acc_start = match plan.fold_rows {
         0 => fold_start,
         _ => fold_start + (plan.reduced * 4).next_multiple_of(align),
     };
-    let scratch_bytes = acc_start + c * 4;
+    let row_start = (acc_start + c * 4).next_multiple_of(align);
+    let scratch_bytes = row_start + placed.row_bytes();
     if scratch_bytes > engine.limits.max_buffer_size {
         return Err(Error::TooLarge {
             what: "the weight gradient's partial sums (bytes)",
@@ -162,8 +163,13 @@ pub(crate) fn dispatches(
         size: c * 4,
         elem_off: 0,
     };
+    let row = Operand {
+        buffer: &scratch,
+        byte_offset: row_start,
+        name: "the row of lane weights",
+    };
     let period = c * plan.inner;
-    let mut dispatches = placed.pass1(engine, true, partials, &scratch)?;
+    let mut dispatches = placed.pass1(engine, true, partials, row, &scratch)?;
     let reduced = match plan.fold_rows {
         0 => partials,
         _ => {
@@ -197,7 +203,13 @@ pub(crate) fn dispatches(
             0 => 1, // an empty tensor: no partials, the sums are 0
             rows => (rows - 1) * plan.a_stride + (slab.c1 - slab.c0) * plan.b_count,
         };
-        let bp = engine.bind(reduced, 4, first, span)?;
+        let mut bp = engine.bind(reduced, 4, first, span)?;
+        if plan.pass2 != Pass2::Wide {
+            // Read as vec4s: the binding ends on a whole one (the scratch's
+            // next part starts aligned past it).
+            let off = u64::from(bp.elem_off);
+            bp = engine.bind(reduced, 4, first, (off + span).next_multiple_of(4) - off)?;
+        }
         let slab_channels = slab.c1 - slab.c0;
         let groups = match plan.pass2 {
             Pass2::Wide | Pass2::WideVec4 => slab_channels,

@@ -31,13 +31,13 @@ override TAIL: bool = false;
 // that every PReLU kernel reads the tensors in the same places.
 override SUMS: bool = true;
 override FORWARD: bool = false;
-// How `weight_grad_columns` finds its lanes' four weights, once: 0, each
-// lane's channel divided for and loaded; 1, one channel for the four (runs
-// a multiple of four long); 3, channels-last with four channels or more,
-// the lanes' channels the first's successors (`weight_grad_columns_w4`
-// loads four consecutive channels as one vec4, from `w4`). A software
-// rasteriser pays for each load and each division.
-override LANE_WEIGHTS: u32 = 0u;
+// Where `weight_grad_columns_w4` finds its lanes' four weights, as one
+// vec4 load: true, column q's at `w4[w_off / 4 + q]`, a row of them made by
+// `weight_grad_lane_weights`; false, the weights themselves (channels-last
+// with a multiple of four channels), four consecutive channels on a
+// multiple of four. A software rasteriser pays for each load and each
+// division: finding four lanes' channels in the walk costs it 10–20%.
+override ROW_WEIGHTS: bool = false;
 @group(0) @binding(19) var<storage, read_write> w4: array<vec4<elem>>;
 
 // One block for every weight-gradient kernel; each reads the fields it
@@ -289,38 +289,44 @@ fn first_column(q: u32) -> u32 {
     return 4u * q - div_by(4u * q, params.period_div) * params.period;
 }
 
+// The weights of column q's four lanes (each lane's channel divided for
+// and loaded): the same in every row.
+fn lane_weights(q: u32) -> vec4<f32> {
+    var w = vec4<f32>();
+    for (var l = 0u; l < 4u; l++) {
+        let e = 4u * q + l;
+        let column = e - div_by(e, params.period_div) * params.period;
+        w[l] = f32(w1[params.w_off + div_by(column, params.inner_div)]);
+    }
+    return w;
+}
+
+// The columns walk finding its lanes' weights itself, for rows too long
+// for a row of lane weights in scratch (walks.rs).
 @compute @workgroup_size(WG)
 fn weight_grad_columns(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let place = column_place(wg, lid);
     if place.x >= params.len {
         return;
     }
-    // The lanes' columns in their period, and so their channels: found
-    // once, the same in every row.
-    let q = place.y;
-    var w = vec4<f32>();
-    if LANE_WEIGHTS == 1u {
-        w = vec4<f32>(f32(w1[params.w_off + div_by(first_column(q), params.inner_div)]));
-    } else if LANE_WEIGHTS == 3u {
-        // Channels last: the lanes' channels follow the first, wrapping once.
-        let cs = vec4<u32>(first_column(q)) + vec4<u32>(0u, 1u, 2u, 3u);
-        let n = vec4<u32>(params.period);
-        let c = params.w_off + select(cs, cs - n, cs >= n);
-        w = vec4<f32>(f32(w1[c.x]), f32(w1[c.y]), f32(w1[c.z]), f32(w1[c.w]));
-    } else {
-        for (var l = 0u; l < 4u; l++) {
-            let e = 4u * q + l;
-            let column = e - div_by(e, params.period_div) * params.period;
-            w[l] = f32(w1[params.w_off + div_by(column, params.inner_div)]);
-        }
-    }
-    column_walk(params.base + place.x, q, w);
+    column_walk(params.base + place.x, place.y, lane_weights(place.y));
 }
 
-// `weight_grad_columns` where the four lanes' weights are four consecutive
-// channels on a multiple of four (channels-last, channels a multiple of
-// four): one vec4 load. An entry of its own, since a kernel may bind eight
-// storage buffers and this one binds the weights as vec4s instead.
+// Before `weight_grad_columns_w4` with ROW_WEIGHTS: the lane weights of
+// each of the row's `len` columns into w4, from `y_off` (elements, a
+// multiple of 4), exactly as the weights are (elem to elem).
+@compute @workgroup_size(WG)
+fn weight_grad_lane_weights(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let q = flat_workgroup(wg) * WG + lid;
+    if q >= params.len {
+        return;
+    }
+    w4[params.y_off / 4u + q] = vec4<elem>(lane_weights(q));
+}
+
+// `weight_grad_columns` with its lanes' weights one vec4 load from w4
+// (ROW_WEIGHTS says which). An entry of its own, since a kernel may bind
+// eight storage buffers and this one binds w4 in w1's place.
 @compute @workgroup_size(WG)
 fn weight_grad_columns_w4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let place = column_place(wg, lid);
@@ -328,7 +334,11 @@ fn weight_grad_columns_w4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_i
         return;
     }
     let q = place.y;
-    column_walk(params.base + place.x, q, vec4<f32>(w4[(params.w_off + first_column(q)) / 4u]));
+    var i = (params.w_off + first_column(q)) / 4u;
+    if ROW_WEIGHTS {
+        i = params.w_off / 4u + q;
+    }
+    column_walk(params.base + place.x, q, vec4<f32>(w4[i]));
 }
 
 // The columns walk of column q of `block` with its lanes' weights w.

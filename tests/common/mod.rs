@@ -91,11 +91,12 @@ impl Rng {
 }
 
 /// PReLU shapes (channel axis 1), one for each way the weight gradient is
-/// reduced: pass 1 in vec4 tiles, scalar tiles, vec4 columns (one weight
-/// per four columns, or one per column) or scalar columns; pass 2 by one
+/// walked and reduced: pass 1 inside runs (whole vec4s, or ragged with
+/// heads) or in columns (the lanes' weights a vec4 of the weights, a row
+/// made in scratch, or found in the walk), folded or not; pass 2 by one
 /// invocation or one workgroup per channel, reading the partials as vec4s
 /// or as scalars, from one or several rows of partials per channel.
-pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 18] = [
+pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 19] = [
     &[1, 2, 32768],  // runs, vec4 partials: an invocation per channel
     &[2, 2, 16384],  //   the same, two rows of partials
     &[3, 2, 32768],  // runs: a workgroup per channel, vec4 partials
@@ -114,6 +115,7 @@ pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 18] = [
     &[4001, 3],      // channels last 3, folded, last vec4 partial
     &[300, 1001],    // channels last 1,001: rows four workgroups wide
     &[5, 64, 1],     // columns, one row block: every partial its own
+    &[8, 65537],     // channels last 65,537: rows too long for a row of lane weights
 ];
 
 /// Every edge case of f32, repeated to fill vec4 bodies and scalar tails.
