@@ -84,6 +84,9 @@ pub(crate) enum Pass2 {
     /// A workgroup per channel.
     Wide,
     /// An invocation per channel, partials read as the vec4s that hold them.
+    NarrowVec4,
+    /// An invocation per channel, partials read one by one (rows shorter
+    /// than four).
     Narrow,
 }
 
@@ -225,6 +228,7 @@ fn pass2(plan: &Plan, channels: u64) -> Pass2 {
         },
     };
     match (in_fours, narrow) {
+        (_, true) if plan.b_count >= 4 => Pass2::NarrowVec4,
         (_, true) => Pass2::Narrow,
         (true, false) => Pass2::WideVec4,
         (false, false) => Pass2::Wide,
@@ -275,10 +279,10 @@ mod tests {
             (&[111, 3, 224, 224], false, Runs, WideVec4), // an RGB batch
             (&[50, 37, 99, 91], false, Runs, WideVec4),  // odd everything: runs of 9,009
             (&[2, 3, 1_000_003], false, Runs, WideVec4), // odd runs of a million
-            (&[1, 64, 56, 56], false, Runs, Narrow),     // one image: 200 partials a channel
-            (&[4, 3, 3000], false, Runs, Narrow),        // four rows
+            (&[1, 64, 56, 56], false, Runs, NarrowVec4), // one image: 200 partials a channel
+            (&[4, 3, 3000], false, Runs, NarrowVec4),    // four rows
             (&[2, 40, 5], false, Runs, Narrow),          // short odd runs, few rows
-            (&[640, 512, 7, 7], false, Columns, Narrow), // runs of 49 in a batch
+            (&[640, 512, 7, 7], false, Columns, NarrowVec4), // runs of 49 in a batch
             (&[300, 4, 7], false, Columns, Wide),        // runs of 7
             (&[9, 3, 7], false, Columns, Wide),          // rows of 21 elements
             (&[16384, 1024], true, Columns, Narrow),     // a dense layer
@@ -289,7 +293,7 @@ mod tests {
             (&[2000, 1001], true, Columns, Narrow),      // an odd count past 1,024
             (&[40000, 1], true, Runs, WideVec4),         // one channel: one run
             (&[1, 1, 40000], false, Runs, WideVec4),     // one shared weight
-            (&[1000, 1], false, Runs, Narrow),           // one weight, a short tensor
+            (&[1000, 1], false, Runs, NarrowVec4),       // one weight, a short tensor
             (&[3, 1000, 2], false, Columns, Narrow),     // runs of 2, three rows
             (&[0, 3, 5], false, Runs, Narrow),           // empty
         ];

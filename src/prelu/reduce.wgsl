@@ -104,7 +104,7 @@ fn weight_grad_reduce_wide_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(l
 // pays for each load, of one float or of four. A lane's masked terms are
 // +0, which leaves its sum as it was (a sum from +0 is never -0).
 @compute @workgroup_size(WG)
-fn weight_grad_reduce_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn weight_grad_reduce_narrow_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let c = flat_workgroup(wg) * WG + lid;
     if c >= params.len {
         return;
@@ -122,6 +122,26 @@ fn weight_grad_reduce_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(loca
         first += params.a_stride;
     }
     finish_channel(c, add1(add1(sum.x, sum.y), add1(sum.z, sum.w)));
+}
+
+// weight_grad_reduce_narrow_vec4 where rows are under four partials long
+// (channels last, a dense layer): one float a load, as a vec4 load costs
+// a software rasteriser more than a float's.
+@compute @workgroup_size(WG)
+fn weight_grad_reduce_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let c = flat_workgroup(wg) * WG + lid;
+    if c >= params.len {
+        return;
+    }
+    var sum = 0.0;
+    var first = c * params.b_count - params.p_shift;
+    for (var a = 0u; a < params.a_count; a++) {
+        for (var b = 0u; b < params.b_count; b++) {
+            sum = add1(sum, partials[first + b]);
+        }
+        first += params.a_stride;
+    }
+    finish_channel(c, sum);
 }
 
 // Rows of partials each invocation of `weight_grad_fold` adds.

@@ -87,7 +87,8 @@ fn pass2_spec(pass: Pass2, accumulate: bool) -> KernelSpec {
     let (entry, partials) = match pass {
         Pass2::WideVec4 => ("weight_grad_reduce_wide_vec4", PARTIALS4),
         Pass2::Wide => ("weight_grad_reduce_wide", PARTIALS),
-        Pass2::Narrow => ("weight_grad_reduce_narrow", PARTIALS4),
+        Pass2::NarrowVec4 => ("weight_grad_reduce_narrow_vec4", PARTIALS4),
+        Pass2::Narrow => ("weight_grad_reduce_narrow", PARTIALS),
     };
     KernelSpec {
         module: &MODULE,
@@ -204,7 +205,7 @@ pub(crate) fn dispatches(
             rows => (rows - 1) * plan.a_stride + (slab.c1 - slab.c0) * plan.b_count,
         };
         let mut bp = engine.bind(reduced, 4, first, span)?;
-        if plan.pass2 != Pass2::Wide {
+        if matches!(plan.pass2, Pass2::WideVec4 | Pass2::NarrowVec4) {
             // Read as vec4s: the binding ends on a whole one (the scratch's
             // next part starts aligned past it).
             let off = u64::from(bp.elem_off);

@@ -96,7 +96,7 @@ impl Rng {
 /// made in scratch, or found in the walk), folded or not; pass 2 by one
 /// invocation or one workgroup per channel, reading the partials as vec4s
 /// or as scalars, from one or several rows of partials per channel.
-pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 19] = [
+pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 20] = [
     &[1, 2, 32768],  // runs, vec4 partials: an invocation per channel
     &[2, 2, 16384],  //   the same, two rows of partials
     &[3, 2, 32768],  // runs: a workgroup per channel, vec4 partials
@@ -116,6 +116,7 @@ pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 19] = [
     &[300, 1001],    // channels last 1,001: rows four workgroups wide
     &[5, 64, 1],     // columns, one row block: every partial its own
     &[8, 65537],     // channels last 65,537: rows too long for a row of lane weights
+    &[64, 5, 7],     // columns, period 35: pass 2's vec4s straddle channels
 ];
 
 /// Every edge case of f32, repeated to fill vec4 bodies and scalar tails.
