@@ -186,6 +186,32 @@ impl<'a> Placed<'a> {
         }
     }
 
+    /// The dispatch that writes the row of lane weights into `row`.
+    fn lane_weights(&self, engine: &Engine, row: &Bound<'_>) -> Result<Option<Prepared>> {
+        let spec = KernelSpec {
+            module: &MODULE,
+            entry: "weight_grad_lane_weights",
+            bindings: vec![W1, W4],
+            constants: Vec::new(),
+        };
+        let kernel = engine.kernel(&spec, self.operands.dtype)?;
+        let columns = self.plan.row;
+        let Some(grid) = engine.grid(columns.div_ceil(u64::from(WORKGROUP_SIZE)))? else {
+            return Ok(None);
+        };
+        let params = Params {
+            len: columns as u32,
+            groups_x: grid.x,
+            groups_y: grid.y,
+            y_off: row.elem_off,
+            ..self.common
+        };
+        let bound = [(W1, &self.bw), (W4, row)];
+        engine
+            .prepare(&kernel, bytemuck::bytes_of(&params), grid, &bound)
+            .map(Some)
+    }
+
     /// The walk's dispatches, chunk by chunk, after the row of lane weights
     /// where it reads one (into `row`, `row_bytes` of scratch); `sums`:
     /// leaving the weight gradient's partials in `partials`. `scratch` (16
@@ -214,36 +240,13 @@ impl<'a> Placed<'a> {
             false => None,
         };
         let w4 = row_bound.as_ref().unwrap_or(&self.bw);
-        let w_off = match row_bound {
-            Some(_) => w4.elem_off,
+        let w_off = match &row_bound {
+            Some(bound) => {
+                dispatches.extend(self.lane_weights(engine, bound)?);
+                bound.elem_off
+            }
             None => self.common.w_off,
         };
-        if row_bound.is_some() {
-            let columns = self.plan.row;
-            let spec = KernelSpec {
-                module: &MODULE,
-                entry: "weight_grad_lane_weights",
-                bindings: vec![W1, W4],
-                constants: Vec::new(),
-            };
-            let made = engine.kernel(&spec, self.operands.dtype)?;
-            if let Some(grid) = engine.grid(columns.div_ceil(u64::from(WORKGROUP_SIZE)))? {
-                let params = Params {
-                    len: columns as u32,
-                    groups_x: grid.x,
-                    groups_y: grid.y,
-                    y_off: w4.elem_off,
-                    ..self.common
-                };
-                let bound = [(W1, &self.bw), (W4, w4)];
-                dispatches.push(engine.prepare(
-                    &made,
-                    bytemuck::bytes_of(&params),
-                    grid,
-                    &bound,
-                )?);
-            }
-        }
         for chunk in &self.plan.chunks {
             let bx = engine.bind(self.x, esize, chunk.first, chunk.elements)?;
             let bg = engine.bind(self.g, esize, chunk.first, chunk.elements)?;
