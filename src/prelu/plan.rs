@@ -209,10 +209,11 @@ pub(crate) fn plan(layout: Layout, limits: Limits) -> Result<Plan> {
     Ok(plan)
 }
 
-/// Pass 2 for where pass 1 left the partials (the workgroups read vec4s
-/// where each channel's lie in fours, the invocations always). After `Runs`, a channel's partials lie side by side in
-/// rows: a workgroup per channel reads them in turn, an invocation where
-/// they are few. After `Columns` they lie a period apart: a workgroup per
+/// Pass 2 for where pass 1 left the partials (a workgroup per channel reads
+/// vec4s where each channel's lie in fours, an invocation per channel where
+/// its rows are four or longer). After `Runs`, a channel's partials lie
+/// side by side in rows: a workgroup per channel reads them in turn, an
+/// invocation where they are few. After `Columns` they lie a period apart: a workgroup per
 /// channel would have every lane read its own cache line, so where the
 /// period is 32 or more an invocation takes a channel, neighbouring
 /// invocations neighbouring channels (12–20 ms for the workgroups at 16M

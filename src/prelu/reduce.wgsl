@@ -99,9 +99,9 @@ fn weight_grad_reduce_wide_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(l
 // Pass 2 with few partials per channel: an invocation per channel, no
 // barrier at all (where a channel has up to a thousand or so partials, one
 // invocation reading them in turn costs a software rasteriser less than a
-// workgroup's barriers). Each row's b_count partials are read as the vec4s
-// that hold them, the other channels' lanes masked: a software rasteriser
-// pays for each load, of one float or of four. A lane's masked terms are
+// workgroup's barriers). Each row's b_count partials (four or more) are
+// read as the vec4s that hold them, the other channels' lanes masked, so
+// that no partial's row is found by a division. A lane's masked terms are
 // +0, which leaves its sum as it was (a sum from +0 is never -0).
 @compute @workgroup_size(WG)
 fn weight_grad_reduce_narrow_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
