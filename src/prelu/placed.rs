@@ -18,16 +18,18 @@ use super::W1;
 /// `weight_grad_columns_w4` (and written by `weight_grad_lane_weights`).
 const W4: u32 = 19;
 
-/// How the columns walk finds each invocation's four lane weights.
+/// How the walk finds each invocation's weights.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum LaneWeights {
-    /// Four consecutive channels, one vec4 of the weights (channels last,
-    /// a multiple of four of them, on a multiple of four).
+    /// Columns: four consecutive channels, one vec4 of the weights
+    /// (channels last, a multiple of four of them, on a multiple of four).
     Direct,
-    /// One vec4 of a row of lane weights made before the walk in scratch.
+    /// Columns: one vec4 of a row of lane weights made before the walk in
+    /// scratch.
     Row,
-    /// Each lane's channel found in the walk: rows too long for the row.
-    PerLane,
+    /// The walk finds them itself: runs (a weight per run), and columns
+    /// whose rows are too long for the row.
+    InWalk,
 }
 
 /// A PReLU op's tensors bound for the plan of its shape.
@@ -86,11 +88,12 @@ impl<'a> Placed<'a> {
         // kernels see.
         let inner = plan.inner;
         let lane_weights = match () {
+            _ if plan.pass1 == Pass1::Runs => LaneWeights::InWalk,
             _ if inner == 1 && c.is_multiple_of(4) && bw.elem_off.is_multiple_of(4) => {
                 LaneWeights::Direct
             }
             _ if plan.row <= walks::LANE_WEIGHT_ROW_UP_TO => LaneWeights::Row,
-            _ => LaneWeights::PerLane,
+            _ => LaneWeights::InWalk,
         };
         let period = c * inner;
         let common = Params {
@@ -137,7 +140,7 @@ impl<'a> Placed<'a> {
                         PARTIALS4,
                         vec![rows, ("ROW_WEIGHTS", 1.0)],
                     ),
-                    LaneWeights::PerLane => ("weight_grad_columns", PARTIALS4, vec![rows]),
+                    LaneWeights::InWalk => ("weight_grad_columns", PARTIALS4, vec![rows]),
                 }
             }
         };
@@ -163,26 +166,19 @@ impl<'a> Placed<'a> {
             module: &MODULE,
             entry,
             // Eight storage buffers, the most a kernel may bind by default.
-            bindings: match plan.pass1 == Pass1::Columns
-                && self.lane_weights != LaneWeights::PerLane
-            {
-                true => vec![X4, G4, Y4, X1, G1, Y1, partials, W4],
-                false => vec![X4, G4, Y4, X1, G1, Y1, partials, W1],
+            bindings: match self.lane_weights {
+                LaneWeights::InWalk => vec![X4, G4, Y4, X1, G1, Y1, partials, W1],
+                _ => vec![X4, G4, Y4, X1, G1, Y1, partials, W4],
             },
             constants,
         }
     }
 
-    /// Whether the walk reads a row of lane weights made before it.
-    fn row_weights(&self) -> bool {
-        self.plan.pass1 == Pass1::Columns && self.lane_weights == LaneWeights::Row
-    }
-
     /// The bytes of scratch the row of lane weights takes (0: none).
     pub(crate) fn row_bytes(&self) -> u64 {
-        match self.row_weights() {
-            true => 4 * self.plan.row * self.operands.esize(),
-            false => 0,
+        match self.lane_weights {
+            LaneWeights::Row => 4 * self.plan.row * self.operands.esize(),
+            _ => 0,
         }
     }
 
@@ -235,9 +231,9 @@ impl<'a> Placed<'a> {
             elem_off: 0,
         };
         let mut dispatches = Vec::new();
-        let row_bound = match self.row_weights() {
-            true => Some(engine.bind(row, esize, 0, 4 * self.plan.row)?),
-            false => None,
+        let row_bound = match self.lane_weights {
+            LaneWeights::Row => Some(engine.bind(row, esize, 0, 4 * self.plan.row)?),
+            _ => None,
         };
         let w4 = row_bound.as_ref().unwrap_or(&self.bw);
         let w_off = match &row_bound {
