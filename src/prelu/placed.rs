@@ -126,8 +126,10 @@ impl<'a> Placed<'a> {
     }
 
     /// The kernel of the walk: with the weight gradient's partials
-    /// (`sums`), or the forward or input gradient alone.
-    fn spec(&self, sums: bool) -> KernelSpec {
+    /// (`sums`), or the forward or input gradient alone; with a barrier
+    /// after each of the columns walk's rows on a software rasteriser
+    /// (`cpu_adapter`), which schedules it a row at a time.
+    fn spec(&self, sums: bool, cpu_adapter: bool) -> KernelSpec {
         let plan = &self.plan;
         let (entry, partials, mut constants) = match plan.pass1 {
             Pass1::Runs => ("weight_grad_runs", PARTIALS, Vec::new()),
@@ -145,6 +147,11 @@ impl<'a> Placed<'a> {
             }
         };
         let flags = [
+            (
+                plan.pass1 == Pass1::Columns && cpu_adapter,
+                "ROW_BARRIER",
+                1.0,
+            ),
             (!sums, "SUMS", 0.0),
             (self.operands.g.is_none(), "FORWARD", 1.0),
             (
@@ -222,7 +229,7 @@ impl<'a> Placed<'a> {
         row: Operand<'_>,
         scratch: &wgpu::Buffer,
     ) -> Result<Vec<Prepared>> {
-        let kernel = engine.kernel(&self.spec(sums), self.operands.dtype)?;
+        let kernel = engine.kernel(&self.spec(sums, engine.cpu_adapter()), self.operands.dtype)?;
         let esize = self.operands.esize();
         let stand_in = Bound {
             buffer: scratch,

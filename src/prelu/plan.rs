@@ -9,10 +9,13 @@
 //! neighbouring invocations neighbouring memory — and sums each lane of its
 //! vec4s apart, so the four lanes may belong to four channels. On a
 //! software rasteriser the places matter more than anything else: an
-//! invocation's vec4s must lie either side by side (four of them) or a
-//! whole 4 KiB apart (eight); 256 bytes to 2 KiB apart, or sixteen side by
-//! side, measured 1.4–2.8× slower (BENCHMARKS.md). Scalar loads cost as
-//! much, so odd lengths are vec4s too, their lanes masked.
+//! invocation's vec4s must lie either side by side (four of them) or rows
+//! of 3 KiB or more apart, the workgroup going through them a row at a
+//! time (a barrier after each: sixteen rows, where eight without it were
+//! 1.1–1.2× slower and sixteen without it 1.3–1.5×); 256 bytes to 2 KiB
+//! apart, or sixteen side by side, measured 1.4–2.8× slower
+//! (BENCHMARKS.md). Scalar loads cost as much, so odd lengths are vec4s
+//! too, their lanes masked.
 
 use crate::error::{Error, Result};
 
@@ -24,8 +27,8 @@ pub(crate) use super::slabs::Slab;
 /// has the rows for columns: an invocation's sixteen elements then stay
 /// four-fifths full at a run's end, and its partials are half as many.
 const RUNS_FROM: u64 = 64;
-/// Columns need this many rows to fill an invocation's eight.
-const COLUMNS_FROM_ROWS: u64 = walks::COLUMN_ROWS;
+/// Columns from this many rows: half an invocation's rows or more.
+const COLUMNS_FROM_ROWS: u64 = walks::COLUMN_ROWS / 2;
 /// Below this many partials per channel, one invocation per channel sums
 /// them; above, a workgroup does.
 const REDUCE_WIDE_FROM: u64 = 64;

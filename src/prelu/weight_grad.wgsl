@@ -19,7 +19,15 @@
 // Invocations per workgroup (a power of two, at least 16).
 override WG: u32 = 256u;
 // Rows of vec4s each invocation of `weight_grad_columns` takes.
-override ROWS: u32 = 8u;
+override ROWS: u32 = 16u;
+// A workgroup barrier after each row of the columns walk, on a software
+// rasteriser: it runs a workgroup's SIMD groups one after another up to
+// each barrier, so that the workgroup's loads and stores go through memory
+// a row (at least 3 KiB of each tensor) at a time instead of one SIMD
+// group's eight 16-byte columns down all ROWS rows, which a CPU's
+// prefetchers lose track of (BENCHMARKS.md). It changes the order of
+// nothing but the scheduling: the sums are the same with and without.
+override ROW_BARRIER: bool = false;
 // Runs that are not a whole number of vec4s (inner % 4 != 0): a run's last
 // vec4 may reach into the next, and the tensor may end inside a vec4
 // (TAIL). Pipeline constants set from the shape, so that the common shapes
@@ -274,7 +282,7 @@ fn weight_grad_runs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
 
 // Pass 1 over the tensor as rows of `row` vec4s, a whole number of periods
 // each, so that a lane's channel is the same in every row: an invocation
-// takes vec4 column q of ROWS rows (a row, at least 4 KiB, apart) and
+// takes vec4 column q of ROWS rows (a row, at least 3 KiB, apart) and
 // leaves its four lanes' sums side by side at block * row + q.
 // Where an invocation of the columns walk is: its vec4 column q of block
 // `block`, or past the dispatch (`block` then at least params.len).
@@ -303,14 +311,18 @@ fn lane_weights(q: u32) -> vec4<f32> {
 }
 
 // The columns walk finding its lanes' weights itself, for rows too long
-// for a row of lane weights in scratch (walks.rs).
+// for a row of lane weights in scratch (walks.rs). Invocations past the
+// dispatch walk too, touching nothing, so that every invocation reaches
+// ROW_BARRIER's barriers.
 @compute @workgroup_size(WG)
 fn weight_grad_columns(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let place = column_place(wg, lid);
-    if place.x >= params.len {
-        return;
+    let in_dispatch = place.x < params.len;
+    var w = vec4<f32>();
+    if in_dispatch {
+        w = lane_weights(place.y);
     }
-    column_walk(params.base + place.x, place.y, lane_weights(place.y));
+    column_walk(in_dispatch, params.base + place.x, place.y, w);
 }
 
 // Before `weight_grad_columns_w4` with ROW_WEIGHTS: the lane weights of
@@ -331,24 +343,27 @@ fn weight_grad_lane_weights(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local
 @compute @workgroup_size(WG)
 fn weight_grad_columns_w4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let place = column_place(wg, lid);
-    if place.x >= params.len {
-        return;
-    }
+    let in_dispatch = place.x < params.len;
     let q = place.y;
     var i = (params.w_off + first_column(q)) / 4u;
     if ROW_WEIGHTS {
         i = params.w_off / 4u + q;
     }
-    column_walk(params.base + place.x, q, vec4<f32>(w4[i]));
+    var w = vec4<f32>();
+    if in_dispatch {
+        w = vec4<f32>(w4[i]);
+    }
+    column_walk(in_dispatch, params.base + place.x, q, w);
 }
 
-// The columns walk of column q of `block` with its lanes' weights w.
-fn column_walk(block: u32, q: u32, w: vec4<f32>) {
+// The columns walk of column q of `block` with its lanes' weights w, where
+// `in_dispatch` (else only the barriers).
+fn column_walk(in_dispatch: bool, block: u32, q: u32, w: vec4<f32>) {
     var sum = vec4<f32>(0.0);
     let b = bases();
     let total = params.total;
     let row = params.row;
-    let whole = total / 4u;
+    let whole = select(0u, total / 4u, in_dispatch);
     var tail = false;
     for (var k = 0u; k < ROWS; k++) {
         let v = (block * ROWS + k) * row + q;
@@ -363,7 +378,10 @@ fn column_walk(block: u32, q: u32, w: vec4<f32>) {
             }
         }
         if TAIL {
-            tail = tail || v == whole;
+            tail = tail || (in_dispatch && v == whole);
+        }
+        if ROW_BARRIER {
+            workgroupBarrier();
         }
     }
     let lanes = total % 4u;
@@ -377,7 +395,7 @@ fn column_walk(block: u32, q: u32, w: vec4<f32>) {
             store_tail(b, whole, lanes, placed_tail(w));
         }
     }
-    if !SUMS {
+    if !SUMS || !in_dispatch {
         return;
     }
     partials4[block * params.row + q - params.p_shift / 4u] = sum;
