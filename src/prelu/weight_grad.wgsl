@@ -364,9 +364,9 @@ fn column_walk(in_dispatch: bool, block: u32, q: u32, w: vec4<f32>) {
     let total = params.total;
     let row = params.row;
     let whole = select(0u, total / 4u, in_dispatch);
-    var tail = false;
+    let first = block * ROWS * row + q;
     for (var k = 0u; k < ROWS; k++) {
-        let v = (block * ROWS + k) * row + q;
+        let v = first + k * row;
         if v < whole {
             let x = load_x(b, v);
             if SUMS {
@@ -377,16 +377,16 @@ fn column_walk(in_dispatch: bool, block: u32, q: u32, w: vec4<f32>) {
                 store_grad_x(b, v, placed_result(b, v, x, w));
             }
         }
-        if TAIL {
-            tail = tail || (in_dispatch && v == whole);
-        }
         if ROW_BARRIER {
             workgroupBarrier();
         }
     }
+    // The tensor's last, partial vec4, where it is in this invocation's
+    // column: found once, after the loop (a test in every row cost
+    // channels-last 37's input gradient a sixth on lavapipe).
     let lanes = total % 4u;
-    if TAIL && tail {
-        // The tensor's last, partial vec4.
+    let past = whole - first;
+    if TAIL && in_dispatch && whole >= first && past < ROWS * row && past % row == 0u {
         load_tail(b, whole, lanes);
         if SUMS {
             store_tail(b, whole, lanes, prelu_backward4(tail_x, tail_g, w));

@@ -96,7 +96,7 @@ impl Rng {
 /// made in scratch, or found in the walk), folded or not; pass 2 by one
 /// invocation or one workgroup per channel, reading the partials as vec4s
 /// or as scalars, from one or several rows of partials per channel.
-pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 20] = [
+pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 21] = [
     &[1, 2, 32768],  // runs, vec4 partials: an invocation per channel
     &[2, 2, 16384],  //   the same, two rows of partials
     &[3, 2, 32768],  // runs: a workgroup per channel, vec4 partials
@@ -112,6 +112,7 @@ pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 20] = [
     &[1000, 64],     // columns, channels last: four channels per vec4
     &[9, 3, 7],      // columns, rows of 21 elements, the tensor's last vec4 partial
     &[1001, 37],     // channels last 37: rows of 222 vec4s, folded, last vec4 partial
+    &[385, 37],      //   the same, the last vec4 in the first row of a block of 16
     &[4001, 3],      // channels last 3, folded, last vec4 partial
     &[300, 1001],    // channels last 1,001: rows four workgroups wide
     &[5, 64, 1],     // columns, one row block: every partial its own
