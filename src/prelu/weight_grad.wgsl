@@ -107,40 +107,50 @@ override ALIGNED: bool = true;
 // Where a kernel finds tensor element i in each binding: i + these
 // (mod 2^32). Read from `params` once: a rasteriser cannot tell the
 // uniform block from the tensors, so each use after a store reloads it.
+// ALIGNED: the same in vec4s (x4, g4, y4), every offset a multiple of 4,
+// so that a vec4's index is one addition.
 struct Bases {
     x: u32,
     g: u32,
     y: u32,
+    x4: u32,
+    g4: u32,
+    y4: u32,
 }
 
 fn bases() -> Bases {
     let first = params.first;
-    return Bases(params.x_off - first, params.g_off - first, params.y_off - first);
+    let first4 = first / 4u;
+    return Bases(
+        params.x_off - first, params.g_off - first, params.y_off - first,
+        params.x_off / 4u - first4, params.g_off / 4u - first4, params.y_off / 4u - first4,
+    );
 }
 
 // Tensor vec4 v of x and g, whole: through the vec4 views where aligned,
 // else lane by lane through the scalar views.
 fn load_x(b: Bases, v: u32) -> vec4<elem> {
-    let i = b.x + 4u * v;
     if ALIGNED {
-        return x4[i / 4u];
+        return x4[b.x4 + v];
     }
+    let i = b.x + 4u * v;
     return vec4<elem>(x1[i], x1[i + 1u], x1[i + 2u], x1[i + 3u]);
 }
 
 fn load_g(b: Bases, v: u32) -> vec4<elem> {
-    let i = b.g + 4u * v;
     if ALIGNED {
-        return g4[i / 4u];
+        return g4[b.g4 + v];
     }
+    let i = b.g + 4u * v;
     return vec4<elem>(g1[i], g1[i + 1u], g1[i + 2u], g1[i + 3u]);
 }
 
 fn store_grad_x(b: Bases, v: u32, r: vec4<elem>) {
-    let i = b.y + 4u * v;
     if ALIGNED {
-        y4[i / 4u] = output4(i / 4u, r);
+        let i = b.y4 + v;
+        y4[i] = output4(i, r);
     } else {
+        let i = b.y + 4u * v;
         y1[i] = output1(i, r.x);
         y1[i + 1u] = output1(i + 1u, r.y);
         y1[i + 2u] = output1(i + 2u, r.z);
