@@ -158,28 +158,48 @@ fn store_grad_x(b: Bases, v: u32, r: vec4<elem>) {
     }
 }
 
-// The tensor's last vec4 where it is not whole (lanes = total % 4): its
-// lanes in the tensor loaded into `tail_x` and `tail_g`, the rest zeros, and
-// `store_tail` writing those lanes only. Kept out of the loops: a SIMD
-// rasteriser runs a branch's both sides, so the loops stay whole vec4s.
-var<private> tail_x: vec4<elem>;
-var<private> tail_g: vec4<elem>;
+// The tensor's last vec4 where it is not whole (lanes = total % 4, 1 to
+// 3): its lanes in the tensor, the rest zeros, and `store_tail` writing
+// those lanes only. Kept out of the loops: a SIMD rasteriser runs a
+// branch's both sides, so the loops stay whole vec4s. Each lane has a test
+// of its own and the tail is a value, not private memory indexed at run
+// time: a rasteriser keeps such memory for every invocation.
+struct Tail {
+    x: vec4<elem>,
+    g: vec4<elem>,
+}
 
-fn load_tail(b: Bases, v: u32, lanes: u32) {
-    tail_x = vec4<elem>();
-    tail_g = vec4<elem>();
-    for (var l = 0u; l < lanes; l++) {
-        tail_x[l] = x1[b.x + 4u * v + l];
-        if !FORWARD {
-            tail_g[l] = g1[b.g + 4u * v + l];
+fn load_tail(b: Bases, v: u32, lanes: u32) -> Tail {
+    var t: Tail;
+    let i = b.x + 4u * v;
+    let j = b.g + 4u * v;
+    t.x.x = x1[i];
+    if lanes > 1u {
+        t.x.y = x1[i + 1u];
+    }
+    if lanes > 2u {
+        t.x.z = x1[i + 2u];
+    }
+    if !FORWARD {
+        t.g.x = g1[j];
+        if lanes > 1u {
+            t.g.y = g1[j + 1u];
+        }
+        if lanes > 2u {
+            t.g.z = g1[j + 2u];
         }
     }
+    return t;
 }
 
 fn store_tail(b: Bases, v: u32, lanes: u32, r: vec4<elem>) {
-    for (var l = 0u; l < lanes; l++) {
-        let i = b.y + 4u * v + l;
-        y1[i] = output1(i, r[l]);
+    let i = b.y + 4u * v;
+    y1[i] = output1(i, r.x);
+    if lanes > 1u {
+        y1[i + 1u] = output1(i + 1u, r.y);
+    }
+    if lanes > 2u {
+        y1[i + 2u] = output1(i + 2u, r.z);
     }
 }
 
@@ -193,11 +213,11 @@ fn placed_result(b: Bases, v: u32, x: vec4<elem>, w: vec4<f32>) -> vec4<elem> {
 }
 
 // placed_result for the tail's loaded lanes.
-fn placed_tail(w: vec4<f32>) -> vec4<elem> {
+fn placed_tail(t: Tail, w: vec4<f32>) -> vec4<elem> {
     if FORWARD {
-        return prelu_forward4(tail_x, w);
+        return prelu_forward4(t.x, w);
     }
-    return prelu_backward4(tail_x, tail_g, w);
+    return prelu_backward4(t.x, t.g, w);
 }
 
 fn lane_sum(s: vec4<f32>) -> f32 {
@@ -265,12 +285,12 @@ fn weight_grad_runs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
     if TAIL && v0 <= whole && whole < v1 {
         // The tensor's last, partial vec4: all in this run.
         let lanes = total % 4u;
-        load_tail(b, whole, lanes);
+        let t = load_tail(b, whole, lanes);
         if !SUMS {
-            store_tail(b, whole, lanes, placed_tail(w));
+            store_tail(b, whole, lanes, placed_tail(t, w));
         } else {
-            store_tail(b, whole, lanes, prelu_backward4(tail_x, tail_g, w));
-            sum = add4(sum, prelu_weight_term4(tail_x, tail_g));
+            store_tail(b, whole, lanes, prelu_backward4(t.x, t.g, w));
+            sum = add4(sum, prelu_weight_term4(t.x, t.g));
         }
     }
     if !SUMS {
@@ -397,12 +417,12 @@ fn column_walk(in_dispatch: bool, block: u32, q: u32, w: vec4<f32>) {
     let lanes = total % 4u;
     let past = whole - first;
     if TAIL && in_dispatch && whole >= first && past < ROWS * row && past % row == 0u {
-        load_tail(b, whole, lanes);
+        let t = load_tail(b, whole, lanes);
         if SUMS {
-            store_tail(b, whole, lanes, prelu_backward4(tail_x, tail_g, w));
-            sum = add4(sum, prelu_weight_term4(tail_x, tail_g));
+            store_tail(b, whole, lanes, prelu_backward4(t.x, t.g, w));
+            sum = add4(sum, prelu_weight_term4(t.x, t.g));
         } else {
-            store_tail(b, whole, lanes, placed_tail(w));
+            store_tail(b, whole, lanes, placed_tail(t, w));
         }
     }
     if !SUMS || !in_dispatch {
