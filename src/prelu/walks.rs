@@ -9,7 +9,7 @@ use super::plan::{Chunk, Layout, Pass1, Pass2, Plan};
 /// vec4s an invocation of `weight_grad_runs` takes, side by side.
 pub(crate) const RUN_ITEMS: u64 = 4;
 /// Rows of vec4s an invocation of `weight_grad_columns` takes, a row apart:
-/// a partial for every 64 elements.
+/// each of its four lanes' partials sums 16 elements.
 pub(crate) const COLUMN_ROWS: u64 = 16;
 /// The longest row (vec4s) whose lane weights are made in scratch before
 /// the columns walk (1 MiB of f32); longer rows find them in the walk.
