@@ -188,6 +188,15 @@ impl Gpu {
         Self::from_parts(device, queue, engine)
     }
 
+    /// Tests: a second `Gpu` on this one's device whose engine chooses the
+    /// kernels of the other kind of adapter (a GPU's on a software one).
+    #[cfg(test)]
+    pub(crate) fn as_other_adapter_kind(&self) -> Self {
+        let mut engine = Engine::new(self.device().clone(), self.queue(), &GpuOptions::default());
+        engine.set_cpu_adapter(!self.engine().cpu_adapter());
+        Self::from_parts(self.device().clone(), self.queue().clone(), engine)
+    }
+
     /// A `Gpu` around a device, its queue and its engine.
     fn from_parts(device: wgpu::Device, queue: wgpu::Queue, engine: Engine) -> Self {
         let tensor_usages = if mappable_tensors(&device) {

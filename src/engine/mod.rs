@@ -136,6 +136,12 @@ impl Engine {
         self.cpu_adapter
     }
 
+    /// Tests: the kernels of the other kind of adapter on this one.
+    #[cfg(test)]
+    pub(crate) fn set_cpu_adapter(&mut self, cpu_adapter: bool) {
+        self.cpu_adapter = cpu_adapter;
+    }
+
     pub(crate) fn allocations(&self) -> Allocations {
         Allocations {
             params_buffers: lock(&self.params).len(),

@@ -331,3 +331,51 @@ pub(crate) fn dispatches(
         .pass1(engine, false, stand_in, row, &scratch)
         .map(Some)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Activation, Gpu};
+
+    /// The barrier after each of the columns walk's rows (a software
+    /// rasteriser's) changes the scheduling only: the kernels of the other
+    /// kind of adapter give the same bits, forward, input gradient and
+    /// weight gradient, for each way the walk finds its lanes' weights.
+    #[test]
+    fn row_barriers_change_no_bit() {
+        let one = Gpu::new().unwrap();
+        let other = one.as_other_adapter_kind();
+        assert_ne!(one.engine().cpu_adapter(), other.engine().cpu_adapter());
+        // Four channels per vec4 (the weights' own vec4s), 37 channels (a
+        // row of lane weights; the tensor's last vec4 partial), rows too
+        // long for the row (weights found in the walk), runs of 7.
+        let shapes: [&[usize]; 4] = [&[1000, 64], &[385, 37], &[8, 65537], &[300, 4, 7]];
+        for shape in shapes {
+            let n: usize = shape.iter().product();
+            let c = shape[1];
+            let x: Vec<f32> = (0..n)
+                .map(|i| (i * 7919 % 2003) as f32 / 1001.0 - 1.0)
+                .collect();
+            let g: Vec<f32> = (0..n)
+                .map(|i| (i * 104_729 % 1999) as f32 / 999.0 - 1.0)
+                .collect();
+            let w: Vec<f32> = (0..c).map(|i| i as f32 / c as f32 - 0.5).collect();
+            let bits = |gpu: &Gpu| {
+                let weight = gpu.upload(&w).unwrap();
+                let prelu = Activation::Prelu {
+                    weight: &weight,
+                    channel_axis: 1,
+                };
+                let xt = gpu.upload(&x).unwrap().reshape(shape).unwrap();
+                let gt = gpu.upload(&g).unwrap().reshape(shape).unwrap();
+                let y = gpu.forward(&prelu, &xt).unwrap();
+                let grads = gpu.backward(&prelu, &xt, &gt).unwrap();
+                let grad_w = grads.weight.unwrap();
+                [&y, &grads.input, &grad_w].map(|t| {
+                    let v = gpu.download(t).unwrap();
+                    v.iter().map(|e| e.to_bits()).collect::<Vec<_>>()
+                })
+            };
+            assert_eq!(bits(&one), bits(&other), "{shape:?}");
+        }
+    }
+}
