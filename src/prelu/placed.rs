@@ -128,8 +128,10 @@ impl<'a> Placed<'a> {
     /// The kernel of the walk: with the weight gradient's partials
     /// (`sums`), or the forward or input gradient alone; with a barrier
     /// after each of the columns walk's rows on a software rasteriser
-    /// (`cpu_adapter`), which schedules it a row at a time.
-    fn spec(&self, sums: bool, cpu_adapter: bool) -> KernelSpec {
+    /// (`cpu_adapter`), which schedules it a row at a time; with one index
+    /// for the three tensors where they lie at one offset in their
+    /// bindings in every chunk (`same_offsets`).
+    fn spec(&self, sums: bool, cpu_adapter: bool, same_offsets: bool) -> KernelSpec {
         let plan = &self.plan;
         let (entry, partials, mut constants) = match plan.pass1 {
             Pass1::Runs => ("weight_grad_runs", PARTIALS, Vec::new()),
@@ -161,6 +163,7 @@ impl<'a> Placed<'a> {
             ),
             (!self.operands.len.is_multiple_of(4), "TAIL", 1.0),
             (!self.aligned, "ALIGNED", 0.0),
+            (same_offsets, "SAME_OFFSETS", 1.0),
             (self.operands.accumulate, "ACCUMULATE", 1.0),
         ];
         constants.extend(
@@ -229,8 +232,20 @@ impl<'a> Placed<'a> {
         row: Operand<'_>,
         scratch: &wgpu::Buffer,
     ) -> Result<Vec<Prepared>> {
-        let kernel = engine.kernel(&self.spec(sums, engine.cpu_adapter()), self.operands.dtype)?;
         let esize = self.operands.esize();
+        let mut chunks = Vec::with_capacity(self.plan.chunks.len());
+        for chunk in &self.plan.chunks {
+            let bind = |operand| engine.bind(operand, esize, chunk.first, chunk.elements);
+            chunks.push((
+                chunk,
+                [bind(self.x)?, bind(self.g)?, bind(self.operands.y)?],
+            ));
+        }
+        let same_offsets = chunks
+            .iter()
+            .all(|(_, [bx, bg, by])| bx.elem_off == bg.elem_off && bg.elem_off == by.elem_off);
+        let spec = self.spec(sums, engine.cpu_adapter(), same_offsets);
+        let kernel = engine.kernel(&spec, self.operands.dtype)?;
         let stand_in = Bound {
             buffer: scratch,
             offset: 0,
@@ -250,10 +265,7 @@ impl<'a> Placed<'a> {
             }
             None => self.common.w_off,
         };
-        for chunk in &self.plan.chunks {
-            let bx = engine.bind(self.x, esize, chunk.first, chunk.elements)?;
-            let bg = engine.bind(self.g, esize, chunk.first, chunk.elements)?;
-            let by = engine.bind(self.operands.y, esize, chunk.first, chunk.elements)?;
+        for (chunk, [bx, bg, by]) in chunks {
             let (p0, p1) = chunk.partials;
             let bp = match sums {
                 true => engine.bind(partials, 4, p0, p1 - p0)?,

@@ -1,0 +1,106 @@
+//! PReLU's walks find a vec4 of x, g and y with one index where the three lie
+//! at one offset in their bindings (each from the same element of its own
+//! buffer, or in place). Here they do not: tensors in one app buffer at
+//! different 16-byte phases of the 256-byte binding alignment, or at odd
+//! element offsets. The results must be the reference's, and the weight
+//! gradient the same bits as with each tensor in a buffer of its own: its
+//! order of sums depends on the shape alone.
+
+mod common;
+use common::*;
+use wgpu_relu::{cpu, wgpu, Activation, Gpu, GpuOptions, Tensor};
+
+/// Byte offsets of x, g and y past a 256-byte boundary. Aligned: every
+/// tensor on a vec4, no two (or only x and y) at the same phase. Unaligned:
+/// the scalar views, at three different element phases.
+const PLACES: [[u64; 3]; 4] = [[16, 48, 32], [0, 64, 0], [32, 32, 96], [4, 8, 12]];
+
+#[test]
+fn prelu_with_tensors_at_different_offsets_in_their_bindings() {
+    // WebGPU's default limits: bindings start on 256 bytes, so a tensor 16
+    // bytes past a boundary sits a vec4 into its binding.
+    let gpu = Gpu::with_options(GpuOptions::default().limits(wgpu::Limits::default())).unwrap();
+    assert_eq!(
+        gpu.device().limits().min_storage_buffer_offset_alignment,
+        256
+    );
+    let mut rng = Rng::new("placement");
+    // The ways the walks find their weights: four channels per vec4 (the
+    // weights' own vec4s), 37 channels (a row of lane weights; the tensor's
+    // last vec4 partial), rows too long for that row (weights found in the
+    // walk), runs of 7 and of 1000.
+    let shapes: [&[usize]; 5] = [
+        &[300, 64],
+        &[385, 37],
+        &[8, 65537],
+        &[300, 4, 7],
+        &[2, 3, 1000],
+    ];
+    for shape in shapes {
+        let n: usize = shape.iter().product();
+        let c = shape[1];
+        let x: Vec<f32> = rng.values(n);
+        let g: Vec<f32> = (0..n).map(|_| rng.uniform(2.0)).collect();
+        let w: Vec<f32> = (0..c).map(|_| rng.uniform(1.0)).collect();
+        let weight = gpu.upload(&w).unwrap();
+        let prelu = Activation::Prelu {
+            weight: &weight,
+            channel_axis: 1,
+        };
+        let expected_y = cpu::prelu(&x, shape, &w, 1).unwrap();
+        let (expected_gx, _) = cpu::prelu_backward(&x, &g, shape, &w, 1).unwrap();
+        let prods = products(
+            &Op::Prelu {
+                weight: w.clone(),
+                axis: 1,
+            },
+            &x,
+        );
+        // The weight gradient with each tensor in a buffer of its own.
+        let own = {
+            let xt = gpu.upload(&x).unwrap().reshape(shape).unwrap();
+            let gt = gpu.upload(&g).unwrap().reshape(shape).unwrap();
+            let grad_w = gpu.backward(&prelu, &xt, &gt).unwrap().weight.unwrap();
+            gpu.download(&grad_w).unwrap()
+        };
+        for place in PLACES {
+            let what = format!("{shape:?}, x, g, y at +{place:?}");
+            let arena = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+                label: Some("app arena"),
+                size: 3 * (n as u64 * 4).next_multiple_of(256) + 3 * 256,
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_SRC
+                    | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            let span = (n as u64 * 4).next_multiple_of(256) + 256;
+            let at = |slot: u64, data: &[f32]| {
+                let offset = slot * span + place[slot as usize];
+                gpu.queue()
+                    .write_buffer(&arena, offset, bytemuck::cast_slice(data));
+                Tensor::<f32>::from_buffer(arena.clone(), offset, shape).unwrap()
+            };
+            let poison = vec![-12345.0f32; n];
+            let (xt, gt, yt) = (at(0, &x), at(1, &g), at(2, &poison));
+            let grad_w = gpu.empty::<f32>(&[c]).unwrap();
+
+            let mut encoder = gpu.device().create_command_encoder(&Default::default());
+            gpu.encode_forward(&mut encoder, &prelu, &xt, &yt).unwrap();
+            gpu.queue().submit([encoder.finish()]);
+            let y = gpu.download(&yt).unwrap();
+            assert_same_products(&y, &expected_y, &prods, &format!("{what}: forward"));
+
+            let mut encoder = gpu.device().create_command_encoder(&Default::default());
+            gpu.encode_backward(&mut encoder, &prelu, &xt, &gt, &yt, Some(&grad_w))
+                .unwrap();
+            gpu.queue().submit([encoder.finish()]);
+            let gx = gpu.download(&yt).unwrap();
+            assert_same_products(&gx, &expected_gx, &prods, &format!("{what}: grad_x"));
+            assert_same(
+                &gpu.download(&grad_w).unwrap(),
+                &own,
+                &format!("{what}: weight gradient"),
+            );
+        }
+    }
+}
