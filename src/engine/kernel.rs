@@ -55,8 +55,9 @@ pub(crate) struct KernelSpec {
     /// The storage bindings it reads or writes; the parameter block, a
     /// uniform at binding 0, comes on top.
     pub(crate) bindings: Vec<u32>,
-    /// Pipeline constants (`override`s) besides `WG` and `EXACT_PRODUCTS`,
-    /// which the engine sets for every kernel.
+    /// Pipeline constants (`override`s) besides `EXACT_PRODUCTS`, which
+    /// the engine sets for every kernel, and `WG` (WORKGROUP_SIZE unless
+    /// set here).
     pub(crate) constants: Vec<(&'static str, f64)>,
 }
 
@@ -137,7 +138,11 @@ impl Engine {
                 bind_group_layouts: &[Some(&layout)],
                 immediate_size: 0,
             });
-        let mut constants = vec![("WG", f64::from(WORKGROUP_SIZE))];
+        // WG unless the spec sets its own.
+        let mut constants = match spec.constants.iter().any(|c| c.0 == "WG") {
+            true => Vec::new(),
+            false => vec![("WG", f64::from(WORKGROUP_SIZE))],
+        };
         constants.extend(spec.constants.iter().copied());
         // f16 values never make subnormal f32 products or sums (see
         // src/common/exact.wgsl), so f16 kernels never need the exact path.

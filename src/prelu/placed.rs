@@ -172,6 +172,9 @@ impl<'a> Placed<'a> {
                 .filter(|f| f.0)
                 .map(|(_, name, value)| (name, value)),
         );
+        if plan.workgroup() != u64::from(WORKGROUP_SIZE) {
+            constants.push(("WG", plan.workgroup() as f64));
+        }
         KernelSpec {
             module: &MODULE,
             entry,

@@ -17,6 +17,7 @@
 //! (BENCHMARKS.md). Scalar loads cost as much, so odd lengths are vec4s
 //! too, their lanes masked.
 
+use crate::engine::WORKGROUP_SIZE;
 use crate::error::{Error, Result};
 
 use super::walks::{self, runs, Columns};
@@ -137,6 +138,19 @@ pub(crate) struct Plan {
     pub(crate) b_count: u64,
     pub(crate) pass2: Pass2,
     pub(crate) slabs: Vec<Slab>,
+}
+
+impl Plan {
+    /// Invocations per workgroup of pass 1: the engine's, or a columns
+    /// row shorter than that, so that one workgroup is the row and no
+    /// invocation idles (37 channels: 222 vec4s, not 256 with 34 idle).
+    pub(crate) fn workgroup(&self) -> u64 {
+        let engine = u64::from(WORKGROUP_SIZE);
+        match self.pass1 {
+            Pass1::Columns => self.row.min(engine),
+            Pass1::Runs => engine,
+        }
+    }
 }
 
 /// The plan for `layout` under `limits`.
@@ -354,6 +368,24 @@ mod tests {
                 next += chunk.elements;
             }
             assert_eq!(next, shape.iter().product::<u64>());
+        }
+    }
+
+    /// A columns row shorter than the engine's workgroup is the workgroup,
+    /// one a row; longer rows, and runs, take the engine's.
+    #[test]
+    fn a_short_columns_row_is_its_workgroup() {
+        let table: [(&[u64], bool, u64, u64); 5] = [
+            (&[50, 99, 91, 37], true, 222, 1), // 6 periods of 37 vec4s
+            (&[111, 224, 224, 3], true, 255, 1),
+            (&[80, 56, 56, 64], true, 256, 1),
+            (&[640, 512, 7, 7], false, 256, 25), // rows of 6,272 vec4s
+            (&[80, 64, 56, 56], false, 256, 0),  // runs
+        ];
+        for (shape, last, workgroup, row_groups) in table {
+            let plan = plan(layout(shape, last), DEFAULT).unwrap();
+            assert_eq!(plan.workgroup(), workgroup, "{shape:?}");
+            assert_eq!(plan.row_groups, row_groups, "{shape:?}");
         }
     }
 

@@ -112,7 +112,8 @@ impl Columns {
         // vec4s in the least common multiple of the period and 4.
         let step = period / gcd(period, 4);
         // One workgroup's worth where that leaves rows 3 KiB apart or
-        // more; else the fewest workgroups past it (a second, nearly idle
+        // more (the workgroup then as wide as the row: `Plan::workgroup`);
+        // else the fewest workgroups past it (a second, nearly idle
         // workgroup per block cost lavapipe as much as a full one).
         let wg = u64::from(WORKGROUP_SIZE);
         let within = wg / step * step;
