@@ -104,10 +104,16 @@ pub fn source_for<T: Element>(gpu: &Gpu) -> String {
 /// pipeline constant turned into a constant (f16 never needs it).
 fn concrete(text: &str, dtype: Dtype, exact_products: bool) -> String {
     let exact = exact_products && dtype == Dtype::F32;
-    let text = text.replace(
-        "override EXACT_PRODUCTS: bool = false;",
-        &format!("const EXACT_PRODUCTS: bool = {exact};"),
-    );
+    // An app's shader runs on any adapter: the sign tests on the bits.
+    let text = text
+        .replace(
+            "override EXACT_PRODUCTS: bool = false;",
+            &format!("const EXACT_PRODUCTS: bool = {exact};"),
+        )
+        .replace(
+            "override FLOAT_COMPARES: bool = false;",
+            "const FLOAT_COMPARES: bool = false;",
+        );
     let elem = match dtype {
         Dtype::F32 => "f32",
         Dtype::F16 => "f16",

@@ -22,3 +22,6 @@ pub(crate) const ADD: &str = include_str!("add.wgsl");
 pub(crate) const WIDE: &str = include_str!("wide.wgsl");
 /// `mul_wide` with `u64` (`SHADER_INT64`).
 pub(crate) const WIDE64: &str = include_str!("wide64.wgsl");
+
+#[cfg(test)]
+mod tests;

@@ -197,6 +197,15 @@ impl Gpu {
         Self::from_parts(self.device().clone(), self.queue().clone(), engine)
     }
 
+    /// Tests: a second `Gpu` on this one's device whose sign tests go the
+    /// other way (bit tests or float compares).
+    #[cfg(test)]
+    pub(crate) fn with_other_sign_tests(&self) -> Self {
+        let mut engine = Engine::new(self.device().clone(), self.queue(), &GpuOptions::default());
+        engine.set_float_compares(!self.engine().float_compares());
+        Self::from_parts(self.device().clone(), self.queue().clone(), engine)
+    }
+
     /// A `Gpu` around a device, its queue and its engine.
     fn from_parts(device: wgpu::Device, queue: wgpu::Queue, engine: Engine) -> Self {
         let tensor_usages = if mappable_tensors(&device) {

@@ -55,9 +55,9 @@ pub(crate) struct KernelSpec {
     /// The storage bindings it reads or writes; the parameter block, a
     /// uniform at binding 0, comes on top.
     pub(crate) bindings: Vec<u32>,
-    /// Pipeline constants (`override`s) besides `EXACT_PRODUCTS`, which
-    /// the engine sets for every kernel, and `WG` (WORKGROUP_SIZE unless
-    /// set here).
+    /// Pipeline constants (`override`s) besides `EXACT_PRODUCTS` and
+    /// `FLOAT_COMPARES`, which the engine sets for every kernel, and `WG`
+    /// (WORKGROUP_SIZE unless set here).
     pub(crate) constants: Vec<(&'static str, f64)>,
 }
 
@@ -148,6 +148,9 @@ impl Engine {
         // src/common/exact.wgsl), so f16 kernels never need the exact path.
         if exact_products && dtype == Dtype::F32 {
             constants.push(("EXACT_PRODUCTS", 1.0));
+        }
+        if self.float_compares() && spec.module.parts.contains(&crate::common::SIGN) {
+            constants.push(("FLOAT_COMPARES", 1.0));
         }
         let pipeline = self
             .device

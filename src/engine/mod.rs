@@ -39,6 +39,10 @@ pub(crate) struct Engine {
     /// Whether the adapter is a CPU (a software rasteriser), where loads
     /// cost more than integer arithmetic (families choose kernels by it).
     cpu_adapter: bool,
+    /// Whether the sign tests are float compares (FLOAT_COMPARES in
+    /// src/common/sign.wgsl): on lavapipe (Mesa's llvmpipe under Vulkan),
+    /// whose compares are IEEE's, the suite holds them to the bits.
+    float_compares: bool,
     modules: Mutex<HashMap<(&'static str, Dtype), wgpu::ShaderModule>>,
     pipelines: Mutex<HashMap<kernel::KernelKey, Arc<Kernel>>>,
     /// Parameter blocks by their bytes: immutable once written.
@@ -83,7 +87,13 @@ impl Engine {
         options: &GpuOptions,
     ) -> Self {
         let limits = device.limits();
-        let cpu_adapter = device.adapter_info().device_type == wgpu::DeviceType::Cpu;
+        let info = device.adapter_info();
+        let cpu_adapter = info.device_type == wgpu::DeviceType::Cpu;
+        // Through SPIR-V only: llvmpipe's GL front end rewrites `x < 0.0`
+        // into something true for NaN and -0 (src/common/tests.rs).
+        let float_compares = cpu_adapter
+            && info.backend == wgpu::Backend::Vulkan
+            && info.name.starts_with("llvmpipe");
         let mut engine = Self {
             poller: poll::Poller::new(device.clone()),
             device,
@@ -91,6 +101,7 @@ impl Engine {
             exact_products: false,
             foreign_queue: false,
             cpu_adapter,
+            float_compares,
             modules: Mutex::default(),
             pipelines: Mutex::default(),
             params: Mutex::default(),
@@ -140,6 +151,17 @@ impl Engine {
     #[cfg(test)]
     pub(crate) fn set_cpu_adapter(&mut self, cpu_adapter: bool) {
         self.cpu_adapter = cpu_adapter;
+    }
+
+    /// Whether the sign tests are float compares.
+    pub(crate) fn float_compares(&self) -> bool {
+        self.float_compares
+    }
+
+    /// Tests: the sign tests the other way.
+    #[cfg(test)]
+    pub(crate) fn set_float_compares(&mut self, float_compares: bool) {
+        self.float_compares = float_compares;
     }
 
     pub(crate) fn allocations(&self) -> Allocations {
