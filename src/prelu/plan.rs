@@ -141,9 +141,8 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
-    /// Invocations per workgroup of pass 1: the engine's, or a columns
-    /// row shorter than that, so that one workgroup is the row and no
-    /// invocation idles (37 channels: 222 vec4s, not 256 with 34 idle).
+    /// Invocations per workgroup of pass 1: the engine's, or a shorter
+    /// columns row, so that none idles (37 channels: 222, not 256).
     pub(crate) fn workgroup(&self) -> u64 {
         let engine = u64::from(WORKGROUP_SIZE);
         match self.pass1 {
