@@ -1,7 +1,7 @@
 //! The sign tests as float compares (FLOAT_COMPARES, on lavapipe) and as
 //! bit tests give the same bits in every family's kernels.
 
-use crate::{Activation, Gpu, RreluMode, Saved};
+use crate::{wgpu, Activation, Gpu, RreluMode, Saved};
 
 /// Values where a compare could go wrong, as bits: NaNs of either sign,
 /// quiet and signalling, with payloads; the zeros; the infinities; the
@@ -111,8 +111,13 @@ fn float_compares_where_they_change_no_bit() {
     let (a, b) = (bits(&one), bits(&other));
     assert_eq!(a.len(), b.len());
     if !one.engine().float_compares() {
-        // ReLU's forward of the NaNs and -0 comes first.
-        assert_ne!(a[0], b[0], "forced float compares kept the bits here");
+        // Elsewhere the engine claims nothing for float compares; llvmpipe
+        // under GL is the adapter known to break them.
+        let info = one.adapter_info();
+        if info.backend == wgpu::Backend::Gl && info.name.starts_with("llvmpipe") {
+            // ReLU's forward of the NaNs and -0 comes first.
+            assert_ne!(a[0], b[0], "forced float compares kept the bits here");
+        }
         return;
     }
     for (i, (a, b)) in a.iter().zip(&b).enumerate() {
