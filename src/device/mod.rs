@@ -188,21 +188,13 @@ impl Gpu {
         Self::from_parts(device, queue, engine)
     }
 
-    /// Tests: a second `Gpu` on this one's device whose engine chooses the
-    /// kernels of the other kind of adapter (a GPU's on a software one).
+    /// Tests: a second `Gpu` on this one's device whose engine `change`
+    /// makes choose other kernels (another kind of adapter's, the other
+    /// sign tests).
     #[cfg(test)]
-    pub(crate) fn as_other_adapter_kind(&self) -> Self {
+    pub(crate) fn with_engine_changed(&self, change: impl FnOnce(&mut Engine)) -> Self {
         let mut engine = Engine::new(self.device().clone(), self.queue(), &GpuOptions::default());
-        engine.set_cpu_adapter(!self.engine().cpu_adapter());
-        Self::from_parts(self.device().clone(), self.queue().clone(), engine)
-    }
-
-    /// Tests: a second `Gpu` on this one's device whose sign tests go the
-    /// other way (bit tests or float compares).
-    #[cfg(test)]
-    pub(crate) fn with_other_sign_tests(&self) -> Self {
-        let mut engine = Engine::new(self.device().clone(), self.queue(), &GpuOptions::default());
-        engine.set_float_compares(!self.engine().float_compares());
+        change(&mut engine);
         Self::from_parts(self.device().clone(), self.queue().clone(), engine)
     }
 

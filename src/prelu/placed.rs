@@ -358,7 +358,7 @@ mod tests {
     #[test]
     fn row_barriers_change_no_bit() {
         let one = Gpu::new().unwrap();
-        let other = one.as_other_adapter_kind();
+        let other = one.with_engine_changed(|e| e.set_cpu_adapter(!one.engine().cpu_adapter()));
         assert_ne!(one.engine().cpu_adapter(), other.engine().cpu_adapter());
         // Four channels per vec4 (the weights' own vec4s), 37 channels (a
         // row of lane weights; the tensor's last vec4 partial), rows too
