@@ -1,6 +1,8 @@
 // f16 bit patterns two to a u32 word, for the kernels that run f16 data as
 // words: masks of halves by their bit patterns, and exact conversions
-// between halves and f32 in integer arithmetic.
+// between halves and f32 by bit arithmetic (and one exact product or one
+// add whose rounding is the conversion's), never the device's own f16
+// conversion.
 
 // 0xffff over each half (bits 0..16 and 16..32) of each word whose bit
 // pattern lies in (above, up_to].
@@ -23,49 +25,38 @@ fn positive_halves(w: vec4<u32>) -> vec4<u32> {
 }
 
 // The f32 values of four f16 bit patterns (one per component, in the low
-// 16 bits), exactly: normal halves by moving the fields, subnormal ones
-// (m * 2^-24, a normal f32) by an exact product, so that no device's
-// flushing of f32 subnormals can touch them.
+// 16 bits), exactly: a normal half or an infinity or NaN by moving its
+// fields (the exponent rebiased by adding to the shifted magnitude), a
+// subnormal one (m * 2^-24, a normal f32) by an exact product, so that no
+// device's flushing of f32 subnormals can touch them.
 fn f32_from_halves(h: vec4<u32>) -> vec4<f32> {
-    let sign = (h & vec4<u32>(0x8000u)) << vec4<u32>(16u);
-    let e = (h >> vec4<u32>(10u)) & vec4<u32>(0x1fu);
-    let m = h & vec4<u32>(0x3ffu);
-    let normal = sign | ((e + vec4<u32>(112u)) << vec4<u32>(23u)) | (m << vec4<u32>(13u));
-    let special = sign | vec4<u32>(0x7f800000u) | (m << vec4<u32>(13u));
-    let subnormal = bitcast<vec4<u32>>(vec4<f32>(m) * 5.9604644775390625e-8) | sign;
-    let bits = select(select(normal, special, e == vec4<u32>(31u)), subnormal, e == vec4<u32>(0u));
-    return bitcast<vec4<f32>>(bits);
+    let magnitude = h & vec4<u32>(0x7fffu);
+    let rebias = select(vec4<u32>(0x38000000u), vec4<u32>(0x70000000u), magnitude >= vec4<u32>(0x7c00u));
+    let normal = (magnitude << vec4<u32>(13u)) + rebias;
+    let subnormal = bitcast<vec4<u32>>(vec4<f32>(magnitude) * 5.9604644775390625e-8);
+    let bits = select(normal, subnormal, magnitude < vec4<u32>(0x400u));
+    return bitcast<vec4<f32>>(bits | ((h & vec4<u32>(0x8000u)) << vec4<u32>(16u)));
 }
 
 // The f16 bit patterns of four f32 values, rounded to nearest even the way
 // the CPU reference's conversion does: overflow to infinity, subnormal
 // halves rounded at 2^-24, NaN kept NaN (quiet, with its top payload bits).
+// Few operations, for the CPU adapters that run f16 as words.
 fn halves_from_f32(v: vec4<f32>) -> vec4<u32> {
     let b = bitcast<vec4<u32>>(v);
-    let sign = (b >> vec4<u32>(16u)) & vec4<u32>(0x8000u);
     let a = b & vec4<u32>(0x7fffffffu);
-    // Normal: rebias the exponent (127 -> 15), drop 13 bits, round to even
-    // (a carry into the exponent is right, up to infinity).
-    let r = a - vec4<u32>(0x38000000u);
-    let dropped = r & vec4<u32>(0x1fffu);
-    let up = (dropped > vec4<u32>(0x1000u)) | ((dropped == vec4<u32>(0x1000u)) & ((r & vec4<u32>(0x2000u)) != vec4<u32>(0u)));
-    let normal = (r >> vec4<u32>(13u)) + select(vec4<u32>(0u), vec4<u32>(1u), up);
-    // Subnormal: the significand with its implicit bit, shifted right by
-    // 126 - e (14..=24 for 2^-25 <= |v| < 2^-14), rounded to even.
-    let e = a >> vec4<u32>(23u);
-    // (Clamped to 1..=31 so that lanes which take another case shift by a
-    // defined amount.)
-    let shift = clamp(vec4<u32>(126u) - min(e, vec4<u32>(126u)), vec4<u32>(1u), vec4<u32>(31u));
-    let significand = (a & vec4<u32>(0x7fffffu)) | vec4<u32>(0x800000u);
-    let half_unit = vec4<u32>(1u) << (shift - vec4<u32>(1u));
-    let rest = significand & ((half_unit << vec4<u32>(1u)) - vec4<u32>(1u));
-    let q = significand >> shift;
-    let sub_up = (rest > half_unit) | ((rest == half_unit) & ((q & vec4<u32>(1u)) != vec4<u32>(0u)));
-    let subnormal = q + select(vec4<u32>(0u), vec4<u32>(1u), sub_up);
-    var h = select(subnormal, normal, a >= vec4<u32>(0x38800000u));
-    h = select(h, vec4<u32>(0u), a < vec4<u32>(0x33000001u));
-    h = select(h, vec4<u32>(0x7c00u), a >= vec4<u32>(0x477ff000u));
+    // Normal: rebias the exponent (127 -> 15, wrapping), then drop 13 bits
+    // rounded to even by adding 0xfff and the kept last bit (a carry into
+    // the exponent is right, up to infinity).
+    let odd = (a >> vec4<u32>(13u)) & vec4<u32>(1u);
+    let normal = (a + vec4<u32>(0xc8000fffu) + odd) >> vec4<u32>(13u);
+    // Subnormal (|v| < 2^-14): adding 0.5, whose last bit is worth 2^-24,
+    // rounds |v| to even at 2^-24, and the significand's bits are the half.
+    // A device that flushes f32 subnormals adds zero for them: their half
+    // is zero anyway.
+    let subnormal = bitcast<vec4<u32>>(bitcast<vec4<f32>>(a) + vec4<f32>(0.5)) - vec4<u32>(0x3f000000u);
     let nan = vec4<u32>(0x7e00u) | ((a >> vec4<u32>(13u)) & vec4<u32>(0x3ffu));
-    h = select(h, nan, a > vec4<u32>(0x7f800000u));
-    return sign | (h & vec4<u32>(0xffffu));
+    let large = select(vec4<u32>(0x7c00u), nan, a > vec4<u32>(0x7f800000u));
+    let h = select(select(normal, subnormal, a < vec4<u32>(0x38800000u)), large, a >= vec4<u32>(0x47800000u));
+    return ((b >> vec4<u32>(16u)) & vec4<u32>(0x8000u)) | h;
 }

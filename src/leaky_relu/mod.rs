@@ -63,7 +63,7 @@ pub(crate) fn dispatches(
         operands,
         extra: Vec::new(),
         vec4_constants: Vec::new(),
-        // f16 as u32 words on CPU adapters only, rounding to f16 in integer
+        // f16 as u32 words on CPU adapters only, rounding to f16 in bit
         // arithmetic: there loads cost more than that arithmetic, where on
         // GPUs the hardware converts and the f16 kernels are memory-bound.
         words: engine.cpu_adapter(),
