@@ -125,6 +125,36 @@ fn f16_backward_every_op() {
     }
 }
 
+/// Every shape of the weight-gradient reduction (`WEIGHT_GRADIENT_SHAPES`)
+/// in f16: on CPU adapters the walks take f16 as u32 words.
+#[test]
+fn f16_prelu_in_every_reduction() {
+    if !f16_available() {
+        return;
+    }
+    let mut rng = Rng::new("f16_weight_gradient_reductions");
+    let mut finite = |n: usize| {
+        (0..n)
+            .map(|_| f16::from_f32(rng.uniform(2.0)))
+            .collect::<Vec<_>>()
+    };
+    for shape in WEIGHT_GRADIENT_SHAPES {
+        let len = shape.iter().product();
+        let weight = finite(shape[1]);
+        let (x, g) = (finite(len), finite(len));
+        check_forward(
+            gpu(),
+            &Op::Prelu {
+                weight: weight.clone(),
+                axis: 1,
+            },
+            &x,
+            shape,
+        );
+        check_backward(gpu(), &Op::Prelu { weight, axis: 1 }, &x, &g, shape, 1e-3);
+    }
+}
+
 /// The weight gradient accumulates in f32: a sum that f16 accumulation
 /// would get badly wrong (2048 + 1 + 1 + … stays 2048 in f16) comes out right.
 #[test]
@@ -223,8 +253,9 @@ fn f16_relu_at_every_offset_phase() {
 
 /// Every f16 bit pattern through ReLU, Leaky ReLU and PReLU, forward and
 /// backward, against the reference bit for bit (zeros by their sign, NaN as
-/// any NaN): the u32-word kernels (ReLU; Leaky ReLU on CPU adapters) convert
-/// halves to f32 and round back in integer arithmetic, and every rounding
+/// any NaN): the u32-word kernels (ReLU; Leaky ReLU and PReLU's walks on
+/// CPU adapters) convert halves to f32 and round back in bit arithmetic
+/// (halves.wgsl), and every rounding
 /// case (ties, subnormal results, overflow to infinity) shows up across
 /// these slopes and weights.
 #[test]

@@ -13,7 +13,10 @@ use super::kernel::{KernelSpec, Module, WORKGROUP_SIZE};
 use super::Engine;
 
 /// The tensor bindings every kernel shares (x, g, y as vec4s and scalars).
-pub(crate) const TENSORS: &str = include_str!("tensors.wgsl");
+pub(crate) const TENSORS: &str =
+    concat!(include_str!("tensors.wgsl"), include_str!("scalars.wgsl"));
+/// Only their scalar views, for a module with vec4 views of its own.
+pub(crate) const SCALARS: &str = include_str!("scalars.wgsl");
 /// The element-wise entry points, for a family's module (with [`TENSORS`]).
 pub(crate) const ELEMENTWISE: &str = include_str!("elementwise.wgsl");
 /// The entry points on f16 data as u32 words, for the families that

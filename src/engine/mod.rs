@@ -153,6 +153,12 @@ impl Engine {
         self.cpu_adapter = cpu_adapter;
     }
 
+    /// Tests: whether a kernel of the module `name` has been built.
+    #[cfg(test)]
+    pub(crate) fn built(&self, name: &str) -> bool {
+        lock(&self.modules).keys().any(|(n, _)| *n == name)
+    }
+
     /// Whether the sign tests are float compares.
     pub(crate) fn float_compares(&self) -> bool {
         self.float_compares

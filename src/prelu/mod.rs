@@ -2,7 +2,8 @@
 //! weight gradient `Σ (x > 0 ? 0 : x·g)` per channel. Here: its WGSL
 //! (`prelu.wgsl`, binding-free; `weights.wgsl`, the weight fetch;
 //! `kernels.wgsl`, its side of the element-wise template; `weight_grad.wgsl`,
-//! `sums.wgsl` and `reduce.wgsl`, the two passes of the weight gradient),
+//! `sums.wgsl` and `reduce.wgsl`, the two passes of the weight gradient;
+//! `quads.wgsl` and `quad_words.wgsl`, how the walks load their vec4s),
 //! its parameter blocks, the weight gradient's pure planner (`plan.rs`, its
 //! two walks in `walks.rs`), the walk's recording that the forward, the
 //! input gradient and the weight gradient share (`placed.rs`), the weight
@@ -31,6 +32,8 @@ const KERNELS: &str = include_str!("kernels.wgsl");
 
 /// The module of PReLU's element-wise kernels (no word entries: its f16
 /// converts every value, and words measured no faster; BENCHMARKS.md).
+/// The walks of `placed.rs`, which serve the forward and the backward,
+/// do take f16 as words on CPU adapters (`weight_grad::WORDS_MODULE`).
 pub(crate) static MODULE: Module = Module {
     name: "wgpu_relu.prelu",
     parts: &[

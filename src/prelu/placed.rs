@@ -4,6 +4,7 @@
 //! kernels without them). Each vec4 of the tensor has its place from the
 //! shape, and one invocation reads and writes it, so in place is exact.
 
+use crate::element::Dtype;
 use crate::engine::elementwise::{Operands, G1, G4, X1, X4, Y1, Y4};
 use crate::engine::{Bound, Engine, KernelSpec, Operand, Prepared, WORKGROUP_SIZE};
 use crate::error::Result;
@@ -11,7 +12,7 @@ use crate::shape::Channels;
 
 use super::plan::{self, Layout, Limits, Pass1, Plan};
 use super::walks;
-use super::weight_grad::{Params, MODULE, PARTIALS, PARTIALS4};
+use super::weight_grad::{Params, MODULE, PARTIALS, PARTIALS4, WORDS_MODULE};
 use super::W1;
 
 /// The weights, or a row of lane weights, seen as vec4s, for
@@ -44,6 +45,8 @@ pub(crate) struct Placed<'a> {
     lane_weights: LaneWeights,
     /// Every operand on a multiple of four elements: vec4s load as vec4s.
     aligned: bool,
+    /// f16 as u32 words (`WORDS_MODULE`): on CPU adapters, where aligned.
+    words: bool,
     /// The parameters every dispatch shares.
     pub(crate) common: Params,
 }
@@ -84,6 +87,10 @@ impl<'a> Placed<'a> {
                 .elem_off
                 .is_multiple_of(4);
         }
+        // On a CPU the f16 views' 16-bit lanes and the rasteriser's f16
+        // conversions cost more than the words' bit arithmetic; on GPUs
+        // the hardware converts and the f16 views are memory-bound.
+        let words = operands.dtype == Dtype::F16 && engine.cpu_adapter() && aligned;
         // One shared weight is one run: the plan's runs are what the
         // kernels see.
         let inner = plan.inner;
@@ -121,6 +128,7 @@ impl<'a> Placed<'a> {
             bw,
             lane_weights,
             aligned,
+            words,
             common,
         })
     }
@@ -176,7 +184,7 @@ impl<'a> Placed<'a> {
             constants.push(("WG", plan.workgroup() as f64));
         }
         KernelSpec {
-            module: &MODULE,
+            module: if self.words { &WORDS_MODULE } else { &MODULE },
             entry,
             // Eight storage buffers, the most a kernel may bind by default.
             bindings: match self.lane_weights {
@@ -348,49 +356,4 @@ pub(crate) fn dispatches(
 }
 
 #[cfg(test)]
-mod tests {
-    use crate::{Activation, Gpu};
-
-    /// The barrier after each of the columns walk's rows (a software
-    /// rasteriser's) changes the scheduling only: the kernels of the other
-    /// kind of adapter give the same bits, forward, input gradient and
-    /// weight gradient, for each way the walk finds its lanes' weights.
-    #[test]
-    fn row_barriers_change_no_bit() {
-        let one = Gpu::new().unwrap();
-        let other = one.with_engine_changed(|e| e.set_cpu_adapter(!one.engine().cpu_adapter()));
-        assert_ne!(one.engine().cpu_adapter(), other.engine().cpu_adapter());
-        // Four channels per vec4 (the weights' own vec4s), 37 channels (a
-        // row of lane weights; the tensor's last vec4 partial), rows too
-        // long for the row (weights found in the walk), runs of 7.
-        let shapes: [&[usize]; 4] = [&[1000, 64], &[385, 37], &[8, 65537], &[300, 4, 7]];
-        for shape in shapes {
-            let n: usize = shape.iter().product();
-            let c = shape[1];
-            let x: Vec<f32> = (0..n)
-                .map(|i| (i * 7919 % 2003) as f32 / 1001.0 - 1.0)
-                .collect();
-            let g: Vec<f32> = (0..n)
-                .map(|i| (i * 104_729 % 1999) as f32 / 999.0 - 1.0)
-                .collect();
-            let w: Vec<f32> = (0..c).map(|i| i as f32 / c as f32 - 0.5).collect();
-            let bits = |gpu: &Gpu| {
-                let weight = gpu.upload(&w).unwrap();
-                let prelu = Activation::Prelu {
-                    weight: &weight,
-                    channel_axis: 1,
-                };
-                let xt = gpu.upload(&x).unwrap().reshape(shape).unwrap();
-                let gt = gpu.upload(&g).unwrap().reshape(shape).unwrap();
-                let y = gpu.forward(&prelu, &xt).unwrap();
-                let grads = gpu.backward(&prelu, &xt, &gt).unwrap();
-                let grad_w = grads.weight.unwrap();
-                [&y, &grads.input, &grad_w].map(|t| {
-                    let v = gpu.download(t).unwrap();
-                    v.iter().map(|e| e.to_bits()).collect::<Vec<_>>()
-                })
-            };
-            assert_eq!(bits(&one), bits(&other), "{shape:?}");
-        }
-    }
-}
+mod tests;

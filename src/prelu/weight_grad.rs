@@ -2,7 +2,7 @@
 //! (pass 1), then one fixed-order reduction per channel (pass 2), recorded
 //! from the plan of `plan.rs` as a plain loop.
 
-use crate::common::{ADD, EXACT, INDEX, SIGN};
+use crate::common::{ADD, EXACT, HALVES, INDEX, SIGN};
 use crate::engine::elementwise::Operands;
 use crate::engine::{Bound, Engine, KernelSpec, Module, Operand, Prepared, WORKGROUP_SIZE};
 use crate::error::{Error, Result};
@@ -11,7 +11,8 @@ use crate::shape::Channels;
 use super::placed::Placed;
 use super::plan::{self, Pass2};
 
-/// The weight-gradient kernels' module.
+/// The weight-gradient kernels' module, which also serves the forward
+/// and the input gradient alone (`placed.rs`).
 pub(crate) static MODULE: Module = Module {
     name: "wgpu_relu.prelu_weight_grad",
     parts: &[
@@ -20,6 +21,28 @@ pub(crate) static MODULE: Module = Module {
         ADD,
         INDEX,
         crate::engine::elementwise::TENSORS,
+        include_str!("quads.wgsl"),
+        super::WGSL,
+        super::WEIGHTS,
+        include_str!("sums.wgsl"),
+        include_str!("weight_grad.wgsl"),
+        include_str!("reduce.wgsl"),
+    ],
+};
+
+/// The same kernels on f16 tensors as u32 words, for CPU adapters: half the
+/// load lanes of `MODULE`'s f16 views, and conversions in bit arithmetic
+/// (BENCHMARKS.md). For ALIGNED operands only.
+pub(crate) static WORDS_MODULE: Module = Module {
+    name: "wgpu_relu.prelu_weight_grad_words",
+    parts: &[
+        SIGN,
+        EXACT,
+        ADD,
+        INDEX,
+        HALVES,
+        crate::engine::elementwise::SCALARS,
+        include_str!("quad_words.wgsl"),
         super::WGSL,
         super::WEIGHTS,
         include_str!("sums.wgsl"),
@@ -284,11 +307,13 @@ mod tests {
             ("row_groups_div", offset_of!(Params, row_groups_div)),
             ("b_count_div", offset_of!(Params, b_count_div)),
         ];
-        crate::engine::kernel::assert_layout(
-            &MODULE,
-            "Params",
-            &fields,
-            std::mem::size_of::<Params>(),
-        );
+        for module in [&MODULE, &WORDS_MODULE] {
+            crate::engine::kernel::assert_layout(
+                module,
+                "Params",
+                &fields,
+                std::mem::size_of::<Params>(),
+            );
+        }
     }
 }

@@ -141,37 +141,6 @@ fn bases() -> Bases {
     );
 }
 
-// Tensor vec4 v of x and g, whole: through the vec4 views where aligned,
-// else lane by lane through the scalar views.
-fn load_x(b: Bases, v: u32) -> vec4<elem> {
-    if ALIGNED {
-        return x4[b.x4 + v];
-    }
-    let i = b.x + 4u * v;
-    return vec4<elem>(x1[i], x1[i + 1u], x1[i + 2u], x1[i + 3u]);
-}
-
-fn load_g(b: Bases, v: u32) -> vec4<elem> {
-    if ALIGNED {
-        return g4[b.g4 + v];
-    }
-    let i = b.g + 4u * v;
-    return vec4<elem>(g1[i], g1[i + 1u], g1[i + 2u], g1[i + 3u]);
-}
-
-fn store_grad_x(b: Bases, v: u32, r: vec4<elem>) {
-    if ALIGNED {
-        let i = b.y4 + v;
-        y4[i] = output4(i, r);
-    } else {
-        let i = b.y + 4u * v;
-        y1[i] = output1(i, r.x);
-        y1[i + 1u] = output1(i + 1u, r.y);
-        y1[i + 2u] = output1(i + 2u, r.z);
-        y1[i + 3u] = output1(i + 3u, r.w);
-    }
-}
-
 // The tensor's last vec4 where it is not whole (lanes = total % 4, 1 to
 // 3): its lanes in the tensor, the rest zeros, and `store_tail` writing
 // those lanes only. Kept out of the loops: a SIMD rasteriser runs a
@@ -219,11 +188,11 @@ fn store_tail(b: Bases, v: u32, lanes: u32, r: vec4<elem>) {
 
 // y (FORWARD) or grad_x of tensor vec4 v with weights w: x loaded, g only
 // for the backward.
-fn placed_result(b: Bases, v: u32, x: vec4<elem>, w: vec4<f32>) -> vec4<elem> {
+fn placed_result(b: Bases, v: u32, x: Quad, w: vec4<f32>) -> Quad {
     if FORWARD {
-        return prelu_forward4(x, w);
+        return forward_quad(x, w);
     }
-    return prelu_backward4(x, load_g(b, v), w);
+    return backward_quad(x, load_g(b, v), w);
 }
 
 // placed_result for the tail's loaded lanes.
@@ -285,14 +254,14 @@ fn weight_grad_runs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
             } else if RAGGED {
                 let g = load_g(b, v);
                 let own = vec4<u32>(4u * v) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(end);
-                store_grad_x(b, v, prelu_backward4(x, g, select(w_next, w, own)));
-                let term = prelu_weight_term4(x, g);
+                store_grad_x(b, v, backward_quad(x, g, select(w_next, w, own)));
+                let term = weight_term_quad(x, g);
                 sum = add4(sum, select(vec4<f32>(0.0), term, own));
                 head = add4(head, select(term, vec4<f32>(0.0), own));
             } else {
                 let g = load_g(b, v);
-                store_grad_x(b, v, prelu_backward4(x, g, w));
-                sum = add4(sum, prelu_weight_term4(x, g));
+                store_grad_x(b, v, backward_quad(x, g, w));
+                sum = add4(sum, weight_term_quad(x, g));
             }
         }
     }
@@ -415,8 +384,8 @@ fn column_walk(in_dispatch: bool, block: u32, q: u32, w: vec4<f32>) {
             let x = load_x(b, v);
             if SUMS {
                 let g = load_g(b, v);
-                store_grad_x(b, v, prelu_backward4(x, g, w));
-                sum = add4(sum, prelu_weight_term4(x, g));
+                store_grad_x(b, v, backward_quad(x, g, w));
+                sum = add4(sum, weight_term_quad(x, g));
             } else {
                 store_grad_x(b, v, placed_result(b, v, x, w));
             }
