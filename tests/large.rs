@@ -64,4 +64,15 @@ fn forty_million_elements_over_the_binding_limit() {
         1e-5,
     );
     check_backward(&gpu, &Op::Relu, &x, &g, &[len], 0.0);
+    // An odd count past the binding: the tensor's partial last vec4 in
+    // the last binding, runs not a whole number of vec4s and columns.
+    let odd = 3 * 7 * 1_904_761;
+    let (x, g) = (&x[..odd], &g[..odd]);
+    let weight: Vec<f32> = (0..7).map(|_| rng.uniform(1.0)).collect();
+    let op = Op::Prelu { weight, axis: 1 };
+    check_forward(&gpu, &op, x, &[3, 7, 1_904_761]);
+    check_backward(&gpu, &op, x, g, &[3, 7, 1_904_761], 1e-5);
+    let weight: Vec<f32> = (0..3).map(|_| rng.uniform(1.0)).collect();
+    let op = Op::Prelu { weight, axis: 1 };
+    check_backward(&gpu, &op, x, g, &[odd / 3, 3], 1e-5);
 }

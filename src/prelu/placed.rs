@@ -138,8 +138,9 @@ impl<'a> Placed<'a> {
     /// after each of the columns walk's rows on a software rasteriser
     /// (`cpu_adapter`), which schedules it a row at a time; with one index
     /// for the three tensors where they lie at one offset in their
-    /// bindings in every chunk (`same_offsets`).
-    fn spec(&self, sums: bool, cpu_adapter: bool, same_offsets: bool) -> KernelSpec {
+    /// bindings in every chunk (`same_offsets`); with the code for the
+    /// tensor's partial last vec4 only in the kernel of its item (`tail`).
+    fn spec(&self, sums: bool, cpu_adapter: bool, same_offsets: bool, tail: bool) -> KernelSpec {
         let plan = &self.plan;
         let (entry, partials, mut constants) = match plan.pass1 {
             Pass1::Runs => ("weight_grad_runs", PARTIALS, Vec::new()),
@@ -169,7 +170,7 @@ impl<'a> Placed<'a> {
                 "RAGGED",
                 1.0,
             ),
-            (!self.operands.len.is_multiple_of(4), "TAIL", 1.0),
+            (tail, "TAIL", 1.0),
             (!self.aligned, "ALIGNED", 0.0),
             (same_offsets, "SAME_OFFSETS", 1.0),
             (self.operands.accumulate, "ACCUMULATE", 1.0),
@@ -255,8 +256,17 @@ impl<'a> Placed<'a> {
         let same_offsets = chunks
             .iter()
             .all(|(_, [bx, bg, by])| bx.elem_off == bg.elem_off && bg.elem_off == by.elem_off);
-        let spec = self.spec(sums, engine.cpu_adapter(), same_offsets);
-        let kernel = engine.kernel(&spec, self.operands.dtype)?;
+        let kernel = |tail| {
+            let spec = self.spec(sums, engine.cpu_adapter(), same_offsets, tail);
+            engine.kernel(&spec, self.operands.dtype)
+        };
+        // The item that holds the tensor's partial last vec4 is dispatched
+        // alone, with the tail's code (`Plan::pieces`).
+        let walk = kernel(false)?;
+        let tail_walk = match self.plan.tail_item(self.operands.len) {
+            Some(_) => kernel(true)?,
+            None => walk.clone(),
+        };
         let stand_in = Bound {
             buffer: scratch,
             offset: 0,
@@ -282,23 +292,6 @@ impl<'a> Placed<'a> {
                 true => engine.bind(partials, 4, p0, p1 - p0)?,
                 false => engine.bind(partials, 4, 0, 4)?,
             };
-            let Some(grid) = engine.grid(chunk.workgroups)? else {
-                continue;
-            };
-            let params = Params {
-                len: chunk.items as u32,
-                groups_x: grid.x,
-                groups_y: grid.y,
-                x_off: bx.elem_off,
-                g_off: bg.elem_off,
-                y_off: by.elem_off,
-                first: chunk.first as u32,
-                base: chunk.base as u32,
-                // Global partial p is at p - p_shift in the binding.
-                p_shift: (p0 as u32).wrapping_sub(bp.elem_off),
-                w_off,
-                ..self.common
-            };
             let whole = bx.size >= 16 && bg.size >= 16 && by.size >= 16;
             let [bx4, bg4, by4] = match whole {
                 true => [&bx, &bg, &by],
@@ -316,7 +309,28 @@ impl<'a> Placed<'a> {
                 (PARTIALS, &bp),
                 (PARTIALS4, &bp),
             ];
-            dispatches.push(engine.prepare(&kernel, bytemuck::bytes_of(&params), grid, &bound)?);
+            for piece in self.plan.pieces(chunk, self.operands.len) {
+                let Some(grid) = engine.grid(piece.workgroups)? else {
+                    continue;
+                };
+                let params = Params {
+                    len: piece.items as u32,
+                    groups_x: grid.x,
+                    groups_y: grid.y,
+                    x_off: bx.elem_off,
+                    g_off: bg.elem_off,
+                    y_off: by.elem_off,
+                    first: chunk.first as u32,
+                    base: piece.base as u32,
+                    // Global partial p is at p - p_shift in the binding.
+                    p_shift: (p0 as u32).wrapping_sub(bp.elem_off),
+                    w_off,
+                    ..self.common
+                };
+                let kernel = if piece.tail { &tail_walk } else { &walk };
+                let params = bytemuck::bytes_of(&params);
+                dispatches.push(engine.prepare(kernel, params, grid, &bound)?);
+            }
         }
         Ok(dispatches)
     }

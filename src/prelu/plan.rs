@@ -104,7 +104,6 @@ pub(crate) struct Chunk {
     pub(crate) base: u64,
     /// Invocations (runs) or blocks (columns) in it.
     pub(crate) items: u64,
-    pub(crate) workgroups: u64,
     /// The partials it writes lie in `start..end`.
     pub(crate) partials: (u64, u64),
 }

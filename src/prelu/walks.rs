@@ -71,7 +71,6 @@ pub(crate) fn runs(layout: Layout, chunk: u64) -> Plan {
             elements: end - first,
             base: t0,
             items: t1 - t0,
-            workgroups: (t1 - t0).div_ceil(u64::from(WORKGROUP_SIZE)),
             partials: (p0, p1.min(runs * slots)),
         });
         t0 = t1;
@@ -144,7 +143,6 @@ impl Columns {
                 elements: (b1 * block).min(total) - first,
                 base: b0,
                 items: b1 - b0,
-                workgroups: (b1 - b0) * row_groups,
                 partials: (b0 * 4 * row, b1 * 4 * row),
             });
             b0 = b1;
@@ -165,6 +163,73 @@ impl Columns {
             b_count: inner,
             pass2: Pass2::Narrow,
             slabs: Vec::new(),
+        }
+    }
+}
+
+/// Items of a chunk (runs: invocations; columns: blocks of rows)
+/// dispatched together. `tail`: the one item that holds the tensor's
+/// partial last vec4, on its own with the kernel that has the tail's code
+/// (`TAIL`), so that every other invocation runs without it: a software
+/// rasteriser runs a branch's code in every invocation, and the tail's
+/// scalar loads and stores there cost lavapipe's walks 10–30%
+/// (BENCHMARKS.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Piece {
+    pub(crate) base: u64,
+    pub(crate) items: u64,
+    pub(crate) workgroups: u64,
+    pub(crate) tail: bool,
+}
+
+impl Plan {
+    /// The item that holds the tensor's partial last vec4, where `total`
+    /// is not a multiple of four: the invocation of the last run whose
+    /// vec4s reach it, or the block of rows it lies in (in its first row
+    /// of the block's, column `whole % row`, as `column_walk` finds it).
+    pub(crate) fn tail_item(&self, total: u64) -> Option<u64> {
+        if total.is_multiple_of(4) {
+            return None;
+        }
+        let whole = total / 4;
+        Some(match self.pass1 {
+            Pass1::Runs => {
+                let r = total / self.inner - 1;
+                let (first, _) = run_vec4s(r, self.inner);
+                r * self.per_run + (whole - first) / RUN_ITEMS
+            }
+            Pass1::Columns => whole / (self.rows * self.row),
+        })
+    }
+
+    /// The workgroups of `items` items of pass 1.
+    pub(crate) fn workgroups(&self, items: u64) -> u64 {
+        match self.pass1 {
+            Pass1::Runs => items.div_ceil(u64::from(WORKGROUP_SIZE)),
+            Pass1::Columns => items * self.row_groups,
+        }
+    }
+
+    /// The dispatches of `chunk` of a tensor of `total` elements: its
+    /// items, with the tail's apart where it is in this chunk.
+    pub(crate) fn pieces(&self, chunk: &Chunk, total: u64) -> Vec<Piece> {
+        let end = chunk.base + chunk.items;
+        let piece = |base: u64, end: u64, tail| Piece {
+            base,
+            items: end - base,
+            workgroups: self.workgroups(end - base),
+            tail,
+        };
+        match self.tail_item(total) {
+            Some(t) if (chunk.base..end).contains(&t) => [
+                piece(chunk.base, t, false),
+                piece(t, t + 1, true),
+                piece(t + 1, end, false),
+            ]
+            .into_iter()
+            .filter(|p| p.items > 0)
+            .collect(),
+            _ => vec![piece(chunk.base, end, false)],
         }
     }
 }
@@ -230,6 +295,79 @@ mod tests {
                 next = last + 1;
             }
         }
+    }
+
+    /// The tail's item is the one item whose walk reaches the tensor's
+    /// partial last vec4 (each invocation tested as the kernels test it),
+    /// and the pieces of the chunks dispatch every item once, the tail's
+    /// alone and with the tail's kernel, in chunks of one or many.
+    #[test]
+    fn the_tail_is_one_item_dispatched_alone() {
+        let walks: Vec<(Plan, u64)> = [(5u64, 9u64), (9009, 7), (7, 3), (6, 3), (17, 1)]
+            .into_iter()
+            .flat_map(|(inner, runs)| {
+                let layout = Layout {
+                    outer: runs,
+                    channels: 1,
+                    inner,
+                };
+                [CHUNK, 64].map(|chunk| (super::runs(layout, chunk), inner * runs))
+            })
+            .chain(
+                [(37u64, 385u64), (3, 4001), (21, 9), (35, 65)]
+                    .into_iter()
+                    .flat_map(|(period, rows)| {
+                        [CHUNK, 4096].map(|chunk| {
+                            let columns = Columns::new(period, chunk).unwrap();
+                            (columns.plan(rows * period, period, 1, chunk), rows * period)
+                        })
+                    }),
+            )
+            .collect();
+        for (plan, total) in walks {
+            let at = format!("{:?}, {total} elements", plan.pass1);
+            assert!(!total.is_multiple_of(4), "{at}");
+            let whole = total / 4;
+            let reaches = |item: u64| match plan.pass1 {
+                Pass1::Runs => {
+                    let (r, j) = (item / plan.per_run, item % plan.per_run);
+                    let (first, last) = run_vec4s(r, plan.inner);
+                    let v0 = (first + RUN_ITEMS * j).min(last + 1);
+                    let v1 = (v0 + RUN_ITEMS).min(last + 1);
+                    v0 <= whole && whole < v1
+                }
+                Pass1::Columns => (0..plan.row).any(|q| {
+                    let first = item * plan.rows * plan.row + q;
+                    let past = whole.wrapping_sub(first);
+                    whole >= first && past < plan.rows * plan.row && past.is_multiple_of(plan.row)
+                }),
+            };
+            let items: u64 = plan.chunks.iter().map(|c| c.items).sum();
+            let reached: Vec<u64> = (0..items).filter(|&i| reaches(i)).collect();
+            assert_eq!(reached, [plan.tail_item(total).unwrap()], "{at}");
+            let mut next = 0;
+            let mut tails = Vec::new();
+            for chunk in &plan.chunks {
+                let pieces = plan.pieces(chunk, total);
+                assert_eq!(pieces[0].base, chunk.base, "{at}");
+                for piece in pieces {
+                    assert_eq!(piece.base, next, "{at}");
+                    assert!(piece.items > 0, "{at}");
+                    assert_eq!(piece.workgroups, plan.workgroups(piece.items), "{at}");
+                    if piece.tail {
+                        tails.push((piece.base, piece.items));
+                    }
+                    next += piece.items;
+                }
+                assert_eq!(next, chunk.base + chunk.items, "{at}");
+            }
+            assert_eq!(next, items, "{at}");
+            assert_eq!(tails, [(reached[0], 1)], "{at}");
+        }
+        // A whole number of vec4s has no tail, and one piece a chunk.
+        let plan = runs_plan(64, 9);
+        assert_eq!(plan.tail_item(64 * 9), None);
+        assert_eq!(plan.pieces(&plan.chunks[0], 64 * 9).len(), 1);
     }
 
     fn runs_plan(inner: u64, runs: u64) -> Plan {

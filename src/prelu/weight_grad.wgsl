@@ -31,9 +31,12 @@ override ROWS: u32 = 16u;
 // nothing but the scheduling: the sums are the same with and without.
 override ROW_BARRIER: bool = false;
 // Runs that are not a whole number of vec4s (inner % 4 != 0): a run's last
-// vec4 may reach into the next, and the tensor may end inside a vec4
-// (TAIL). Pipeline constants set from the shape, so that the common shapes
-// compile without the tests: each costs a software rasteriser 5–15%.
+// vec4 may reach into the next. TAIL: the tensor ends inside a vec4 and
+// this dispatch is of the one item (invocation or block) that holds it;
+// the rest of the walk is dispatched without the tail's code. Pipeline
+// constants, so that the common shapes compile without the tests: on a
+// software rasteriser each costs every invocation 5–15%, the tail's
+// scalar loads and stores 10–30%.
 override RAGGED: bool = false;
 override TAIL: bool = false;
 // The same two walks serve PReLU's forward (FORWARD: y from x alone) and
