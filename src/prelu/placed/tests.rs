@@ -2,7 +2,7 @@
 
 use half::f16;
 
-use crate::{cpu, Activation, Gpu, GradOut, Saved};
+use crate::{cpu, Activation, Element, Gpu, GradOut, Saved};
 
 /// The barrier after each of the columns walk's rows (a software
 /// rasteriser's) changes the scheduling only: the kernels of the other
@@ -28,20 +28,8 @@ fn row_barriers_change_no_bit() {
             .collect();
         let w: Vec<f32> = (0..c).map(|i| i as f32 / c as f32 - 0.5).collect();
         let bits = |gpu: &Gpu| {
-            let weight = gpu.upload(&w).unwrap();
-            let prelu = Activation::Prelu {
-                weight: &weight,
-                channel_axis: 1,
-            };
-            let xt = gpu.upload(&x).unwrap().reshape(shape).unwrap();
-            let gt = gpu.upload(&g).unwrap().reshape(shape).unwrap();
-            let y = gpu.forward(&prelu, &xt).unwrap();
-            let grads = gpu.backward(&prelu, &xt, &gt).unwrap();
-            let grad_w = grads.weight.unwrap();
-            [&y, &grads.input, &grad_w].map(|t| {
-                let v = gpu.download(t).unwrap();
-                v.iter().map(|e| e.to_bits()).collect::<Vec<_>>()
-            })
+            prelu_outputs(gpu, &x, &g, &w, shape)
+                .map(|v| v.iter().map(|e| e.to_bits()).collect::<Vec<_>>())
         };
         assert_eq!(bits(&one), bits(&other), "{shape:?}");
     }
@@ -88,6 +76,7 @@ fn f16_words_match_the_reference_and_the_views() {
         // y, grad_x, grad_w, and grad_x and grad_w added to g's and w's
         // values.
         let run = |gpu: &Gpu| {
+            let [y, grad_x, grad_w] = prelu_outputs(gpu, &x, &g, &w, shape);
             let weight = gpu.upload(&w).unwrap();
             let prelu = Activation::Prelu {
                 weight: &weight,
@@ -95,15 +84,13 @@ fn f16_words_match_the_reference_and_the_views() {
             };
             let xt = gpu.upload(&x).unwrap().reshape(shape).unwrap();
             let gt = gpu.upload(&g).unwrap().reshape(shape).unwrap();
-            let y = gpu.forward(&prelu, &xt).unwrap();
-            let grads = gpu.backward(&prelu, &xt, &gt).unwrap();
-            let grad_w = grads.weight.unwrap();
             let (gx, gw) = (gpu.upload(&g).unwrap(), gpu.upload(&w).unwrap());
             let gx = gx.reshape(shape).unwrap();
             let out = GradOut::add_to(&gx).with_weight(&gw);
             gpu.backward_into(&prelu, Saved::Input(&xt), &gt, out)
                 .unwrap();
-            [&y, &grads.input, &grad_w, &gx, &gw].map(|t| gpu.download(t).unwrap())
+            let [gx, gw] = [&gx, &gw].map(|t| gpu.download(t).unwrap());
+            [y, grad_x, grad_w, gx, gw]
         };
         let bits = |v: &[f16]| v.iter().map(|e| e.to_bits()).collect::<Vec<_>>();
         let any_nan = |v: &[f16]| {
@@ -124,4 +111,20 @@ fn f16_words_match_the_reference_and_the_views() {
     }
     let name = super::WORDS_MODULE.name;
     assert!(words.engine().built(name) && !views.engine().built(name));
+}
+
+/// PReLU over `shape`, channel axis 1, on `gpu`: the forward, the input
+/// gradient and the weight gradient of x, g and the weight w.
+fn prelu_outputs<T: Element>(gpu: &Gpu, x: &[T], g: &[T], w: &[T], shape: &[usize]) -> [Vec<T>; 3] {
+    let weight = gpu.upload(w).unwrap();
+    let prelu = Activation::Prelu {
+        weight: &weight,
+        channel_axis: 1,
+    };
+    let xt = gpu.upload(x).unwrap().reshape(shape).unwrap();
+    let gt = gpu.upload(g).unwrap().reshape(shape).unwrap();
+    let y = gpu.forward(&prelu, &xt).unwrap();
+    let grads = gpu.backward(&prelu, &xt, &gt).unwrap();
+    let grad_w = grads.weight.unwrap();
+    [&y, &grads.input, &grad_w].map(|t| gpu.download(t).unwrap())
 }
