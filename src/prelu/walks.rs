@@ -185,8 +185,8 @@ pub(crate) struct Piece {
 impl Plan {
     /// The item that holds the tensor's partial last vec4, where `total`
     /// is not a multiple of four: the invocation of the last run whose
-    /// vec4s reach it, or the block of rows it lies in (in its first row
-    /// of the block's, column `whole % row`, as `column_walk` finds it).
+    /// vec4s reach it, or the block of rows it lies in (the invocation of
+    /// its column takes it after the rows, in `column_walk`).
     pub(crate) fn tail_item(&self, total: u64) -> Option<u64> {
         if total.is_multiple_of(4) {
             return None;
