@@ -121,13 +121,18 @@ impl Engine {
 
 /// Whether `submission` came from a queue of another device: waiting for
 /// it on this one fails at once (wgpu checks the index against the
-/// device's own submissions). The wait has no time at all, so it never
-/// blocks: one of this device's own is simply not done yet, or done.
+/// device's own submissions). One of this device's own is waited for to
+/// the end (the probe's own small work, waited for next anyway): a wait
+/// that times out while another thread's poll finishes the same
+/// submission trips an assertion in wgpu-core 30 ("If the queue is empty,
+/// the current submission index ... should be at least the wait
+/// submission index"), seen with several `Gpu`s made on one device at
+/// once.
 fn submission_of_another_device(device: &wgpu::Device, submission: &wgpu::SubmissionIndex) -> bool {
     device
         .poll(wgpu::PollType::Wait {
             submission_index: Some(submission.clone()),
-            timeout: Some(std::time::Duration::ZERO),
+            timeout: None,
         })
         .is_err_and(|e| matches!(e, wgpu::PollError::WrongSubmissionIndex(..)))
 }
