@@ -42,9 +42,10 @@ fn f16_forward_every_op() {
         return;
     }
     let mut rng = Rng::new("f16_forward");
-    // Odd lengths and those under 8 take the f16 kernels; the others
-    // ReLU's u32-word kernels, with 1, 2 or 3 words after the last vec4 for
-    // 10, 12 and 1758.
+    // Lengths under 8 take the f16 kernels; the others ReLU's u32-word
+    // kernels (Leaky ReLU's on CPU adapters), with 1, 2 or 3 words after
+    // the last vec4 for 10, 12 and 1758, and odd ones their last half in a
+    // dispatch of the f16 kernels.
     for len in [
         1usize,
         2,
@@ -188,10 +189,13 @@ fn f16_weight_gradient_accumulates_in_f32() {
     assert_eq!(gw[0].to_bits(), again[0].to_bits());
 }
 
-/// ReLU on f16 tensors at every offset phase inside an app's buffer: the
-/// u32-word kernels where offsets are a multiple of eight halves, the f16
-/// vec4 kernels at multiples of four, scalar ones elsewhere; each against
-/// the reference, with the halves around the outputs left untouched.
+/// ReLU and Leaky ReLU on f16 tensors at every offset phase inside an
+/// app's buffer, at an even and an odd length: where the offsets agree
+/// modulo eight halves, the u32-word kernels after a head of up to seven
+/// halves and before a last odd one (src/engine/word_parts.rs; Leaky ReLU's
+/// on CPU adapters), the f16 vec4 or scalar kernels where they do not; each
+/// against the reference, with the halves around the outputs left
+/// untouched.
 #[test]
 fn f16_relu_at_every_offset_phase() {
     if !f16_available() {
@@ -199,13 +203,17 @@ fn f16_relu_at_every_offset_phase() {
     }
     let gpu = gpu();
     let mut rng = Rng::new("f16_offsets");
-    let len = 1000;
-    let x = rng.values_f16(len);
-    let g = rng.values_f16(len);
+    let x = rng.values_f16(1000);
+    let g = rng.values_f16(1000);
     let fill = f16::from_bits(0x5555);
-    for phase in 0..9u64 {
-        // x, g and y at 2 * phase bytes past 256-byte boundaries, apart.
-        let (x_off, g_off, y_off) = (256 + 2 * phase, 4096 + 2 * phase, 8192 + 2 * phase);
+    let phases = (0..9u64)
+        .map(|p| (p, p))
+        .chain([(0, 1), (3, 2), (5, 7), (4, 0)]);
+    for ((phase, y_phase), len) in phases.flat_map(|p| [(p, 1000), (p, 999)]) {
+        let (x, g) = (&x[..len], &g[..len]);
+        // x and g at 2 * phase bytes past 256-byte boundaries, y at
+        // 2 * y_phase, apart.
+        let (x_off, g_off, y_off) = (256 + 2 * phase, 4096 + 2 * phase, 8192 + 2 * y_phase);
         let buffer = gpu.device().create_buffer(&wgpu::BufferDescriptor {
             label: None,
             size: 12288,
@@ -215,39 +223,55 @@ fn f16_relu_at_every_offset_phase() {
             mapped_at_creation: false,
         });
         let mut contents = vec![fill; 6144];
-        contents[x_off as usize / 2..][..len].copy_from_slice(&x);
-        contents[g_off as usize / 2..][..len].copy_from_slice(&g);
-        gpu.queue()
-            .write_buffer(&buffer, 0, bytemuck::cast_slice(&contents));
+        contents[x_off as usize / 2..][..len].copy_from_slice(x);
+        contents[g_off as usize / 2..][..len].copy_from_slice(g);
         let tensor = |off| Tensor::<f16>::from_buffer(buffer.clone(), off, &[len]).unwrap();
         let (xt, gt, yt) = (tensor(x_off), tensor(g_off), tensor(y_off));
         let whole = Tensor::<f16>::from_buffer(buffer.clone(), 0, &[6144]).unwrap();
         let y_range = (y_off / 2) as usize..(y_off / 2) as usize + len;
-        let check = |expected: &[f16], what: &str| {
+        let place = format!("x at phase {phase}, y at {y_phase}, {len} halves");
+        let run = |what: &str, record: &dyn Fn(&mut wgpu::CommandEncoder), expected: &[f16]| {
+            gpu.queue()
+                .write_buffer(&buffer, 0, bytemuck::cast_slice(&contents));
+            let mut encoder = gpu.device().create_command_encoder(&Default::default());
+            record(&mut encoder);
+            gpu.queue().submit([encoder.finish()]);
             let all = gpu.download(&whole).unwrap();
-            assert_same(
-                &all[y_range.clone()],
-                expected,
-                &format!("{what} at phase {phase}"),
-            );
+            assert_same(&all[y_range.clone()], expected, &format!("{what}, {place}"));
             for i in [y_range.start - 1, y_range.end] {
                 assert_eq!(
                     all[i].to_bits(),
                     fill.to_bits(),
-                    "{what} at phase {phase} wrote half {i}"
+                    "{what}, {place}: wrote half {i}"
                 );
             }
         };
-        let mut encoder = gpu.device().create_command_encoder(&Default::default());
-        gpu.encode_forward(&mut encoder, &Activation::Relu, &xt, &yt)
-            .unwrap();
-        gpu.queue().submit([encoder.finish()]);
-        check(&cpu::relu(&x), "forward");
-        let mut encoder = gpu.device().create_command_encoder(&Default::default());
-        gpu.encode_backward(&mut encoder, &Activation::Relu, &xt, &gt, &yt, None)
-            .unwrap();
-        gpu.queue().submit([encoder.finish()]);
-        check(&cpu::relu_backward(&x, &g), "backward");
+        let leaky = Activation::LeakyRelu {
+            negative_slope: 0.1,
+        };
+        run(
+            "forward",
+            &|e| gpu.encode_forward(e, &Activation::Relu, &xt, &yt).unwrap(),
+            &cpu::relu(x),
+        );
+        run(
+            "backward",
+            &|e| {
+                gpu.encode_backward(e, &Activation::Relu, &xt, &gt, &yt, None)
+                    .unwrap()
+            },
+            &cpu::relu_backward(x, g),
+        );
+        run(
+            "Leaky forward",
+            &|e| gpu.encode_forward(e, &leaky, &xt, &yt).unwrap(),
+            &cpu::leaky_relu(x, 0.1),
+        );
+        run(
+            "Leaky backward",
+            &|e| gpu.encode_backward(e, &leaky, &xt, &gt, &yt, None).unwrap(),
+            &cpu::leaky_relu_backward(x, g, 0.1),
+        );
     }
 }
 

@@ -2,7 +2,8 @@
 //! points (src/engine/elementwise.wgsl, words.wgsl for f16 as u32 words,
 //! blocked.wgsl and masked.wgsl for the 1-bit mask and the activity bits),
 //! the op cut into binding-sized chunks, each run by the vec4, the scalar or
-//! the word kernel its offsets allow.
+//! the word kernel its offsets allow (f16 words take all of a chunk but the
+//! few halves that keep them from lining up: src/engine/word_parts.rs).
 
 use crate::element::Dtype;
 use crate::error::{Error, Result};
@@ -10,6 +11,7 @@ use crate::error::{Error, Result};
 use super::bind::{Bound, Operand};
 use super::dispatch::Prepared;
 use super::kernel::{KernelSpec, Module, WORKGROUP_SIZE};
+use super::word_parts::word_parts;
 use super::Engine;
 
 /// The tensor bindings every kernel shares (x, g, y as vec4s and scalars).
@@ -217,106 +219,141 @@ impl Engine {
         let mut dispatches = Vec::new();
         let mut start = 0;
         while start < len {
-            let n = chunk.min(len - start);
-            let bx = match x {
-                Some(x) => Some(self.bind(x, esize, start, n)?),
-                None => None,
-            };
-            let bg = match g {
-                Some(g) => Some(self.bind(g, esize, start, n)?),
-                None => None,
-            };
-            let by = self.bind(y, esize, start, n)?;
-            let bm = match mask {
-                Some(mask) => Some(self.bind(mask, 4, mask_words(start), mask_words(n))?),
-                None => None,
-            };
-            let offsets_multiple_of = |m: u32| {
-                [bx.as_ref(), Some(&by), bg.as_ref()]
-                    .into_iter()
-                    .flatten()
-                    .all(|b| b.elem_off.is_multiple_of(m))
-            };
-            let mut geometry = Geometry {
-                len: n as u32,
-                x_off: bx.as_ref().map_or(0, |b| b.elem_off),
-                y_off: by.elem_off,
-                g_off: bg.as_ref().map_or(0, |b| b.elem_off),
-                m_off: bm.as_ref().map_or(0, |b| b.elem_off),
-                ..Geometry::default()
-            };
-            let mut bound: Vec<(u32, &Bound<'_>)> = op.extra.iter().map(|(n, b)| (*n, b)).collect();
-            bound.extend([(Y4, &by), (Y1, &by)]);
-            if let Some(bx) = &bx {
-                bound.extend([(X4, bx), (X1, bx)]);
-            }
-            if let Some(bg) = &bg {
-                bound.extend([(G4, bg), (G1, bg)]);
-            }
-            if let Some(bm) = &bm {
-                bound.push((MASK, bm));
-            }
-            let ba = match &activity {
-                Some(buffer) => Some(self.bind(scratch_operand(buffer), 4, 0, mask_words(n))?),
-                None => None,
-            };
-            if let Some(ba) = &ba {
-                bound.push((ACTIVITY, ba));
-            }
-            // Workgroups for `units` vec4s, scalars or words, or for the
-            // blocks of a mask.
-            let groups = |units: u64| match entries.blocked {
-                true => n.div_ceil(MASK_BLOCK),
-                false => units.div_ceil(per_group).max(1),
-            };
-            let (kernel, groups) = match &packed {
-                Some(packed) if entries.blocked && n >= 4 && offsets_multiple_of(4) => {
-                    // Two u32s a vec4 of halves; offsets stay in halves.
-                    bound.push((YW2, &by));
-                    if let Some(bx) = &bx {
-                        bound.push((XW2, bx));
-                    }
-                    if let Some(bg) = &bg {
-                        bound.push((GW2, bg));
-                    }
-                    (packed, groups(0))
+            let chunk_len = chunk.min(len - start);
+            for (first, n) in
+                self.parts(op, packed.is_some() && !entries.blocked, start, chunk_len)?
+            {
+                let start = start + first;
+                let bx = match x {
+                    Some(x) => Some(self.bind(x, esize, start, n)?),
+                    None => None,
+                };
+                let bg = match g {
+                    Some(g) => Some(self.bind(g, esize, start, n)?),
+                    None => None,
+                };
+                let by = self.bind(y, esize, start, n)?;
+                let bm = match mask {
+                    Some(mask) => Some(self.bind(mask, 4, mask_words(start), mask_words(n))?),
+                    None => None,
+                };
+                let offsets_multiple_of = |m: u32| {
+                    [bx.as_ref(), Some(&by), bg.as_ref()]
+                        .into_iter()
+                        .flatten()
+                        .all(|b| b.elem_off.is_multiple_of(m))
+                };
+                let mut geometry = Geometry {
+                    len: n as u32,
+                    x_off: bx.as_ref().map_or(0, |b| b.elem_off),
+                    y_off: by.elem_off,
+                    g_off: bg.as_ref().map_or(0, |b| b.elem_off),
+                    m_off: bm.as_ref().map_or(0, |b| b.elem_off),
+                    ..Geometry::default()
+                };
+                let mut bound: Vec<(u32, &Bound<'_>)> =
+                    op.extra.iter().map(|(n, b)| (*n, b)).collect();
+                bound.extend([(Y4, &by), (Y1, &by)]);
+                if let Some(bx) = &bx {
+                    bound.extend([(X4, bx), (X1, bx)]);
                 }
-                // (A vec4<u32> binding must hold one: eight halves at least.)
-                Some(packed)
-                    if !entries.blocked
-                        && n >= 8
-                        && n.is_multiple_of(2)
-                        && offsets_multiple_of(8) =>
-                {
-                    // Lengths and offsets in u32 words, each vec4<u32> eight
-                    // halves.
-                    geometry.len /= 2;
-                    geometry.x_off /= 2;
-                    geometry.y_off /= 2;
-                    geometry.g_off /= 2;
-                    bound.extend([(YW4, &by), (YW1, &by)]);
-                    if let Some(bx) = &bx {
-                        bound.extend([(XW4, bx), (XW1, bx)]);
-                    }
-                    if let Some(bg) = &bg {
-                        bound.extend([(GW4, bg), (GW1, bg)]);
-                    }
-                    (packed, groups(n / 8))
+                if let Some(bg) = &bg {
+                    bound.extend([(G4, bg), (G1, bg)]);
                 }
-                _ if n >= 4 && offsets_multiple_of(4) => (&vec4, groups(n / 4)),
-                _ => (&scalar, groups(n)),
-            };
-            if let Some(grid) = self.grid(groups)? {
-                geometry.groups_x = grid.x;
-                geometry.groups_y = grid.y;
-                dispatches.push(self.prepare(kernel, &params(geometry, start), grid, &bound)?);
+                if let Some(bm) = &bm {
+                    bound.push((MASK, bm));
+                }
+                let ba = match &activity {
+                    Some(buffer) => {
+                        Some(self.bind(scratch_operand(buffer), 4, 0, mask_words(n))?)
+                    }
+                    None => None,
+                };
+                if let Some(ba) = &ba {
+                    bound.push((ACTIVITY, ba));
+                }
+                // Workgroups for `units` vec4s, scalars or words, or for the
+                // blocks of a mask.
+                let groups = |units: u64| match entries.blocked {
+                    true => n.div_ceil(MASK_BLOCK),
+                    false => units.div_ceil(per_group).max(1),
+                };
+                let (kernel, groups) = match &packed {
+                    Some(packed) if entries.blocked && n >= 4 && offsets_multiple_of(4) => {
+                        // Two u32s a vec4 of halves; offsets stay in halves.
+                        bound.push((YW2, &by));
+                        if let Some(bx) = &bx {
+                            bound.push((XW2, bx));
+                        }
+                        if let Some(bg) = &bg {
+                            bound.push((GW2, bg));
+                        }
+                        (packed, groups(0))
+                    }
+                    // (A vec4<u32> binding must hold one: eight halves at least.)
+                    Some(packed)
+                        if !entries.blocked
+                            && n >= 8
+                            && n.is_multiple_of(2)
+                            && offsets_multiple_of(8) =>
+                    {
+                        // Lengths and offsets in u32 words, each vec4<u32> eight
+                        // halves.
+                        geometry.len /= 2;
+                        geometry.x_off /= 2;
+                        geometry.y_off /= 2;
+                        geometry.g_off /= 2;
+                        bound.extend([(YW4, &by), (YW1, &by)]);
+                        if let Some(bx) = &bx {
+                            bound.extend([(XW4, bx), (XW1, bx)]);
+                        }
+                        if let Some(bg) = &bg {
+                            bound.extend([(GW4, bg), (GW1, bg)]);
+                        }
+                        (packed, groups(n / 8))
+                    }
+                    _ if n >= 4 && offsets_multiple_of(4) => (&vec4, groups(n / 4)),
+                    _ => (&scalar, groups(n)),
+                };
+                if let Some(grid) = self.grid(groups)? {
+                    geometry.groups_x = grid.x;
+                    geometry.groups_y = grid.y;
+                    dispatches.push(self.prepare(
+                        kernel,
+                        &params(geometry, start),
+                        grid,
+                        &bound,
+                    )?);
+                }
             }
             if let (Some(watch), Some(bits)) = (watch, &activity) {
-                dispatches.extend((watch.count)(bits, start, n)?);
+                dispatches.extend((watch.count)(bits, start, chunk_len)?);
             }
-            start += n;
+            start += chunk_len;
         }
         Ok(dispatches)
+    }
+
+    /// The parts of the chunk of `n` elements from `start` that run in
+    /// dispatches of their own: where `words` (f16 as u32 words, not over
+    /// blocks), those of `word_parts`, so that an odd count or a view at an
+    /// odd place runs as words but for a few halves; else the chunk whole.
+    fn parts(
+        &self,
+        op: &Elementwise<'_>,
+        words: bool,
+        start: u64,
+        n: u64,
+    ) -> Result<Vec<(u64, u64)>> {
+        if !words {
+            return Ok(vec![(0, n)]);
+        }
+        let Operands { x, g, y, .. } = op.operands;
+        let mut offsets = Vec::new();
+        for operand in [x, Some(y), g].into_iter().flatten() {
+            offsets.push(self.bind(operand, op.operands.esize(), start, n)?.elem_off);
+        }
+        Ok(word_parts(n, &offsets))
     }
 }
 

@@ -10,6 +10,7 @@ mod entries;
 pub(crate) mod kernel;
 pub(crate) mod poll;
 pub(crate) mod probe;
+mod word_parts;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -5,8 +5,9 @@
 // f16 type was what made its f16 path slower than f32. The family supplies
 // `forward_words(x)` and `backward_words(x, g)` on vec4<u32>s of packed
 // halves. The host uses these kernels where every offset is a multiple of
-// eight halves and the length even and at least 8; `len` and the offsets
-// are then in words.
+// eight halves and the length even and at least 8 (src/engine/word_parts.rs
+// cuts a chunk so that all but a few halves are); `len` and the offsets are
+// then in words.
 @group(0) @binding(10) var<storage, read_write> xw4: array<vec4<u32>>;
 @group(0) @binding(11) var<storage, read_write> gw4: array<vec4<u32>>;
 @group(0) @binding(12) var<storage, read_write> yw4: array<vec4<u32>>;
