@@ -1,6 +1,7 @@
 //! The element-wise recording every family shares: one template of entry
 //! points (src/engine/elementwise.wgsl, words.wgsl for f16 as u32 words,
-//! blocked.wgsl and masked.wgsl for the 1-bit mask and the activity bits),
+//! blocked.wgsl, blocked_words.wgsl and masked.wgsl for the 1-bit mask and
+//! the activity bits),
 //! the op cut into binding-sized chunks, each run by the vec4, the scalar or
 //! the word kernel its offsets allow (f16 words take all of a chunk but the
 //! few halves that keep them from lining up: src/engine/word_parts.rs).
@@ -27,9 +28,11 @@ pub(crate) const WORDS: &str = include_str!("words.wgsl");
 /// The forward over the blocks of the mask layout, writing the mask, the
 /// activity bits or both, for every family (it supplies the predicate).
 pub(crate) const BLOCKED: &str = include_str!("blocked.wgsl");
-/// The entry points of the mask layout on f16 words and the backward from
-/// a mask, for the families that go back from one (with [`WORDS`] and
-/// [`BLOCKED`]).
+/// The forward over the blocks of the mask layout on f16 as u32 words, for
+/// the families that supply `forward_words_at` (with [`BLOCKED`]).
+pub(crate) const BLOCKED_WORDS: &str = include_str!("blocked_words.wgsl");
+/// The backward from a mask, for the families that go back from one (with
+/// [`WORDS`], [`BLOCKED`] and [`BLOCKED_WORDS`]).
 pub(crate) const MASKED: &str = include_str!("masked.wgsl");
 
 use super::entries::{Entries, ACTIVITY, GW1, GW2, GW4, MASK, XW1, XW2, XW4, YW1, YW2, YW4};
@@ -110,10 +113,16 @@ impl<'a> Operands<'a> {
     /// the mask layout where it reads or writes one (or activity bits),
     /// else four vec4s an invocation. Chunks start on multiples of it.
     pub(crate) fn workgroup_span(&self) -> u64 {
-        match self.entries().blocked {
+        match self.blocked() {
             true => MASK_BLOCK,
             false => super::bind::VEC4_SPAN,
         }
+    }
+
+    /// Whether the op runs over the blocks of the mask layout: it reads or
+    /// writes a mask, or writes activity bits.
+    pub(crate) fn blocked(&self) -> bool {
+        self.entries().blocked
     }
 
     fn entries(&self) -> Entries {
@@ -136,7 +145,9 @@ pub(crate) struct Elementwise<'a> {
     /// Bindings of the family's own that every entry takes (PReLU's
     /// weight), bound whole.
     pub(crate) extra: Vec<(u32, Bound<'a>)>,
-    /// Pipeline constants of the vec4 entry (PReLU's weight fetch).
+    /// Pipeline constants of the entries whose invocations take vec4s
+    /// 4 · WG elements apart (PReLU's weight fetch): the vec4 entry, and
+    /// over the blocks of the mask layout the f16 word entry too.
     pub(crate) vec4_constants: Vec<(&'static str, f64)>,
     /// Whether f16 data runs as u32 words where the offsets allow (the
     /// module then has the word entries).
@@ -196,7 +207,7 @@ impl Engine {
         let vec4 = self.kernel(&spec(entries.vec4, true), dtype)?;
         let scalar = self.kernel(&spec(entries.scalar, false), dtype)?;
         let packed = match (dtype, op.words) {
-            (Dtype::F16, true) => Some(self.kernel(&spec(entries.packed, false), dtype)?),
+            (Dtype::F16, true) => Some(self.kernel(&spec(entries.packed, entries.blocked), dtype)?),
             _ => None,
         };
         // Every binding is checked before any dispatch is made.

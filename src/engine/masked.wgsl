@@ -1,23 +1,11 @@
-// The entries of the mask layout (blocked.wgsl) that need the family's
-// f16 word functions or its backward given the predicate: the forward on
-// f16 as words, and every backward from a mask, which reads the mask
-// instead of x. The family supplies, besides blocked.wgsl's:
-//   passes_words(x): 0xffff over each half of a word that passes;
-//   backward_given1/4/words(passes, g): its backward, the predicate known.
-// The f16 word path takes a vec4 of halves as two u32s.
-@group(0) @binding(18) var<storage, read_write> xw2: array<vec2<u32>>;
+// The backward from a mask, which reads the mask instead of x, over the
+// blocks of the mask layout (blocked.wgsl; f16 as words beside
+// blocked_words.wgsl's forward, whose yw2 it writes). The family supplies
+// backward_given1/4/words(passes, g): its backward, the predicate known.
 @group(0) @binding(19) var<storage, read_write> gw2: array<vec2<u32>>;
-@group(0) @binding(20) var<storage, read_write> yw2: array<vec2<u32>>;
 
 fn passes_of4(bits: u32) -> vec4<bool> {
     return (vec4<u32>(bits) & vec4<u32>(1u, 2u, 4u, 8u)) != vec4<u32>(0u);
-}
-
-// Masks of passing halves (0xffff each) of a vec4<u32> as bits 0..7, the
-// low half of each word first: element order.
-fn bits_of_halves(p: vec4<u32>) -> u32 {
-    let b = (p & vec4<u32>(1u)) | ((p >> vec4<u32>(15u)) & vec4<u32>(2u));
-    return b.x | (b.y << 2u) | (b.z << 4u) | (b.w << 6u);
 }
 
 // bits_of_halves undone.
@@ -26,71 +14,6 @@ fn passing_halves_of(bits: u32) -> vec4<u32> {
     let lo = select(vec4<u32>(0u), vec4<u32>(0x0000ffffu), (b & vec4<u32>(1u)) != vec4<u32>(0u));
     let hi = select(vec4<u32>(0u), vec4<u32>(0xffff0000u), (b & vec4<u32>(2u)) != vec4<u32>(0u));
     return lo | hi;
-}
-
-// Two whole vec4s of halves, v0 and v1, of the forward as words: y, and
-// their 8 bits of each word.
-fn forward_words_pair(v0: u32, v1: u32) -> Words {
-    let geo = params.geometry;
-    let x = vec4<u32>(xw2[geo.x_off / 4u + v0], xw2[geo.x_off / 4u + v1]);
-    let y = forward_words(x);
-    yw2[geo.y_off / 4u + v0] = y.xy;
-    yw2[geo.y_off / 4u + v1] = y.zw;
-    return Words(bits_of_halves(passes_words(x)), bits_of_halves(positive_halves(x)));
-}
-
-fn shifted(w: Words, by: u32) -> Words {
-    return Words(w.mask << by, w.activity << by);
-}
-
-// f16 as u32 words, two vec4s of halves (k and k + 1) at a time; offsets
-// in halves here too (multiples of four), the tail's halves one by one.
-fn forward_block_packed(o: Owned) -> Words {
-    var w = Words(0u, 0u);
-    if present(o.first + 7u * WG) == 4u {
-        // All eight vec4s there: a loop without tests (one loop with the
-        // test `whole || present(v1) == 4u` measured 1.2-1.5x slower).
-        for (var k = 0u; k < 8u; k += 2u) {
-            w = or_words(w, shifted(forward_words_pair(o.first + k * WG, o.first + (k + 1u) * WG), 4u * k));
-        }
-        return w;
-    }
-    for (var k = 0u; k < 8u; k += 2u) {
-        let v0 = o.first + k * WG;
-        let v1 = v0 + WG;
-        if present(v1) == 4u {
-            w = or_words(w, shifted(forward_words_pair(v0, v1), 4u * k));
-        } else {
-            w = or_words(w, or_words(forward_scalars(v0, k), forward_scalars(v1, k + 1u)));
-        }
-    }
-    return w;
-}
-
-@compute @workgroup_size(WG)
-fn forward_masked_packed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let o = owned(wg, lid);
-    if present(o.first) != 0u {
-        mask[params.geometry.m_off + o.word] = forward_block_packed(o).mask;
-    }
-}
-
-@compute @workgroup_size(WG)
-fn forward_watched_packed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let o = owned(wg, lid);
-    if present(o.first) != 0u {
-        activity[o.word] = forward_block_packed(o).activity;
-    }
-}
-
-@compute @workgroup_size(WG)
-fn forward_masked_watched_packed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let o = owned(wg, lid);
-    if present(o.first) != 0u {
-        let w = forward_block_packed(o);
-        mask[params.geometry.m_off + o.word] = w.mask;
-        activity[o.word] = w.activity;
-    }
 }
 
 // The backward of the elements of vec4 v, an invocation's k-th, one by one,

@@ -7,7 +7,7 @@ pub(crate) mod cpu;
 use crate::common::{ADD, EXACT, HALVES, INDEX, SIGN};
 use crate::element::Dtype;
 use crate::engine::elementwise::{
-    Elementwise, Geometry, Operands, BLOCKED, ELEMENTWISE, MASKED, TENSORS, WORDS,
+    Elementwise, Geometry, Operands, BLOCKED, BLOCKED_WORDS, ELEMENTWISE, MASKED, TENSORS, WORDS,
 };
 use crate::engine::{Engine, Module, Prepared};
 use crate::error::{Error, Result};
@@ -31,6 +31,7 @@ pub(crate) static MODULE: Module = Module {
         ELEMENTWISE,
         WORDS,
         BLOCKED,
+        BLOCKED_WORDS,
         MASKED,
         WGSL,
         KERNELS,

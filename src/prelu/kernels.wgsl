@@ -40,3 +40,18 @@ fn passes1(x: elem) -> bool {
 fn passes4(x: vec4<elem>) -> vec4<bool> {
     return is_positive4(vec4<f32>(x));
 }
+
+// On f16 as u32 words over the blocks (src/engine/blocked_words.wgsl), for
+// the forward with statistics on CPU adapters: two vec4s of halves with
+// the weights of their elements, as the walks' words (prelu_halves.wgsl).
+
+fn forward_words_at(x: vec4<u32>, e0: u32, e1: u32) -> vec4<u32> {
+    // In this order: a stepped weight fetch goes item by item.
+    let first = weights4(e0);
+    let second = weights4(e1);
+    return vec4<u32>(forward_quad(x.xy, first), forward_quad(x.zw, second));
+}
+
+fn passes_words(x: vec4<u32>) -> vec4<u32> {
+    return positive_halves(x);
+}

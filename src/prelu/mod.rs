@@ -3,7 +3,8 @@
 //! (`prelu.wgsl`, binding-free; `weights.wgsl`, the weight fetch;
 //! `kernels.wgsl`, its side of the element-wise template; `weight_grad.wgsl`,
 //! `sums.wgsl` and `reduce.wgsl`, the two passes of the weight gradient;
-//! `quads.wgsl` and `quad_words.wgsl`, how the walks load their vec4s),
+//! `quads.wgsl` and `quad_words.wgsl`, how the walks load their vec4s;
+//! `prelu_halves.wgsl`, PReLU on f16 as words),
 //! its parameter blocks, the weight gradient's pure planner (`plan.rs`, its
 //! two walks in `walks.rs`), the walk's recording that the forward, the
 //! input gradient and the weight gradient share (`placed.rs`), the weight
@@ -17,8 +18,10 @@ pub(crate) mod slabs;
 pub(crate) mod walks;
 pub(crate) mod weight_grad;
 
-use crate::common::{ADD, EXACT, INDEX, SIGN};
-use crate::engine::elementwise::{Elementwise, Geometry, Operands, BLOCKED, ELEMENTWISE, TENSORS};
+use crate::common::{ADD, EXACT, HALVES, INDEX, SIGN};
+use crate::engine::elementwise::{
+    Elementwise, Geometry, Operands, BLOCKED, BLOCKED_WORDS, ELEMENTWISE, TENSORS,
+};
 use crate::engine::{Engine, Module, Operand, Prepared, WORKGROUP_SIZE};
 use crate::error::{Error, Result};
 use crate::shape::Channels;
@@ -27,13 +30,15 @@ use crate::shape::Channels;
 pub(crate) const WGSL: &str = include_str!("prelu.wgsl");
 /// How the kernels find an element's weight.
 const WEIGHTS: &str = include_str!("weights.wgsl");
+/// PReLU on f16 as u32 words, binding-free.
+const PRELU_HALVES: &str = include_str!("prelu_halves.wgsl");
 /// Its side of the element-wise template.
 const KERNELS: &str = include_str!("kernels.wgsl");
 
-/// The module of PReLU's element-wise kernels (no word entries: its f16
-/// converts every value, and words measured no faster; BENCHMARKS.md).
-/// The walks of `placed.rs`, which serve the forward and the backward,
-/// do take f16 as words on CPU adapters (`weight_grad::WORDS_MODULE`).
+/// The module of PReLU's element-wise kernels. Its f16 words are only the
+/// blocked forward's (with statistics, on CPU adapters): the plain ops run
+/// the walks of `placed.rs`, which take f16 as words on CPU adapters
+/// themselves (`weight_grad::WORDS_MODULE`).
 pub(crate) static MODULE: Module = Module {
     name: "wgpu_relu.prelu",
     parts: &[
@@ -41,11 +46,14 @@ pub(crate) static MODULE: Module = Module {
         EXACT,
         ADD,
         INDEX,
+        HALVES,
         TENSORS,
         ELEMENTWISE,
         BLOCKED,
+        BLOCKED_WORDS,
         WGSL,
         WEIGHTS,
+        PRELU_HALVES,
         KERNELS,
     ],
 };
@@ -172,7 +180,9 @@ pub(crate) fn dispatches(
         operands,
         extra: vec![(W1, bw)],
         vec4_constants: Weights::for_layout(channels, operands.workgroup_span()).constants(),
-        words: false,
+        // f16 as words where the forward runs over blocks on a CPU adapter
+        // (its conversions in bit arithmetic; BENCHMARKS.md).
+        words: engine.cpu_adapter() && operands.g.is_none() && operands.blocked(),
     };
     engine.elementwise(&op, |geometry, start| {
         let params = Params {

@@ -6,26 +6,11 @@
 // quad), so the walks, their sums and their bits are unchanged. The host
 // takes this module only where every operand is ALIGNED; the tensor's
 // partial last vec4 goes through the scalar f16 views as in quads.wgsl.
+// PReLU on the quads is prelu_halves.wgsl's.
 
 @group(0) @binding(1) var<storage, read_write> x4: array<vec2<u32>>;
 @group(0) @binding(2) var<storage, read_write> g4: array<vec2<u32>>;
 @group(0) @binding(3) var<storage, read_write> y4: array<vec2<u32>>;
-
-alias Quad = vec2<u32>;
-
-// The four halves of a quad, one in the low bits of each component, and
-// back.
-fn halves_of(q: Quad) -> vec4<u32> {
-    return vec4<u32>(q.x & 0xffffu, q.x >> 16u, q.y & 0xffffu, q.y >> 16u);
-}
-
-fn quad_of(h: vec4<u32>) -> Quad {
-    return vec2<u32>(h.x | (h.y << 16u), h.z | (h.w << 16u));
-}
-
-fn values_of(q: Quad) -> vec4<f32> {
-    return f32_from_halves(halves_of(q));
-}
 
 // What goes into y4[i] for the results r (tensors.wgsl's output4 on
 // words): with ACCUMULATE, each half plus y's, in f32, rounded once.
@@ -47,23 +32,4 @@ fn load_g(b: Bases, v: u32) -> Quad {
 fn store_grad_x(b: Bases, v: u32, r: Quad) {
     let i = b.y4 + v;
     y4[i] = output4(i, r);
-}
-
-// prelu.wgsl's functions on words: the f32 values exact, the same f32
-// products rounded once, and what passes through taken as loaded.
-fn forward_quad(x: Quad, w: vec4<f32>) -> Quad {
-    let h = halves_of(x);
-    let v = f32_from_halves(h);
-    return quad_of(select(halves_from_f32(mul4(w, v)), h, is_positive4(v)));
-}
-
-fn backward_quad(x: Quad, g: Quad, w: vec4<f32>) -> Quad {
-    let h = halves_of(g);
-    let scaled = halves_from_f32(mul4(w, f32_from_halves(h)));
-    return quad_of(select(scaled, h, is_positive4(values_of(x))));
-}
-
-fn weight_term_quad(x: Quad, g: Quad) -> vec4<f32> {
-    let v = values_of(x);
-    return select(mul4(v, values_of(g)), vec4<f32>(0.0), is_positive4(v));
 }

@@ -43,6 +43,7 @@ pub(crate) static WORDS_MODULE: Module = Module {
         HALVES,
         crate::engine::elementwise::SCALARS,
         include_str!("quad_words.wgsl"),
+        super::PRELU_HALVES,
         super::WGSL,
         super::WEIGHTS,
         include_str!("sums.wgsl"),
