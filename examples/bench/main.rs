@@ -405,6 +405,17 @@ fn bench_dtype<T: Element>(
                 Box::new(|e| watched(e, &prelu, &x, &y)),
             ),
             (
+                "prelu64_32x32_images_forward",
+                streams(2.0),
+                Box::new(|e| gpu.encode_forward(e, &prelu, &x_img, &y_img_out).unwrap()),
+            ),
+            (
+                // Runs of 1,024: the weights stepped, not repeated.
+                "prelu64_32x32_images_forward_with_stats",
+                streams(2.0) + 2.0 * bit,
+                Box::new(|e| watched(e, &prelu, &x_img, &y_img_out)),
+            ),
+            (
                 "prelu64_channels_last_forward",
                 streams(2.0),
                 Box::new(|e| gpu.encode_forward(e, &prelu, &x_last, &y_last).unwrap()),
@@ -470,6 +481,10 @@ fn bench_dtype<T: Element>(
             ("leaky_forward_with_stats", "leaky_forward"),
             ("leaky_channels_last_forward_with_stats", "leaky_forward"),
             ("prelu64_forward_with_stats", "prelu64_forward"),
+            (
+                "prelu64_32x32_images_forward_with_stats",
+                "prelu64_32x32_images_forward",
+            ),
         ] {
             if !wanted(op) {
                 continue;
