@@ -1,8 +1,9 @@
 //! The floor for any kernel on this adapter: shaders that only move data,
 //! with the library's geometry (256 invocations, four vec4s each, the same
 //! bounds check). Two streams (read one array, write one: a forward's
-//! traffic) or three (read two, write one: a backward's). No element-wise
-//! op can beat them; on a software adapter they are well above the copy.
+//! traffic), three (read two, write one: a backward's) or four (read three,
+//! write one: a backward that adds into its gradient). No element-wise op
+//! can beat them; on a software adapter they are well above the copy.
 
 use wgpu_relu::{wgpu, Gpu};
 
@@ -14,15 +15,21 @@ pub struct Floor {
 }
 
 impl Floor {
-    /// `streams` (2 or 3) of `words` u32s each, `words` a multiple of 4.
+    /// `streams` (2, 3 or 4) of `words` u32s each, `words` a multiple of 4.
     pub fn new(gpu: &Gpu, words: usize, streams: u64) -> Self {
-        // Two streams copy a to c; three also read b.
-        let value = if streams == 3 { "a[i] | b[i]" } else { "a[i]" };
+        // Two streams copy a to c; three also read b, four b and d.
+        let value = match streams {
+            2 => "a[i]",
+            3 => "a[i] | b[i]",
+            4 => "a[i] | b[i] | d[i]",
+            _ => panic!("a floor has 2, 3 or 4 streams, not {streams}"),
+        };
         let source = format!(
             "
             @group(0) @binding(0) var<storage, read_write> a: array<vec4<u32>>;
             @group(0) @binding(1) var<storage, read_write> b: array<vec4<u32>>;
             @group(0) @binding(2) var<storage, read_write> c: array<vec4<u32>>;
+            @group(0) @binding(3) var<storage, read_write> d: array<vec4<u32>>;
             @compute @workgroup_size(256)
             fn main(@builtin(workgroup_id) wg: vec3<u32>,
                     @builtin(num_workgroups) groups: vec3<u32>,
@@ -57,13 +64,19 @@ impl Floor {
                 mapped_at_creation: false,
             })
         };
-        let buffers = [buffer(), buffer(), buffer()];
-        let entries: Vec<_> = [0, 1, 2]
-            .into_iter()
-            .filter(|&i| streams == 3 || i != 1)
-            .map(|i| wgpu::BindGroupEntry {
-                binding: i,
-                resource: buffers[i as usize].as_entire_binding(),
+        // The bindings the shader reads (an unused one is not in its layout).
+        let used: &[u32] = match streams {
+            2 => &[0, 2],
+            3 => &[0, 1, 2],
+            _ => &[0, 1, 2, 3],
+        };
+        let buffers: Vec<_> = used.iter().map(|_| buffer()).collect();
+        let entries: Vec<_> = used
+            .iter()
+            .zip(&buffers)
+            .map(|(&binding, buffer)| wgpu::BindGroupEntry {
+                binding,
+                resource: buffer.as_entire_binding(),
             })
             .collect();
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {

@@ -12,7 +12,9 @@
 //! hits both alike; each trial records `REPS` back-to-back dispatches in one
 //! submission, timed with timestamp queries where the adapter has them
 //! inside encoders, else by the wall clock around submit-and-wait. The table
-//! reports medians per op.
+//! reports medians per op. Each op of the main table is then timed again,
+//! alternately with the shader floor of its whole streams (`floor.rs`; a
+//! mask's or the statistics' bits are not a stream), in a row of its own.
 
 use std::time::Instant;
 
@@ -245,6 +247,9 @@ fn bench_dtype<T: Element>(
         let monitor_odd = gpu.activity_monitor(37, 1)?;
         let esize = T::SIZE as f64;
         let n = len as f64;
+        // The floors of this length and element, 2, 3 and 4 streams.
+        let words = (len * T::SIZE as usize).div_ceil(16) * 4;
+        let floors = [2, 3, 4].map(|streams| Floor::new(gpu, words, streams));
         let relu = Activation::Relu;
         let leaky = Activation::LeakyRelu {
             negative_slope: 0.01,
@@ -462,6 +467,14 @@ fn bench_dtype<T: Element>(
                 &**record,
             );
             rows.push(row(name, T::NAME, len, &times));
+            // Against the floor of its whole streams, alternately.
+            let whole = (bytes_per_element / esize).floor() as usize;
+            let floor = &floors[whole - 2];
+            let times = alternate(gpu, timer, trials, reps, &**record, &|e| floor.record(e));
+            rows.push(Row {
+                against: format!("shader_floor_{whole}_streams"),
+                ..row(name, T::NAME, len, &times)
+            });
         }
         // What the mask and the statistics add: each such forward timed
         // alternately with the forward it extends, on the same tensor.
@@ -523,7 +536,7 @@ pub fn main() -> Result<(), wgpu_relu::Error> {
     let trials = if quick { 5 } else { 11 };
     let mut rows = Vec::new();
     for &len in lens {
-        for streams in [2, 3] {
+        for streams in [2, 3, 4] {
             // Always, whatever the filter: every op is read against them.
             let name = format!("shader_floor_{streams}_streams");
             shader_floor(&gpu, &timer, trials, len, streams, &name, &mut rows);
