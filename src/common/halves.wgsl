@@ -24,6 +24,18 @@ fn positive_halves(w: vec4<u32>) -> vec4<u32> {
     return halves_in(w, 0u, 0x7c00u);
 }
 
+// Positive or NaN f16 (0x0001..=0x7fff, 0xfc01..=0xffff): where ReLU's
+// and RReLU's gradients pass g. Two compares a half, as many as `positive_halves`:
+// (h - 1) wraps below 0x7fff only for 0x0001..=0x7fff.
+fn positive_or_nan_halves(w: vec4<u32>) -> vec4<u32> {
+    let one = vec4<u32>(1u);
+    let lo = w & vec4<u32>(0xffffu);
+    let hi = w >> vec4<u32>(16u);
+    let lo_in = ((lo - one) < vec4<u32>(0x7fffu)) | (lo > vec4<u32>(0xfc00u));
+    let hi_in = ((hi - one) < vec4<u32>(0x7fffu)) | (hi > vec4<u32>(0xfc00u));
+    return select(vec4<u32>(0u), vec4<u32>(0x0000ffffu), lo_in) | select(vec4<u32>(0u), vec4<u32>(0xffff0000u), hi_in);
+}
+
 // The f32 values of four f16 bit patterns (one per component, in the low
 // 16 bits), exactly: a normal half or an infinity or NaN by moving its
 // fields (the exponent rebiased by adding to the shifted magnitude), a

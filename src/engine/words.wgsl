@@ -3,8 +3,11 @@
 // vec4<f16>. A SIMD software rasteriser pays for each load far more than
 // for the bit operations around it, and converting each value through the
 // f16 type was what made its f16 path slower than f32. The family supplies
-// `forward_words(x)` and `backward_words(x, g)` on vec4<u32>s of packed
-// halves. The host uses these kernels where every offset is a multiple of
+// `forward_words_at(x, e0, e1)` and `backward_words_at(x, g, e0, e1)` on
+// vec4<u32>s of packed halves: x.xy the halves of elements e0..e0 + 3 and
+// x.zw those of e1..e1 + 3, relative to the dispatch (here e0 = 8v and
+// e1 = e0 + 4 for vec4<u32> v; for one of the last words, splat, e0 is
+// twice its index and only lane x counts). The host uses these kernels where every offset is a multiple of
 // eight halves and the length even and at least 8 (src/engine/word_parts.rs
 // cuts a chunk so that all but a few halves are); `len` and the offsets are
 // then in words.
@@ -28,13 +31,13 @@ fn forward_packed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocatio
     for (var k = 0u; k < ITEMS; k++) {
         let v = base + k * WG;
         if v < n4 {
-            yw4[yo + v] = forward_words(xw4[xo + v]);
+            yw4[yo + v] = forward_words_at(xw4[xo + v], 8u * v, 8u * v + 4u);
         }
     }
     let t = group * WG + lid;
     if t < geo.len % 4u {
         let e = n4 * 4u + t;
-        yw1[geo.y_off + e] = forward_words(vec4<u32>(xw1[geo.x_off + e])).x;
+        yw1[geo.y_off + e] = forward_words_at(vec4<u32>(xw1[geo.x_off + e]), 2u * e, 2u * e + 4u).x;
     }
 }
 
@@ -50,7 +53,8 @@ fn backward_packed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
     for (var k = 0u; k < ITEMS; k++) {
         let v = base + k * WG;
         if v < n4 {
-            yw4[yo + v] = output_words4(yo + v, backward_words(xw4[xo + v], gw4[go + v]));
+            let r = backward_words_at(xw4[xo + v], gw4[go + v], 8u * v, 8u * v + 4u);
+            yw4[yo + v] = output_words4(yo + v, r);
         }
     }
     let t = group * WG + lid;
@@ -58,7 +62,7 @@ fn backward_packed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
         let e = n4 * 4u + t;
         let x = vec4<u32>(xw1[geo.x_off + e]);
         let g = vec4<u32>(gw1[geo.g_off + e]);
-        yw1[geo.y_off + e] = output_words1(geo.y_off + e, backward_words(x, g).x);
+        yw1[geo.y_off + e] = output_words1(geo.y_off + e, backward_words_at(x, g, 2u * e, 2u * e + 4u).x);
     }
 }
 

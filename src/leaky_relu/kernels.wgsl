@@ -66,10 +66,14 @@ fn backward_words(x: vec4<u32>, g: vec4<u32>) -> vec4<u32> {
     return backward_given_words(positive_halves(x), g);
 }
 
-// The forward of two vec4s of halves over the blocks (blocked_words.wgsl):
-// the same everywhere.
+// Two vec4s of halves at elements e0 and e1 (words.wgsl, and over the
+// blocks blocked_words.wgsl): the same everywhere.
 fn forward_words_at(x: vec4<u32>, e0: u32, e1: u32) -> vec4<u32> {
     return forward_words(x);
+}
+
+fn backward_words_at(x: vec4<u32>, g: vec4<u32>, e0: u32, e1: u32) -> vec4<u32> {
+    return backward_words(x, g);
 }
 
 fn passes_words(x: vec4<u32>) -> vec4<u32> {

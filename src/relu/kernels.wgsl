@@ -51,32 +51,24 @@ fn forward_words(x: vec4<u32>) -> vec4<u32> {
 }
 
 fn backward_words(x: vec4<u32>, g: vec4<u32>) -> vec4<u32> {
-    return backward_given_words(relu_passing_halves(x), g);
+    return backward_given_words(positive_or_nan_halves(x), g);
 }
 
-// The forward of two vec4s of halves over the blocks (blocked_words.wgsl):
-// the same everywhere.
+// Two vec4s of halves at elements e0 and e1 (words.wgsl, and over the
+// blocks blocked_words.wgsl): the same everywhere.
 fn forward_words_at(x: vec4<u32>, e0: u32, e1: u32) -> vec4<u32> {
     return forward_words(x);
 }
 
+fn backward_words_at(x: vec4<u32>, g: vec4<u32>, e0: u32, e1: u32) -> vec4<u32> {
+    return backward_words(x, g);
+}
+
 fn passes_words(x: vec4<u32>) -> vec4<u32> {
-    return relu_passing_halves(x);
+    return positive_or_nan_halves(x);
 }
 
 fn backward_given_words(passes: vec4<u32>, g: vec4<u32>) -> vec4<u32> {
     return g & passes;
-}
-
-// Positive or NaN f16 (0x0001..=0x7fff, 0xfc01..=0xffff): where ReLU's
-// gradient passes g. Two compares a half, as many as `positive_halves`:
-// (h - 1) wraps below 0x7fff only for 0x0001..=0x7fff.
-fn relu_passing_halves(w: vec4<u32>) -> vec4<u32> {
-    let one = vec4<u32>(1u);
-    let lo = w & vec4<u32>(0xffffu);
-    let hi = w >> vec4<u32>(16u);
-    let lo_in = ((lo - one) < vec4<u32>(0x7fffu)) | (lo > vec4<u32>(0xfc00u));
-    let hi_in = ((hi - one) < vec4<u32>(0x7fffu)) | (hi > vec4<u32>(0xfc00u));
-    return select(vec4<u32>(0u), vec4<u32>(0x0000ffffu), lo_in) | select(vec4<u32>(0u), vec4<u32>(0xffff0000u), hi_in);
 }
 
