@@ -519,4 +519,31 @@ fn f16_matches_the_cpu_twin() {
             &format!("backward, offset {offset}"),
         );
     }
+    // Input and output at one offset: on a CPU adapter, at a multiple of
+    // four but not of eight, the word kernels start four halves in, each of
+    // their vec4s on a Philox call of its own; at 2 (mod 4) they would
+    // straddle two, and the vec4<f16> kernels run instead.
+    for offset in [2, 4, 12] {
+        let xt = at_offset(gpu, &x, offset, &[len]);
+        gpu.forward_in_place(&act, &xt).unwrap();
+        assert_same_products(
+            &gpu.download(&xt).unwrap(),
+            &cpu::rrelu_with_slopes(&x, &slopes),
+            &prods,
+            &format!("forward in place, offset {offset}"),
+        );
+        let (xt, gt) = (
+            at_offset(gpu, &x, offset, &[len]),
+            at_offset(gpu, &g, offset, &[len]),
+        );
+        let out = at_offset(gpu, &vec![half::f16::ZERO; len], offset, &[len]);
+        gpu.backward_into(&act, Saved::Input(&xt), &gt, GradOut::write(&out))
+            .unwrap();
+        assert_same_products(
+            &gpu.download(&out).unwrap(),
+            &cpu::rrelu_backward_with_slopes(&x, &g, &slopes),
+            &prods,
+            &format!("backward into an output, offset {offset}"),
+        );
+    }
 }

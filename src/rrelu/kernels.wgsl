@@ -53,3 +53,38 @@ fn passes1(x: elem) -> bool {
 fn passes4(x: vec4<elem>) -> vec4<bool> {
     return relu_passes4(vec4<f32>(x));
 }
+
+// On f16 as u32 words (src/engine/words.wgsl), on CPU adapters: each half
+// with the slope of its element, converted to f32 exactly, the same f32
+// product as rrelu.wgsl, one rounding back; the halves that pass through
+// taken from the input word by a bit mask. The host runs these kernels
+// only where the tensors' offsets are multiples of four elements, so that
+// every whole vec4<u32> starts on a vec4 of Philox's (src/rrelu/mod.rs).
+
+// The slopes of elements e..e + 3, e even: where e is 2 mod 4 in the
+// tensor (one of the last words), its two come first.
+fn slopes_at(e: u32) -> vec4<f32> {
+    let offset = (params.first + e) % 4u;
+    let a = slopes4(e - offset);
+    return select(a, a.zwxy, offset == 2u);
+}
+
+// The halves of v (elements 0, 1 in v.x, 2, 3 in v.y of the vec4 at e0;
+// likewise v.zw at e1) times their slopes.
+fn scaled_words_at(v: vec4<u32>, e0: u32, e1: u32) -> vec4<u32> {
+    let a0 = slopes_at(e0);
+    let a1 = slopes_at(e1);
+    let lo = mul4(vec4<f32>(a0.xz, a1.xz), f32_from_halves(v & vec4<u32>(0xffffu)));
+    let hi = mul4(vec4<f32>(a0.yw, a1.yw), f32_from_halves(v >> vec4<u32>(16u)));
+    return halves_from_f32(lo) | (halves_from_f32(hi) << vec4<u32>(16u));
+}
+
+fn forward_words_at(x: vec4<u32>, e0: u32, e1: u32) -> vec4<u32> {
+    let keep = positive_or_nan_halves(x);
+    return (x & keep) | (scaled_words_at(x, e0, e1) & ~keep);
+}
+
+fn backward_words_at(x: vec4<u32>, g: vec4<u32>, e0: u32, e1: u32) -> vec4<u32> {
+    let passes = positive_or_nan_halves(x);
+    return (g & passes) | (scaled_words_at(g, e0, e1) & ~passes);
+}

@@ -7,8 +7,10 @@
 
 pub(crate) mod cpu;
 
-use crate::common::{ADD, EXACT, INDEX, SIGN, WIDE};
-use crate::engine::elementwise::{Elementwise, Geometry, Operands, BLOCKED, ELEMENTWISE, TENSORS};
+use crate::common::{ADD, EXACT, HALVES, INDEX, SIGN, WIDE};
+use crate::engine::elementwise::{
+    Elementwise, Geometry, Operands, BLOCKED, ELEMENTWISE, TENSORS, WORDS,
+};
 use crate::engine::{Engine, Module, Prepared};
 use crate::error::{Error, Result};
 
@@ -18,8 +20,9 @@ pub(crate) const PHILOX: &str = include_str!("philox.wgsl");
 pub(crate) const WGSL: &str = include_str!("rrelu.wgsl");
 const KERNELS: &str = include_str!("kernels.wgsl");
 
-/// The module of RReLU's kernels (no word entries: every element may be a
-/// product).
+/// The module of RReLU's kernels: the element-wise template, its word
+/// entries (f16 on CPU adapters) and the forward over blocks (for the
+/// dead-unit statistics).
 pub(crate) static MODULE: Module = Module {
     name: "wgpu_relu.rrelu",
     parts: &[
@@ -28,8 +31,10 @@ pub(crate) static MODULE: Module = Module {
         ADD,
         INDEX,
         WIDE,
+        HALVES,
         TENSORS,
         ELEMENTWISE,
+        WORDS,
         BLOCKED,
         crate::relu::WGSL,
         PHILOX,
@@ -99,12 +104,22 @@ pub(crate) fn dispatches(
     seed: u64,
     stream: u64,
 ) -> Result<Vec<Prepared>> {
+    // f16 as u32 words on CPU adapters, as Leaky ReLU's (not over blocks:
+    // the statistics keep vec4<f16>), where every tensor's offset is a
+    // multiple of four elements: then the word kernels' vec4s, eight halves
+    // from a multiple of eight in the dispatch, start on multiples of four
+    // in the tensor, each on a Philox call of its own.
+    let esize = operands.esize();
+    let on_fours = [operands.x, Some(operands.y), operands.g]
+        .into_iter()
+        .flatten()
+        .all(|o| (o.byte_offset / esize).is_multiple_of(4));
     let op = Elementwise {
         module: &MODULE,
         operands,
         extra: Vec::new(),
         vec4_constants: Vec::new(),
-        words: false,
+        words: engine.cpu_adapter() && !operands.blocked() && on_fours,
     };
     let split = |v: u64| [v as u32, (v >> 32) as u32];
     engine.elementwise(&op, |geometry, start| {
