@@ -25,8 +25,8 @@ fn positive_halves(w: vec4<u32>) -> vec4<u32> {
 }
 
 // Positive or NaN f16 (0x0001..=0x7fff, 0xfc01..=0xffff): where ReLU's
-// and RReLU's gradients pass g. Two compares a half, as many as `positive_halves`:
-// (h - 1) wraps below 0x7fff only for 0x0001..=0x7fff.
+// and RReLU's gradients pass g. Two compares a half, as many as
+// `positive_halves`: (h - 1) wraps below 0x7fff only for 0x0001..=0x7fff.
 fn positive_or_nan_halves(w: vec4<u32>) -> vec4<u32> {
     let one = vec4<u32>(1u);
     let lo = w & vec4<u32>(0xffffu);

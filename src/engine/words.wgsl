@@ -7,10 +7,10 @@
 // vec4<u32>s of packed halves: x.xy the halves of elements e0..e0 + 3 and
 // x.zw those of e1..e1 + 3, relative to the dispatch (here e0 = 8v and
 // e1 = e0 + 4 for vec4<u32> v; for one of the last words, splat, e0 is
-// twice its index and only lane x counts). The host uses these kernels where every offset is a multiple of
-// eight halves and the length even and at least 8 (src/engine/word_parts.rs
-// cuts a chunk so that all but a few halves are); `len` and the offsets are
-// then in words.
+// twice its index and only lane x counts). The host uses these kernels
+// where every offset is a multiple of eight halves and the length even and
+// at least 8 (src/engine/word_parts.rs cuts a chunk so that all but a few
+// halves are); `len` and the offsets are then in words.
 @group(0) @binding(10) var<storage, read_write> xw4: array<vec4<u32>>;
 @group(0) @binding(11) var<storage, read_write> gw4: array<vec4<u32>>;
 @group(0) @binding(12) var<storage, read_write> yw4: array<vec4<u32>>;
