@@ -188,10 +188,15 @@ impl Engine {
         }
         let entries = op.operands.entries();
         let constants = op.operands.constants();
-        let spec = |(entry, bindings): (&'static str, &[u32]), vec4: bool| {
+        // `vec4`: the entry's invocations take vec4s 4 · WG elements apart;
+        // `same_offsets`: x, g and y lie at one offset in their bindings.
+        let spec = |(entry, bindings): (&'static str, &[u32]), vec4: bool, same_offsets: bool| {
             let mut constants = constants.clone();
             if vec4 {
                 constants.extend(op.vec4_constants.iter().copied());
+            }
+            if same_offsets {
+                constants.push(("SAME_OFFSETS", 1.0));
             }
             KernelSpec {
                 module: op.module,
@@ -204,10 +209,15 @@ impl Engine {
                 constants,
             }
         };
-        let vec4 = self.kernel(&spec(entries.vec4, true), dtype)?;
-        let scalar = self.kernel(&spec(entries.scalar, false), dtype)?;
+        // Built here for the offsets in general, so that a shader the
+        // adapter rejects fails before the first chunk; the entries that
+        // take SAME_OFFSETS are looked up again by chunk.
+        let kernel =
+            |entry, vec4, same_offsets| self.kernel(&spec(entry, vec4, same_offsets), dtype);
+        let vec4 = kernel(entries.vec4, true, false)?;
+        let scalar = kernel(entries.scalar, false, false)?;
         let packed = match (dtype, op.words) {
-            (Dtype::F16, true) => Some(self.kernel(&spec(entries.packed, entries.blocked), dtype)?),
+            (Dtype::F16, true) => Some(kernel(entries.packed, entries.blocked, false)?),
             _ => None,
         };
         // Every binding is checked before any dispatch is made.
@@ -254,6 +264,13 @@ impl Engine {
                         .flatten()
                         .all(|b| b.elem_off.is_multiple_of(m))
                 };
+                // The element-wise entries (not those over blocks) then find
+                // x, g and y by one index.
+                let same_offsets = !entries.blocked
+                    && [bx.as_ref(), bg.as_ref()]
+                        .into_iter()
+                        .flatten()
+                        .all(|b| b.elem_off == by.elem_off);
                 let mut geometry = Geometry {
                     len: n as u32,
                     x_off: bx.as_ref().map_or(0, |b| b.elem_off),
@@ -299,10 +316,10 @@ impl Engine {
                         if let Some(bg) = &bg {
                             bound.push((GW2, bg));
                         }
-                        (packed, groups(0))
+                        (packed.clone(), groups(0))
                     }
                     // (A vec4<u32> binding must hold one: eight halves at least.)
-                    Some(packed)
+                    Some(_)
                         if !entries.blocked
                             && n >= 8
                             && n.is_multiple_of(2)
@@ -321,16 +338,19 @@ impl Engine {
                         if let Some(bg) = &bg {
                             bound.extend([(GW4, bg), (GW1, bg)]);
                         }
-                        (packed, groups(n / 8))
+                        (kernel(entries.packed, false, same_offsets)?, groups(n / 8))
                     }
-                    _ if n >= 4 && offsets_multiple_of(4) => (&vec4, groups(n / 4)),
-                    _ => (&scalar, groups(n)),
+                    _ if n >= 4 && offsets_multiple_of(4) => match same_offsets {
+                        true => (kernel(entries.vec4, true, true)?, groups(n / 4)),
+                        false => (vec4.clone(), groups(n / 4)),
+                    },
+                    _ => (scalar.clone(), groups(n)),
                 };
                 if let Some(grid) = self.grid(groups)? {
                     geometry.groups_x = grid.x;
                     geometry.groups_y = grid.y;
                     dispatches.push(self.prepare(
-                        kernel,
+                        &kernel,
                         &params(geometry, start),
                         grid,
                         &bound,

@@ -17,6 +17,13 @@ override WG: u32 = 256u;
 // neighbouring invocations touch neighbouring memory.
 override ITEMS: u32 = 4u;
 
+// SAME_OFFSETS: every tensor at one offset in its binding (each bound from
+// the same element of its buffer, or in place), so that one index finds a
+// vec4 in all of them. lavapipe works out each lane's address and bounds
+// test once per index, not once per access (the PReLU walks' own
+// SAME_OFFSETS, src/prelu/weight_grad.wgsl, has the measurement).
+override SAME_OFFSETS: bool = false;
+
 // Where a dispatch's elements are: offsets in elements from the start of
 // each binding, which the host aligns down to the adapter's alignment.
 struct Geometry {
@@ -31,6 +38,24 @@ struct Geometry {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
+
+// The offsets of x, g and y in vec4s (of elements, or of f16's u32
+// words), one value for all three where SAME_OFFSETS.
+struct Vec4Offsets {
+    x: u32,
+    g: u32,
+    y: u32,
+}
+
+fn vec4_offsets() -> Vec4Offsets {
+    let geo = params.geometry;
+    let y = geo.y_off / 4u;
+    if SAME_OFFSETS {
+        return Vec4Offsets(y, y, y);
+    }
+    return Vec4Offsets(geo.x_off / 4u, geo.g_off / 4u, y);
+}
+
 fn flat_workgroup(wg: vec3<u32>) -> u32 {
     return workgroup_index(wg, params.geometry.groups_x, params.geometry.groups_y);
 }
@@ -44,12 +69,11 @@ fn forward_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_
     let group = flat_workgroup(wg);
     let base = group * WG * ITEMS + lid;
     begin_invocation(base * 4u);
-    let xo = geo.x_off / 4u;
-    let yo = geo.y_off / 4u;
+    let o = vec4_offsets();
     for (var k = 0u; k < ITEMS; k++) {
         let v = base + k * WG;
         if v < n4 {
-            y4[yo + v] = forward4(x4[xo + v], v * 4u);
+            y4[o.y + v] = forward4(x4[o.x + v], v * 4u);
         }
     }
     let t = group * WG + lid;
@@ -78,13 +102,11 @@ fn backward_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
     let group = flat_workgroup(wg);
     let base = group * WG * ITEMS + lid;
     begin_invocation(base * 4u);
-    let xo = geo.x_off / 4u;
-    let go = geo.g_off / 4u;
-    let yo = geo.y_off / 4u;
+    let o = vec4_offsets();
     for (var k = 0u; k < ITEMS; k++) {
         let v = base + k * WG;
         if v < n4 {
-            y4[yo + v] = output4(yo + v, backward4(x4[xo + v], g4[go + v], v * 4u));
+            y4[o.y + v] = output4(o.y + v, backward4(x4[o.x + v], g4[o.g + v], v * 4u));
         }
     }
     let t = group * WG + lid;

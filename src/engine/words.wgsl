@@ -26,12 +26,11 @@ fn forward_packed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocatio
     let n4 = geo.len / 4u;
     let group = flat_workgroup(wg);
     let base = group * WG * ITEMS + lid;
-    let xo = geo.x_off / 4u;
-    let yo = geo.y_off / 4u;
+    let o = vec4_offsets();
     for (var k = 0u; k < ITEMS; k++) {
         let v = base + k * WG;
         if v < n4 {
-            yw4[yo + v] = forward_words_at(xw4[xo + v], 8u * v, 8u * v + 4u);
+            yw4[o.y + v] = forward_words_at(xw4[o.x + v], 8u * v, 8u * v + 4u);
         }
     }
     let t = group * WG + lid;
@@ -47,14 +46,12 @@ fn backward_packed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
     let n4 = geo.len / 4u;
     let group = flat_workgroup(wg);
     let base = group * WG * ITEMS + lid;
-    let xo = geo.x_off / 4u;
-    let go = geo.g_off / 4u;
-    let yo = geo.y_off / 4u;
+    let o = vec4_offsets();
     for (var k = 0u; k < ITEMS; k++) {
         let v = base + k * WG;
         if v < n4 {
-            let r = backward_words_at(xw4[xo + v], gw4[go + v], 8u * v, 8u * v + 4u);
-            yw4[yo + v] = output_words4(yo + v, r);
+            let r = backward_words_at(xw4[o.x + v], gw4[o.g + v], 8u * v, 8u * v + 4u);
+            yw4[o.y + v] = output_words4(o.y + v, r);
         }
     }
     let t = group * WG + lid;
