@@ -89,15 +89,14 @@ fn forward_block_vec4(o: Owned) -> Words {
     begin_invocation(o.first * 4u);
     let geo = params.geometry;
     let n4 = geo.len / 4u;
-    let xo = geo.x_off / 4u;
-    let yo = geo.y_off / 4u;
+    let o4 = vec4_offsets();
     var m = vec4<u32>(0u);
     var a = vec4<u32>(0u);
     for (var k = 0u; k < 8u; k++) {
         let v = o.first + k * WG;
         if v < n4 {
-            let x = x4[xo + v];
-            y4[yo + v] = forward4(x, v * 4u);
+            let x = x4[o4.x + v];
+            y4[o4.y + v] = forward4(x, v * 4u);
             let lanes = vec4<u32>(1u, 2u, 4u, 8u) << vec4<u32>(4u * k);
             m |= select(vec4<u32>(0u), lanes, passes4(x));
             a |= select(vec4<u32>(0u), lanes, active4(x));

@@ -19,11 +19,11 @@ fn bits_of_halves(p: vec4<u32>) -> u32 {
 // Two whole vec4s of halves, v0 and v1, of the forward as words: y, and
 // their 8 bits of each word.
 fn forward_words_pair(v0: u32, v1: u32) -> Words {
-    let geo = params.geometry;
-    let x = vec4<u32>(xw2[geo.x_off / 4u + v0], xw2[geo.x_off / 4u + v1]);
+    let o = vec4_offsets();
+    let x = vec4<u32>(xw2[o.x + v0], xw2[o.x + v1]);
     let y = forward_words_at(x, v0 * 4u, v1 * 4u);
-    yw2[geo.y_off / 4u + v0] = y.xy;
-    yw2[geo.y_off / 4u + v1] = y.zw;
+    yw2[o.y + v0] = y.xy;
+    yw2[o.y + v1] = y.zw;
     return Words(bits_of_halves(passes_words(x)), bits_of_halves(positive_halves(x)));
 }
 

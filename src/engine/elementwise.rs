@@ -209,17 +209,12 @@ impl Engine {
                 constants,
             }
         };
-        // Built here for the offsets in general, so that a shader the
-        // adapter rejects fails before the first chunk; the entries that
-        // take SAME_OFFSETS are looked up again by chunk.
+        // Each chunk's kernel is built (or found in the cache) for its
+        // offsets; nothing is recorded here, so one the adapter rejects
+        // still fails before anything is.
         let kernel =
             |entry, vec4, same_offsets| self.kernel(&spec(entry, vec4, same_offsets), dtype);
-        let vec4 = kernel(entries.vec4, true, false)?;
-        let scalar = kernel(entries.scalar, false, false)?;
-        let packed = match (dtype, op.words) {
-            (Dtype::F16, true) => Some(kernel(entries.packed, entries.blocked, false)?),
-            _ => None,
-        };
+        let words = dtype == Dtype::F16 && op.words;
         // Every binding is checked before any dispatch is made.
         for operand in [x, Some(y), g].into_iter().flatten() {
             self.bind(operand, esize, 0, len)?;
@@ -241,9 +236,7 @@ impl Engine {
         let mut start = 0;
         while start < len {
             let chunk_len = chunk.min(len - start);
-            for (first, n) in
-                self.parts(op, packed.is_some() && !entries.blocked, start, chunk_len)?
-            {
+            for (first, n) in self.parts(op, words && !entries.blocked, start, chunk_len)? {
                 let start = start + first;
                 let bx = match x {
                     Some(x) => Some(self.bind(x, esize, start, n)?),
@@ -264,13 +257,12 @@ impl Engine {
                         .flatten()
                         .all(|b| b.elem_off.is_multiple_of(m))
                 };
-                // The element-wise entries (not those over blocks) then find
-                // x, g and y by one index.
-                let same_offsets = !entries.blocked
-                    && [bx.as_ref(), bg.as_ref()]
-                        .into_iter()
-                        .flatten()
-                        .all(|b| b.elem_off == by.elem_off);
+                // The vec4 and word entries then find x, g and y by one
+                // index (the mask has its own, in words).
+                let same_offsets = [bx.as_ref(), bg.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .all(|b| b.elem_off == by.elem_off);
                 let mut geometry = Geometry {
                     len: n as u32,
                     x_off: bx.as_ref().map_or(0, |b| b.elem_off),
@@ -306,8 +298,8 @@ impl Engine {
                     true => n.div_ceil(MASK_BLOCK),
                     false => units.div_ceil(per_group).max(1),
                 };
-                let (kernel, groups) = match &packed {
-                    Some(packed) if entries.blocked && n >= 4 && offsets_multiple_of(4) => {
+                let (kernel, groups) = match words {
+                    true if entries.blocked && n >= 4 && offsets_multiple_of(4) => {
                         // Two u32s a vec4 of halves; offsets stay in halves.
                         bound.push((YW2, &by));
                         if let Some(bx) = &bx {
@@ -316,14 +308,13 @@ impl Engine {
                         if let Some(bg) = &bg {
                             bound.push((GW2, bg));
                         }
-                        (packed.clone(), groups(0))
+                        (kernel(entries.packed, true, same_offsets)?, groups(0))
                     }
                     // (A vec4<u32> binding must hold one: eight halves at least.)
-                    Some(_)
-                        if !entries.blocked
-                            && n >= 8
-                            && n.is_multiple_of(2)
-                            && offsets_multiple_of(8) =>
+                    true if !entries.blocked
+                        && n >= 8
+                        && n.is_multiple_of(2)
+                        && offsets_multiple_of(8) =>
                     {
                         // Lengths and offsets in u32 words, each vec4<u32> eight
                         // halves.
@@ -340,11 +331,10 @@ impl Engine {
                         }
                         (kernel(entries.packed, false, same_offsets)?, groups(n / 8))
                     }
-                    _ if n >= 4 && offsets_multiple_of(4) => match same_offsets {
-                        true => (kernel(entries.vec4, true, true)?, groups(n / 4)),
-                        false => (vec4.clone(), groups(n / 4)),
-                    },
-                    _ => (scalar.clone(), groups(n)),
+                    _ if n >= 4 && offsets_multiple_of(4) => {
+                        (kernel(entries.vec4, true, same_offsets)?, groups(n / 4))
+                    }
+                    _ => (kernel(entries.scalar, false, false)?, groups(n)),
                 };
                 if let Some(grid) = self.grid(groups)? {
                     geometry.groups_x = grid.x;

@@ -39,8 +39,9 @@ struct Geometry {
 
 @group(0) @binding(0) var<uniform> params: Params;
 
-// The offsets of x, g and y in vec4s (of elements, or of f16's u32
-// words), one value for all three where SAME_OFFSETS.
+// The offsets of x, g and y in vec4s (of elements, of f16's u32 words, or
+// over the blocks of the mask layout of f16's vec2<u32>s), one value for
+// all three where SAME_OFFSETS.
 struct Vec4Offsets {
     x: u32,
     g: u32,

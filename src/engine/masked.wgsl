@@ -29,22 +29,19 @@ fn backward_scalars(v: u32, k: u32, bits: u32) {
 
 // One whole vec4 v of the backward, from its four bits.
 fn backward_vec4_item(v: u32, bits: u32) {
-    let geo = params.geometry;
-    let yo = geo.y_off / 4u + v;
-    y4[yo] = output4(yo, backward_given4(passes_of4(bits), g4[geo.g_off / 4u + v]));
+    let o = vec4_offsets();
+    y4[o.y + v] = output4(o.y + v, backward_given4(passes_of4(bits), g4[o.g + v]));
 }
 
 // Two whole vec4s of halves of the backward as words, from their 8 bits.
 fn backward_words_pair(v0: u32, v1: u32, bits: u32) {
-    let geo = params.geometry;
-    let go = geo.g_off / 4u;
-    let yo = geo.y_off / 4u;
-    var r = backward_given_words(passing_halves_of(bits), vec4<u32>(gw2[go + v0], gw2[go + v1]));
+    let o = vec4_offsets();
+    var r = backward_given_words(passing_halves_of(bits), vec4<u32>(gw2[o.g + v0], gw2[o.g + v1]));
     if ACCUMULATE {
-        r = add_halves(vec4<u32>(yw2[yo + v0], yw2[yo + v1]), r);
+        r = add_halves(vec4<u32>(yw2[o.y + v0], yw2[o.y + v1]), r);
     }
-    yw2[yo + v0] = r.xy;
-    yw2[yo + v1] = r.zw;
+    yw2[o.y + v0] = r.xy;
+    yw2[o.y + v1] = r.zw;
 }
 
 @compute @workgroup_size(WG)
