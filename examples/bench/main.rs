@@ -3,10 +3,17 @@
 //!
 //! ```text
 //! cargo run --release --example bench -- [--json] [--quick] [--shapes] [--filter OP_SUBSTRING]
+//!     [--lens N,N,...] [--tuned-floor]
 //! ```
 //!
 //! `--shapes` adds PReLU and Leaky ReLU on the shapes networks have (batched
 //! NCHW, channels-last, a dense layer, an odd one), about 16M elements each.
+//! `--lens` sets the main table's lengths in elements (1M and 16M; 1M with
+//! `--quick`), such as 268435456 for a data-centre GPU's 256M, each rounded
+//! down to a multiple of 65,536.
+//! `--tuned-floor` holds every op to the fastest of several copy-only
+//! geometries instead of the library's own (`floor.rs`), as a GPU's ops are.
+//! Rows that move a known number of bytes say how fast, in GB/s.
 //!
 //! Each op and the copy are timed alternately, trial after trial, so drift
 //! hits both alike; each trial records `REPS` back-to-back dispatches in one
@@ -19,9 +26,11 @@
 use std::time::Instant;
 
 use wgpu_relu::{
-    cpu, half::f16, wgpu, Activation, Element, ForwardOut, Gpu, GradOut, RreluMode, Saved, Tensor,
+    half::f16, wgpu, Activation, Element, ForwardOut, Gpu, GradOut, RreluMode, Saved, Tensor,
 };
 
+#[path = "calls.rs"]
+mod calls;
 #[path = "floor.rs"]
 mod floor;
 #[path = "shapes.rs"]
@@ -30,6 +39,9 @@ mod shapes;
 use floor::Floor;
 
 const CHANNELS: usize = 64;
+/// Elements of a 32x32 image of `CHANNELS` channels: the main table's
+/// lengths are multiples of it.
+const IMAGES: usize = CHANNELS * 1024;
 
 struct Row {
     op: String,
@@ -43,6 +55,26 @@ struct Row {
     /// The median of each trial's op time over the copy timed just before
     /// it: pairs cancel the machine's drift better than a ratio of medians.
     ratio: f64,
+    /// Bytes the op moves (0: not counted), for its GB/s.
+    bytes: f64,
+}
+
+impl Row {
+    /// The row of an op that moves `bytes`.
+    fn moving(self, bytes: f64) -> Row {
+        Row { bytes, ..self }
+    }
+
+    /// GB/s at the median time, where the bytes are known.
+    fn gb_per_s(&self) -> Option<f64> {
+        (self.bytes > 0.0 && self.ms > 0.0).then(|| self.bytes / (self.ms * 1e6))
+    }
+}
+
+/// Back-to-back dispatches per trial over `len` units: enough that the gaps
+/// between submissions do not count, few enough to finish on a CPU adapter.
+fn reps(len: usize) -> usize {
+    ((1 << 26) / len.max(1)).clamp(4, 64)
 }
 
 /// Medians of a series of (op, copy) trials.
@@ -55,6 +87,7 @@ fn row(op: &str, dtype: &'static str, len: usize, trials: &[(f64, f64)]) -> Row 
         ms: median(trials.iter().map(|t| t.0).collect()),
         copy_ms: median(trials.iter().map(|t| t.1).collect()),
         ratio: median(trials.iter().map(|t| t.0 / t.1).collect()),
+        bytes: 0.0,
     }
 }
 
@@ -205,9 +238,7 @@ fn bench_dtype<T: Element>(
     rows: &mut Vec<Row>,
 ) -> Result<(), wgpu_relu::Error> {
     for &len in lens {
-        // Enough back-to-back dispatches per trial that the gaps between
-        // submissions do not count, few enough to finish on a CPU adapter.
-        let reps = ((1 << 26) / len.max(1)).clamp(4, 64);
+        let reps = reps(len);
         let host: Vec<T> = (0..len)
             .map(|i| T::from_f32(((i * 7919) % 2001) as f32 / 1000.0 - 1.0))
             .collect();
@@ -223,7 +254,7 @@ fn bench_dtype<T: Element>(
         let g_last = g.reshape(&last)?;
         // A batch of 32x32 images: channel runs of 1,024 elements, shorter
         // than the weight gradient's tiles.
-        let images = [len / (CHANNELS * 1024), CHANNELS, 32, 32];
+        let images = [len / IMAGES, CHANNELS, 32, 32];
         let (x_img, g_img, y_img) = (
             x.reshape(&images)?,
             g.reshape(&images)?,
@@ -247,9 +278,10 @@ fn bench_dtype<T: Element>(
         let monitor_odd = gpu.activity_monitor(37, 1)?;
         let esize = T::SIZE as f64;
         let n = len as f64;
-        // The floors of this length and element, 2, 3 and 4 streams.
+        // The floors of this length and element, 2, 3 and 4 streams, each
+        // made when an op first needs it.
         let words = (len * T::SIZE as usize).div_ceil(16) * 4;
-        let floors = [2, 3, 4].map(|streams| Floor::new(gpu, words, streams));
+        let floors: [std::cell::OnceCell<Floor>; 3] = Default::default();
         let relu = Activation::Relu;
         let leaky = Activation::LeakyRelu {
             negative_slope: 0.01,
@@ -466,14 +498,16 @@ fn bench_dtype<T: Element>(
                 copy_bytes.next_multiple_of(4),
                 &**record,
             );
-            rows.push(row(name, T::NAME, len, &times));
+            let bytes = bytes_per_element * n;
+            rows.push(row(name, T::NAME, len, &times).moving(bytes));
             // Against the floor of its whole streams, alternately.
             let whole = (bytes_per_element / esize).floor() as usize;
-            let floor = &floors[whole - 2];
+            let floor = floors[whole - 2]
+                .get_or_init(|| Floor::chosen(gpu, timer, trials, words, whole as u64, rows));
             let times = alternate(gpu, timer, trials, reps, &**record, &|e| floor.record(e));
             rows.push(Row {
-                against: format!("shader_floor_{whole}_streams"),
-                ..row(name, T::NAME, len, &times)
+                against: floor.name(),
+                ..row(name, T::NAME, len, &times).moving(bytes)
             });
         }
         // What the mask and the statistics add: each such forward timed
@@ -528,23 +562,34 @@ pub fn main() -> Result<(), wgpu_relu::Error> {
             timer.method()
         );
     }
-    let lens: &[usize] = if quick {
-        &[1 << 20]
-    } else {
-        &[1 << 20, 1 << 24]
+    let lens: Vec<usize> = match std::env::args().skip_while(|a| a != "--lens").nth(1) {
+        Some(list) => list
+            .split(',')
+            .map(|n| {
+                let n: usize = n
+                    .trim()
+                    .parse()
+                    .expect("--lens: element counts, comma-separated");
+                // Whole batches of 32x32 images of 64 channels, one of the
+                // table's shapes.
+                (n / IMAGES * IMAGES).max(IMAGES)
+            })
+            .collect(),
+        None if quick => vec![1 << 20],
+        None => vec![1 << 20, 1 << 24],
     };
     let trials = if quick { 5 } else { 11 };
     let mut rows = Vec::new();
-    for &len in lens {
+    for &len in &lens {
         for streams in [2, 3, 4] {
             // Always, whatever the filter: every op is read against them.
             let name = format!("shader_floor_{streams}_streams");
             shader_floor(&gpu, &timer, trials, len, streams, &name, &mut rows);
         }
     }
-    bench_dtype::<f32>(&gpu, &timer, lens, trials, &mut rows)?;
+    bench_dtype::<f32>(&gpu, &timer, &lens, trials, &mut rows)?;
     if gpu.supports_f16() {
-        bench_dtype::<f16>(&gpu, &timer, lens, trials, &mut rows)?;
+        bench_dtype::<f16>(&gpu, &timer, &lens, trials, &mut rows)?;
     }
     if std::env::args().any(|a| a == "--shapes") {
         shapes::bench_shapes::<f32>(&gpu, &timer, trials, &mut rows)?;
@@ -558,26 +603,30 @@ pub fn main() -> Result<(), wgpu_relu::Error> {
     let len = 1 << 20;
     let host: Vec<f32> = (0..len).map(|i| (i % 200) as f32 - 100.0).collect();
     if wanted("end_to_end") {
-        end_to_end(&gpu, &timer, trials, &host, &mut rows)?;
+        calls::end_to_end(&gpu, &timer, trials, &host, &mut rows)?;
     }
     if wanted("small_forward") {
-        small_forward(&gpu, &host, &mut rows)?;
+        calls::small_forward(&gpu, &host, &mut rows)?;
     }
     if wanted("cpu_reference") {
-        cpu_reference(&mut rows);
+        calls::cpu_reference(&mut rows);
     }
 
     for r in &rows {
         let ratio = r.ratio;
         if json {
+            let gb_per_s = r.gb_per_s().map_or("null".into(), |v| format!("{v:.1}"));
             println!(
-                "{{\"op\":\"{}\",\"dtype\":\"{}\",\"len\":{},\"ms\":{:.4},\"against\":\"{}\",\"copy_ms\":{:.4},\"ratio\":{:.3},\"adapter\":\"{}\"}}",
-                r.op, r.dtype, r.len, r.ms, r.against, r.copy_ms, ratio, info.name
+                "{{\"op\":\"{}\",\"dtype\":\"{}\",\"len\":{},\"ms\":{:.4},\"against\":\"{}\",\"copy_ms\":{:.4},\"ratio\":{:.3},\"gb_per_s\":{},\"adapter\":\"{}\"}}",
+                r.op, r.dtype, r.len, r.ms, r.against, r.copy_ms, ratio, gb_per_s, info.name
             );
         } else {
+            let gb_per_s = r
+                .gb_per_s()
+                .map_or(String::new(), |v| format!("  {v:9.1} GB/s"));
             println!(
-                "{:44} {:4} {:>9} {:10.4} ms  {} {:10.4} ms  ratio {:6.2}",
-                r.op, r.dtype, r.len, r.ms, r.against, r.copy_ms, ratio
+                "{:44} {:4} {:>9} {:10.4} ms  {} {:10.4} ms  ratio {:6.2}{}",
+                r.op, r.dtype, r.len, r.ms, r.against, r.copy_ms, ratio, gb_per_s
             );
         }
     }
@@ -596,161 +645,9 @@ fn shader_floor(
     rows: &mut Vec<Row>,
 ) {
     let floor = Floor::new(gpu, len, streams);
-    let reps = ((1 << 26) / len.max(1)).clamp(4, 64);
     let bytes = (len * 4) as u64;
-    let times = compare(gpu, timer, trials, reps, streams * bytes / 2, &|e| {
+    let times = compare(gpu, timer, trials, reps(len), streams * bytes / 2, &|e| {
         floor.record(e)
     });
-    rows.push(row(name, "f32", len, &times));
-}
-
-fn end_to_end(
-    gpu: &Gpu,
-    timer: &Timer,
-    trials: usize,
-    host: &[f32],
-    rows: &mut Vec<Row>,
-) -> Result<(), wgpu_relu::Error> {
-    let len = host.len();
-    let copy_bytes = len as u64 * 4;
-    let usage = wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST;
-    let src = gpu.device().create_buffer(&wgpu::BufferDescriptor {
-        label: None,
-        size: copy_bytes,
-        usage,
-        mapped_at_creation: false,
-    });
-    let dst = gpu.device().create_buffer(&wgpu::BufferDescriptor {
-        label: None,
-        size: copy_bytes,
-        usage,
-        mapped_at_creation: false,
-    });
-    let mut times = Vec::new();
-    for _ in 0..trials + 1 {
-        let copies = 3.0
-            * timer.time(gpu, 1, &|e| {
-                e.copy_buffer_to_buffer(&src, 0, &dst, 0, copy_bytes)
-            });
-        let started = Instant::now();
-        let x = gpu.upload(host)?;
-        let y = gpu.forward(&Activation::Relu, &x)?;
-        let out = gpu.download(&y)?;
-        times.push((started.elapsed().as_secs_f64() * 1e3, copies));
-        assert_eq!(out[1], 0.0);
-    }
-    rows.push(row("end_to_end_upload_relu_download", "f32", len, &times));
-
-    Ok(())
-}
-
-fn small_forward(gpu: &Gpu, host: &[f32], rows: &mut Vec<Row>) -> Result<(), wgpu_relu::Error> {
-    // Per-call overhead: a 4,096-element forward with a new output each call,
-    // against an empty submit-and-wait round trip (wall clock both). Two
-    // floors beside it, from the same rounds: an empty compute pass, and one
-    // workgroup of a kernel that does nothing. No call that runs a kernel
-    // can beat the second.
-    let device = gpu.device();
-    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-        label: Some("empty kernel"),
-        source: wgpu::ShaderSource::Wgsl(
-            "@group(0) @binding(0) var<storage, read_write> a: array<u32>;
-            @compute @workgroup_size(256)
-            fn main(@builtin(local_invocation_index) lid: u32) {
-                if lid == 0xffffffffu { a[0] = 0u; }
-            }"
-            .into(),
-        ),
-    });
-    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-        label: Some("empty kernel"),
-        layout: None,
-        module: &module,
-        entry_point: Some("main"),
-        compilation_options: Default::default(),
-        cache: None,
-    });
-    let buffer = device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("empty kernel"),
-        size: 16,
-        usage: wgpu::BufferUsages::STORAGE,
-        mapped_at_creation: false,
-    });
-    let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: Some("empty kernel"),
-        layout: &pipeline.get_bind_group_layout(0),
-        entries: &[wgpu::BindGroupEntry {
-            binding: 0,
-            resource: buffer.as_entire_binding(),
-        }],
-    });
-    let round_trip = |commands: Vec<wgpu::CommandBuffer>| {
-        let started = Instant::now();
-        gpu.queue().submit(commands);
-        device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .expect("poll");
-        started.elapsed().as_secs_f64() * 1e3
-    };
-    let pass = |dispatch: bool| {
-        let mut encoder = device.create_command_encoder(&Default::default());
-        {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            if dispatch {
-                pass.set_pipeline(&pipeline);
-                pass.set_bind_group(0, &bind_group, &[]);
-                pass.dispatch_workgroups(1, 1, 1);
-            }
-        }
-        vec![encoder.finish()]
-    };
-    let x = gpu.upload(&host[..4096])?;
-    let (mut call, mut empty_pass, mut empty_dispatch) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 0..201 {
-        let empty = round_trip(Vec::new());
-        let pass_ms = round_trip(pass(false));
-        let dispatch_ms = round_trip(pass(true));
-        let started = Instant::now();
-        let y = gpu.forward(&Activation::Relu, &x)?;
-        device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .expect("poll");
-        let call_ms = started.elapsed().as_secs_f64() * 1e3;
-        drop(y);
-        if round > 0 {
-            call.push((call_ms, empty));
-            empty_pass.push((pass_ms, empty));
-            empty_dispatch.push((dispatch_ms, empty));
-        }
-    }
-    rows.push(row(
-        "small_forward_4096_vs_empty_submit",
-        "f32",
-        4096,
-        &call,
-    ));
-    rows.push(row("small_floor_empty_pass", "-", 0, &empty_pass));
-    rows.push(row("small_floor_empty_dispatch", "-", 0, &empty_dispatch));
-
-    Ok(())
-}
-
-fn cpu_reference(rows: &mut Vec<Row>) {
-    // The CPU reference, for scale.
-    let big: Vec<f32> = (0..1 << 24).map(|i| (i % 200) as f32 - 100.0).collect();
-    let started = Instant::now();
-    let out = std::hint::black_box(cpu::relu(std::hint::black_box(&big)));
-    let cpu_ms = started.elapsed().as_secs_f64() * 1e3;
-    assert_eq!(out.len(), big.len());
-    // Against a memcpy of the same bytes on the same CPU.
-    let started = Instant::now();
-    let copied = std::hint::black_box(std::hint::black_box(&big).clone());
-    let memcpy_ms = started.elapsed().as_secs_f64() * 1e3;
-    assert_eq!(copied.len(), big.len());
-    rows.push(row(
-        "cpu_reference_relu_vs_memcpy",
-        "f32",
-        big.len(),
-        &[(cpu_ms, memcpy_ms)],
-    ));
+    rows.push(row(name, "f32", len, &times).moving((streams * bytes) as f64));
 }

@@ -18,6 +18,13 @@ const NETWORK_SHAPES: [[usize; 4]; 7] = [
     [4, 4096, 32, 32], // and channels-last with 4,096 channels
 ];
 
+/// The ops timed on each shape, as their rows name them.
+const OPS: [&str; 3] = [
+    "prelu_forward",
+    "prelu_backward_with_weight",
+    "leaky_backward",
+];
+
 /// PReLU forward, PReLU backward with the weight gradient and Leaky ReLU
 /// backward on each of [`NETWORK_SHAPES`], NCHW and channels-last (`[n, h,
 /// w, c]`, the channel axis last), each against the copy of its bytes and,
@@ -29,6 +36,15 @@ pub fn bench_shapes<T: Element>(
     rows: &mut Vec<Row>,
 ) -> Result<(), wgpu_relu::Error> {
     for [n, c, h, w] in NETWORK_SHAPES {
+        let layouts = [("nchw", vec![n, c, h, w], 1), ("nhwc", vec![n, h, w, c], 3)];
+        // Nothing made or timed for a shape `--filter` leaves out.
+        let named = |(layout, shape, _): &(&str, Vec<usize>, usize)| {
+            OPS.iter()
+                .any(|op| wanted(&format!("{layout}{shape:?}_{op}")))
+        };
+        if !layouts.iter().any(named) {
+            continue;
+        }
         let len = n * c * h * w;
         let host: Vec<T> = (0..len)
             .map(|i| T::from_f32(((i * 7919) % 2001) as f32 / 1000.0 - 1.0))
@@ -40,11 +56,10 @@ pub fn bench_shapes<T: Element>(
         let grad_w: Tensor<T> = gpu.empty(&[c])?;
         // The floors of this shape's traffic, in u32 words a stream.
         let words = (len * T::SIZE as usize).div_ceil(16) * 4;
-        let floors = [Floor::new(gpu, words, 2), Floor::new(gpu, words, 3)];
+        let floors = [2, 3].map(|streams| Floor::chosen(gpu, timer, trials, words, streams, rows));
         let leaky = Activation::LeakyRelu {
             negative_slope: 0.01,
         };
-        let layouts = [("nchw", vec![n, c, h, w], 1), ("nhwc", vec![n, h, w, c], 3)];
         for (layout, shape, axis) in layouts {
             if layout == "nhwc" && h * w == 1 {
                 continue; // the dense layer has no other layout
@@ -57,12 +72,12 @@ pub fn bench_shapes<T: Element>(
             type Rec<'a> = Box<dyn Fn(&mut wgpu::CommandEncoder) + 'a>;
             let cases: Vec<(&str, u64, Rec)> = vec![
                 (
-                    "prelu_forward",
+                    OPS[0],
                     2,
                     Box::new(|e| gpu.encode_forward(e, &prelu, &x, &y).unwrap()),
                 ),
                 (
-                    "prelu_backward_with_weight",
+                    OPS[1],
                     3,
                     Box::new(|e| {
                         gpu.encode_backward(e, &prelu, &x, &g, &y, Some(&grad_w))
@@ -70,7 +85,7 @@ pub fn bench_shapes<T: Element>(
                     }),
                 ),
                 (
-                    "leaky_backward",
+                    OPS[2],
                     3,
                     Box::new(|e| gpu.encode_backward(e, &leaky, &x, &g, &y, None).unwrap()),
                 ),
@@ -81,13 +96,14 @@ pub fn bench_shapes<T: Element>(
                     continue;
                 }
                 let copy_bytes = (streams * len as u64 * T::SIZE / 2).next_multiple_of(4);
+                let bytes = (streams * len as u64 * T::SIZE) as f64;
                 let times = compare(gpu, timer, trials, 4, copy_bytes, &*record);
-                rows.push(row(&name, T::NAME, len, &times));
+                rows.push(row(&name, T::NAME, len, &times).moving(bytes));
                 let floor = &floors[streams as usize - 2];
                 let times = alternate(gpu, timer, trials, 4, &*record, &|e| floor.record(e));
                 rows.push(Row {
-                    against: format!("shader_floor_{streams}_streams"),
-                    ..row(&name, T::NAME, len, &times)
+                    against: floor.name(),
+                    ..row(&name, T::NAME, len, &times).moving(bytes)
                 });
             }
         }
