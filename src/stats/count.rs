@@ -96,6 +96,17 @@ pub(crate) fn plan(layout: Layout) -> Plan {
     }
 }
 
+/// The 1024-element segments of a block each invocation of `count_runs`
+/// walks side by side (SEGMENTS in count.wgsl): all eight on a software
+/// rasteriser, so that it loads each of the block's words once; one on a
+/// GPU, where the loads are cheap and the parallelism is not.
+fn runs_segments(cpu_adapter: bool) -> u32 {
+    match cpu_adapter {
+        true => 8,
+        false => 1,
+    }
+}
+
 fn gcd(a: u64, b: u64) -> u64 {
     match b {
         0 => a,
@@ -162,9 +173,10 @@ impl<'a> Counter<'a> {
         let groups = blocks.div_ceil(blocks_per);
         let Layout { channels, inner } = self.layout;
         let period = channels as u64 * inner as u64;
+        let segments = runs_segments(engine.cpu_adapter());
         let (entry, invocations) = match self.plan.kernel {
             Kernel::Periodic => ("count_periodic", (period / 4).max(1) * groups),
-            Kernel::Runs => ("count_runs", len.div_ceil(1024)),
+            Kernel::Runs => ("count_runs", len.div_ceil(1024 * u64::from(segments))),
             Kernel::Windows => {
                 // Each class's windows 255 an invocation.
                 let classes = u64::from(self.plan.classes);
@@ -180,7 +192,10 @@ impl<'a> Counter<'a> {
             module: &MODULE,
             entry,
             bindings: vec![BITS, TOTALS, BITS4],
-            constants: Vec::new(),
+            constants: match self.plan.kernel {
+                Kernel::Runs => vec![("SEGMENTS", f64::from(segments))],
+                _ => Vec::new(),
+            },
         };
         let kernel = engine.kernel(&spec, Dtype::F32)?;
         let Some(grid) = engine.grid(invocations.div_ceil(u64::from(WORKGROUP_SIZE)))? else {
@@ -228,6 +243,40 @@ impl<'a> Counter<'a> {
 mod tests {
     use super::*;
     use std::mem::offset_of;
+
+    /// `count_runs` walks eight segments an invocation on a software
+    /// rasteriser and one on a GPU: both give the reference's counts, on
+    /// runs that cross blocks and segments, odd runs, and a chunk that
+    /// ends inside a block.
+    #[test]
+    fn runs_count_alike_on_both_kinds_of_adapter() {
+        use crate::{cpu, Activation, ForwardOut, Gpu};
+        let one = Gpu::new().unwrap();
+        let other = one.with_engine_changed(|e| e.set_cpu_adapter(!one.engine().cpu_adapter()));
+        let shapes: [(&[usize], usize); 4] = [
+            (&[3, 5, 9000], 1),
+            (&[7, 3, 49], 1),
+            (&[2, 2, 20001], 1),
+            (&[37, 300], 0),
+        ];
+        for (shape, axis) in shapes {
+            let len: usize = shape.iter().product();
+            let x: Vec<f32> = (0..len)
+                .map(|i| (i * 7919 % 2003) as f32 - 1001.0)
+                .collect();
+            let expected = cpu::active_counts(&x, shape, axis).unwrap();
+            for gpu in [&one, &other] {
+                let monitor = gpu.activity_monitor(shape[axis], axis).unwrap();
+                let xt = gpu.upload(&x).unwrap().reshape(shape).unwrap();
+                let y = gpu.empty(shape).unwrap();
+                let out = ForwardOut::write(&y).with_stats(&monitor);
+                gpu.forward_into(&Activation::Relu, &xt, out).unwrap();
+                let stats = gpu.read_activity(&monitor).unwrap();
+                let kind = gpu.engine().cpu_adapter();
+                assert_eq!(stats.active, expected, "{shape:?}, CPU adapter: {kind}");
+            }
+        }
+    }
 
     /// The count kernel each layout class gets.
     #[test]

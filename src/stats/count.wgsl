@@ -74,10 +74,15 @@ fn words4(b: u32, l: u32, words: u32) -> vec4<u32> {
 // Window i of segment k of block b: its 32 elements' bits in element
 // order, nibble k of words 8i..8i + 7.
 fn window_bits(b: u32, k: u32, i: u32, words: u32) -> u32 {
+    return nibbles(words4(b, 8u * i, words), words4(b, 8u * i + 4u, words), k);
+}
+
+// Nibble k of eight words, the first four `lo`, in their order.
+fn nibbles(lo4: vec4<u32>, hi4: vec4<u32>, k: u32) -> u32 {
     let shift = vec4<u32>(4u * k);
     let place = vec4<u32>(0u, 4u, 8u, 12u);
-    let lo = ((words4(b, 8u * i, words) >> shift) & vec4<u32>(0xfu)) << place;
-    let hi = ((words4(b, 8u * i + 4u, words) >> shift) & vec4<u32>(0xfu)) << (place + vec4<u32>(16u));
+    let lo = ((lo4 >> shift) & vec4<u32>(0xfu)) << place;
+    let hi = ((hi4 >> shift) & vec4<u32>(0xfu)) << (place + vec4<u32>(16u));
     return lo.x | lo.y | lo.z | lo.w | hi.x | hi.y | hi.z | hi.w;
 }
 
@@ -116,44 +121,68 @@ fn count_periodic(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocatio
 }
 
 // Runs of at least 32 elements (NCHW, a dense layer along axis 0): an
-// invocation walks one 1024-element segment of a block in order, 32
-// elements at a time (nibble k of eight words: one window), and adds a
-// run's count where the run ends; a run of 32 or more ends at most once
-// in a window.
+// invocation walks SEGMENTS consecutive 1024-element segments of one block
+// side by side, each in order, 32 elements at a time (nibble k of eight
+// words: one window), and adds a run's count where the run ends; a run of
+// 32 or more ends at most once in a window. SEGMENTS: 8 on a software
+// rasteriser, which then loads each of the block's words once where one
+// segment an invocation loaded them eight times, once for each nibble (a
+// load costs it far more than the bit arithmetic); 1 on a GPU, for the
+// parallelism.
+override SEGMENTS: u32 = 1u;
+
 @compute @workgroup_size(WG)
 fn count_runs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let t = invocation(wg, lid);
-    let b = t / 8u;
-    let k = t % 8u;
-    let e0 = b * 8192u + k * 1024u;
-    if e0 >= params.len {
+    let first = t * SEGMENTS;
+    let b = first / 8u;
+    let k0 = first % 8u;
+    if b * 8192u + k0 * 1024u >= params.len {
         return;
     }
     add_seen(t);
     let inner = params.inner;
-    let g = params.phase + e0;
-    let run = div_by(g, params.inner_div);
-    var offset = g - run * inner;
-    var c = run - div_by(run, params.channels_div) * params.channels;
-    var n = 0u;
+    // Each segment's windows (none past the chunk), and where it is: the
+    // offset in the current run, its channel, and its count so far.
+    var windows: array<u32, 8>;
+    var offset: array<u32, 8>;
+    var c: array<u32, 8>;
+    var n: array<u32, 8>;
+    for (var s = 0u; s < SEGMENTS; s++) {
+        let e0 = b * 8192u + (k0 + s) * 1024u;
+        windows[s] = (min(1024u, params.len - min(params.len, e0)) + 31u) / 32u;
+        let g = params.phase + e0;
+        let run = div_by(g, params.inner_div);
+        offset[s] = g - run * inner;
+        c[s] = run - div_by(run, params.channels_div) * params.channels;
+        n[s] = 0u;
+    }
     let words = words_of_block(b);
-    let windows = (min(1024u, params.len - e0) + 31u) / 32u;
-    for (var i = 0u; i < windows; i++) {
-        let window = window_bits(b, k, i, words);
-        // Elements left in the current run: at least 1.
-        let left = inner - offset;
-        if left > 32u {
-            n += countOneBits(window);
-            offset += 32u;
-        } else {
-            let whole = left == 32u;
-            add_active(c, n + countOneBits(select(window & ((1u << left) - 1u), window, whole)));
-            c = select(c + 1u, 0u, c + 1u == params.channels);
-            n = select(countOneBits(window >> left), 0u, whole);
-            offset = 32u - left;
+    // The first segment has the most windows.
+    for (var i = 0u; i < windows[0]; i++) {
+        let lo = words4(b, 8u * i, words);
+        let hi = words4(b, 8u * i + 4u, words);
+        for (var s = 0u; s < SEGMENTS; s++) {
+            if i < windows[s] {
+                let window = nibbles(lo, hi, k0 + s);
+                // Elements left in the current run: at least 1.
+                let left = inner - offset[s];
+                if left > 32u {
+                    n[s] += countOneBits(window);
+                    offset[s] += 32u;
+                } else {
+                    let whole = left == 32u;
+                    add_active(c[s], n[s] + countOneBits(select(window & ((1u << left) - 1u), window, whole)));
+                    c[s] = select(c[s] + 1u, 0u, c[s] + 1u == params.channels);
+                    n[s] = select(countOneBits(window >> left), 0u, whole);
+                    offset[s] = 32u - left;
+                }
+            }
         }
     }
-    add_active(c, n);
+    for (var s = 0u; s < SEGMENTS; s++) {
+        add_active(c[s], n[s]);
+    }
 }
 
 // Short runs whose pattern does not repeat within a segment (channels-last
