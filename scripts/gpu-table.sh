@@ -14,6 +14,7 @@ packed=${1:?the folder scripts/gpu-binaries.sh filled}/binaries.tar.xz
 out=${2:?a folder for the results}
 mkdir -p "$out"
 dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
 tar -xJf "$packed" -C "$dir"
 export WGPU_BACKEND=${WGPU_BACKEND:-vulkan}
 
