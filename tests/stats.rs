@@ -279,10 +279,11 @@ fn counts_on(gpu: &Gpu, len: usize) {
     let mut rng = Rng::new(&format!("counts_on_{len}"));
     let x = rng.values(len);
     for shape in [
-        vec![len / 9, 9],       // channels-last, 9: the per-channel kernel
-        vec![2, 4, len / 8],    // long runs
-        vec![len / 64, 16, 4],  // period 64
-        vec![len / 1000, 1000], // a dense layer of 1000 units
+        vec![len / 9, 9],           // channels-last, 9: the word kernel
+        vec![2, 4, len / 8],        // long runs
+        vec![len / 64, 16, 4],      // period 64
+        vec![len / 1000, 1000],     // a dense layer of 1000 units
+        vec![len / 70_001, 70_001], // the window kernel's long period
     ] {
         let n: usize = shape.iter().product();
         let expected = cpu::active_counts(&x[..n], &shape, 1).unwrap();

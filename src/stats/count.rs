@@ -33,17 +33,27 @@ pub(crate) enum Kernel {
     /// axis 0): an invocation walks a 1024-element segment in order and
     /// adds each run's count where it ends, 32 elements at a time.
     Runs,
-    /// Runs shorter than that whose period does not divide 1024 but is at
-    /// most [`WINDOWS_MAX_PERIOD`] (channels-last with 3, 37, 96 or 1,000
-    /// channels, short odd runs): the 32-element windows that are a whole
-    /// number of periods apart share a channel pattern, and an invocation
-    /// adds up to 255 of one class in bit planes.
+    /// Runs shorter than that whose period does not divide 1024 and has
+    /// at most [`WORDS_MAX_CLASSES`] word classes, period / gcd(period, 4)
+    /// (channels-last with 3, 37, 96 or 1,000 channels, short odd runs):
+    /// the words whose first elements lie a whole number of periods apart
+    /// share a channel pattern for all 32 bits, and an invocation adds up
+    /// to 255 words of one class, each loaded once, in bit planes.
+    Words,
+    /// Short runs of a longer period, up to [`WINDOWS_MAX_PERIOD`]: the
+    /// 32-element windows (a nibble of eight words) that are a whole number
+    /// of periods apart share a channel pattern, and an invocation adds up
+    /// to 255 of one class in bit planes.
     Windows,
     /// Anything else (short runs of a longer period: channels-last with
     /// more than a million channels): an invocation tests one channel's
     /// elements over several blocks.
     Channels,
 }
+
+/// The most word classes [`Kernel::Words`] takes: its modular steps
+/// multiply two numbers below it in 32 bits.
+const WORDS_MAX_CLASSES: u64 = 1 << 16;
 
 /// The longest period [`Kernel::Windows`] takes (its window classes, one
 /// per period / gcd(period, 32), number at most this many, and the kernel's
@@ -54,7 +64,8 @@ const WINDOWS_MAX_PERIOD: u64 = 1 << 20;
 const RUNS_MIN: usize = 32;
 
 /// The count pass of a layout: its kernel, the blocks each invocation of
-/// `Periodic` and `Channels` takes, and the window classes of `Windows`.
+/// `Periodic`, `Words` and `Channels` takes, and the word classes of
+/// `Words` or the window classes of `Windows`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Plan {
     pub(crate) kernel: Kernel,
@@ -63,8 +74,10 @@ pub(crate) struct Plan {
 }
 
 /// The count pass for `layout`: a pure function, its classes pinned by a
-/// unit test. The kernels that add once per invocation take enough blocks
-/// that an invocation reads about 64 words (or tests 64 elements) first.
+/// unit test. `Periodic` and `Channels`, which add once per invocation,
+/// take enough blocks that an invocation reads about 64 words (or tests 64
+/// elements) first; `Words`, which adds once per bit, as many as its bit
+/// planes count.
 pub(crate) fn plan(layout: Layout) -> Plan {
     let period = layout.channels as u64 * layout.inner as u64;
     if 1024 % period == 0 {
@@ -80,6 +93,15 @@ pub(crate) fn plan(layout: Layout) -> Plan {
             kernel: Kernel::Runs,
             blocks_per: 1,
             classes: 1,
+        }
+    } else if period / gcd(period, 4) <= WORDS_MAX_CLASSES {
+        // As many blocks as keep an invocation's words (at most
+        // ceil(256 / classes) a block) within its planes' 255.
+        let classes = period / gcd(period, 4);
+        Plan {
+            kernel: Kernel::Words,
+            blocks_per: (255 / 256u64.div_ceil(classes)) as u32,
+            classes: classes as u32,
         }
     } else if period <= WINDOWS_MAX_PERIOD {
         Plan {
@@ -130,7 +152,48 @@ struct Params {
     classes: u32,
     inner_div: [u32; 2],
     channels_div: [u32; 2],
-    pad2: [u32; 2],
+    inverse: u32,
+    base: u32,
+    drift: u32,
+    spread: u32,
+    pad: [u32; 2],
+}
+
+/// The modular steps of `count_words` for a chunk whose first element is
+/// `phase` into the period: word l of block b is of class q when
+/// (phase + 8192b + 4l) mod period = spread q, that is
+/// l = (inverse q + base - drift b) mod classes. Chunks of the forward
+/// with statistics start on a block, so `phase` is a multiple of
+/// 8192 modulo the period, and of `spread`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct WordSteps {
+    inverse: u32,
+    base: u32,
+    drift: u32,
+    spread: u32,
+}
+
+impl WordSteps {
+    fn new(period: u64, phase: u64) -> Self {
+        let spread = gcd(period, 4);
+        let classes = period / spread;
+        // 4 / spread is 1, 2 or 4 and prime to classes (odd where it is
+        // not 1): its inverse is (1 + m classes) / (4 / spread) for the m
+        // below 4 / spread that divides.
+        let step = 4 / spread;
+        let inverse = (0..step)
+            .map(|m| 1 + m * classes)
+            .find(|n| n % step == 0)
+            .map_or(0, |n| n / step)
+            % classes;
+        let times = |a: u64, b: u64| a * b % classes;
+        WordSteps {
+            inverse: inverse as u32,
+            base: times(inverse, classes - phase / spread % classes) as u32,
+            drift: times(inverse, MASK_BLOCK / spread % classes) as u32,
+            spread: spread as u32,
+        }
+    }
 }
 
 const BITS: u32 = 1;
@@ -166,6 +229,7 @@ impl<'a> Counter<'a> {
         start: u64,
         len: u64,
     ) -> Result<Vec<Prepared>> {
+        debug_assert_eq!(start % MASK_BLOCK, 0, "chunks start on a block");
         let blocks = len.div_ceil(MASK_BLOCK);
         // (At most the chunk's blocks, so that the kernels' element
         // indices stay in u32.)
@@ -177,6 +241,7 @@ impl<'a> Counter<'a> {
         let (entry, invocations) = match self.plan.kernel {
             Kernel::Periodic => ("count_periodic", (period / 4).max(1) * groups),
             Kernel::Runs => ("count_runs", len.div_ceil(1024 * u64::from(segments))),
+            Kernel::Words => ("count_words", u64::from(self.plan.classes) * groups),
             Kernel::Windows => {
                 // Each class's windows 255 an invocation.
                 let classes = u64::from(self.plan.classes);
@@ -201,6 +266,10 @@ impl<'a> Counter<'a> {
         let Some(grid) = engine.grid(invocations.div_ceil(u64::from(WORKGROUP_SIZE)))? else {
             return Ok(Vec::new());
         };
+        let steps = match self.plan.kernel {
+            Kernel::Words => WordSteps::new(period, start % period),
+            _ => WordSteps::default(),
+        };
         let params = Params {
             len: len as u32,
             words: mask_words(len) as u32,
@@ -214,6 +283,10 @@ impl<'a> Counter<'a> {
             groups_y: grid.y,
             inner_div: crate::divisor::pack(inner as u32),
             channels_div: crate::divisor::pack(channels as u32),
+            inverse: steps.inverse,
+            base: steps.base,
+            drift: steps.drift,
+            spread: steps.spread,
             ..Params::default()
         };
         // Rounded up to whole vec4s (the scratch's size is a power of two
@@ -289,20 +362,24 @@ mod tests {
             plan(layout).kernel
         };
         use Kernel::*;
-        let cases: [(&[usize], usize, Kernel); 13] = [
-            (&[80, 64, 56, 56], 1, Runs),      // batched NCHW, runs of 3136
-            (&[80, 256, 28, 28], 1, Runs),     // runs of 784
-            (&[640, 512, 7, 7], 1, Runs),      // runs of 49, odd
-            (&[50, 37, 99, 91], 1, Runs),      // odd everything
-            (&[1, 64, 262_144], 1, Runs),      // one image
-            (&[256, 256, 256], 0, Runs),       // axis 0
-            (&[262_144, 64], 1, Periodic),     // channels-last, 64 | 1024
-            (&[16_384, 1024], 1, Periodic),    // a dense layer
-            (&[8, 4, 16, 16], 1, Periodic),    // NCHW whose period is 1024
-            (&[111, 224, 224, 3], 3, Windows), // channels-last, 3
-            (&[50, 99, 91, 37], 3, Windows),   // channels-last, 37
-            (&[4096, 3, 7], 1, Windows),       // short odd runs
-            (&[8, 2_000_000], 1, Channels),    // a period past a million
+        let cases: [(&[usize], usize, Kernel); 17] = [
+            (&[80, 64, 56, 56], 1, Runs),    // batched NCHW, runs of 3136
+            (&[80, 256, 28, 28], 1, Runs),   // runs of 784
+            (&[640, 512, 7, 7], 1, Runs),    // runs of 49, odd
+            (&[50, 37, 99, 91], 1, Runs),    // odd everything
+            (&[1, 64, 262_144], 1, Runs),    // one image
+            (&[256, 256, 256], 0, Runs),     // axis 0
+            (&[262_144, 64], 1, Periodic),   // channels-last, 64 | 1024
+            (&[16_384, 1024], 1, Periodic),  // a dense layer
+            (&[8, 4, 16, 16], 1, Periodic),  // NCHW whose period is 1024
+            (&[111, 224, 224, 3], 3, Words), // channels-last, 3
+            (&[50, 99, 91, 37], 3, Words),   // channels-last, 37
+            (&[4096, 3, 7], 1, Words),       // short odd runs
+            (&[64, 1000], 1, Words),         // a dense layer of 1000 units
+            (&[8, 262_144], 1, Words),       // 65,536 word classes
+            (&[8, 262_148], 1, Windows),     // 65,537 word classes
+            (&[1 << 17, 8], 0, Windows),     // a period of 2^20, runs of 8
+            (&[8, 2_000_000], 1, Channels),  // a period past a million
         ];
         for (shape, axis, expected) in cases {
             assert_eq!(kernel(shape, axis), expected, "{shape:?} along {axis}");
@@ -311,11 +388,46 @@ mod tests {
         let layout = |channels, inner| Layout { channels, inner };
         assert_eq!(plan(layout(64, 1)).blocks_per, 4);
         assert_eq!(plan(layout(1024, 1)).blocks_per, 64);
-        // Windows a whole number of periods apart: period / gcd(period, 32).
+        // Words a whole number of periods apart: period / gcd(period, 4),
+        // as many blocks as keep an invocation within 255 words.
         assert_eq!(plan(layout(37, 1)).classes, 37);
-        assert_eq!(plan(layout(96, 1)).classes, 3);
+        assert_eq!(plan(layout(37, 1)).blocks_per, 255 / 7);
+        assert_eq!(plan(layout(96, 1)).classes, 24);
         assert_eq!(plan(layout(3, 2)).classes, 3);
+        assert_eq!(plan(layout(3, 2)).blocks_per, 255 / 86);
+        assert_eq!(plan(layout(262_144, 1)).blocks_per, 255);
+        // Windows: period / gcd(period, 32).
+        assert_eq!(plan(layout(262_148, 1)).classes, 65_537);
+        assert_eq!(plan(layout(999_999, 1)).classes, 999_999);
         assert_eq!(plan(layout(2_000_000, 1)).blocks_per, 15_625);
+    }
+
+    /// The modular steps find every word of a class, and only those: for
+    /// each period class, phase and block, word l is of class q exactly
+    /// when l = (inverse q + base - drift b) mod classes.
+    #[test]
+    fn word_steps_find_each_class_of_words() {
+        for period in [3u64, 6, 9, 10, 37, 96, 1000, 4098, 65_535, 262_144] {
+            let classes = period / gcd(period, 4);
+            for start in [0, 1, 2, 3, 1000].map(|k| k * MASK_BLOCK) {
+                let phase = start % period;
+                let s = WordSteps::new(period, phase);
+                let (inverse, base, drift) = (s.inverse as u64, s.base as u64, s.drift as u64);
+                for b in [0u64, 1, 2, 7, 255] {
+                    for l in 0..256u64 {
+                        let key = (phase + MASK_BLOCK * b + 4 * l) % period;
+                        assert_eq!(key % s.spread as u64, 0);
+                        let q = key / s.spread as u64;
+                        let first = (inverse * q + base + classes - drift * b % classes) % classes;
+                        assert_eq!(
+                            l % classes,
+                            first,
+                            "period {period}, phase {phase}, block {b}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
@@ -336,6 +448,10 @@ mod tests {
                 ("classes", offset_of!(Params, classes)),
                 ("inner_div", offset_of!(Params, inner_div)),
                 ("channels_div", offset_of!(Params, channels_div)),
+                ("inverse", offset_of!(Params, inverse)),
+                ("base", offset_of!(Params, base)),
+                ("drift", offset_of!(Params, drift)),
+                ("spread", offset_of!(Params, spread)),
             ],
             std::mem::size_of::<Params>(),
         );

@@ -3,7 +3,7 @@
 // elements of every channel, and the elements seen. The channel of the
 // chunk's element e is ((phase + e) / inner) % channels. Totals are u64s
 // as two words, added to with integer atomics: exact, and the same
-// whatever order the invocations run in. Four kernels, one per layout
+// whatever order the invocations run in. Five kernels, one per layout
 // class (src/stats/count.rs chooses): each adds as few times as its class
 // allows.
 
@@ -17,10 +17,16 @@ struct Params {
     blocks_per: u32,    // blocks per invocation (count_periodic, count_channels)
     groups_x: u32,
     groups_y: u32,
-    classes: u32,       // window classes (count_windows)
+    classes: u32,       // word or window classes (count_words, count_windows)
     inner_div: vec2<u32>,    // inner and channels packed for `div_by`
     channels_div: vec2<u32>,
-    pad2: vec2<u32>,
+    // count_words: where a class's words lie in a block (src/stats/count.rs)
+    inverse: u32,       // the inverse of 4 / gcd(period, 4), mod classes
+    base: u32,          // class 0's first word in block 0
+    drift: u32,         // how far that word moves back from block to block
+    spread: u32,        // gcd(period, 4): the classes' first elements apart
+    pad0: u32,
+    pad1: u32,
 }
 
 override WG: u32 = 256u;
@@ -186,8 +192,61 @@ fn count_runs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
 }
 
 // Short runs whose pattern does not repeat within a segment (channels-last
-// with a channel count that does not divide 1024, short odd runs): the
-// 32-element windows (nibble k of eight words, as count_runs reads them)
+// with 3, 37 or 1,000 channels, short odd runs), of a period P whose word
+// classes number at most 65,536. Bit 4k + j of word l of block b is element
+// 8192b + 1024k + 4l + j, so every word whose first element, phase + 8192b
+// + 4l, is the same modulo P has one channel pattern for all of its 32
+// bits: there are `classes` = P / gcd(P, 4) such word classes. An
+// invocation takes one class over blocks_per blocks, loading each of its
+// words once (about 256 / classes a block, found by modular steps the host
+// prepares), and adds the words bit by bit into eight bit planes (a counter
+// of 0..255 for each of the 32 bits), then adds each bit's count to its
+// channel.
+@compute @workgroup_size(WG)
+fn count_words(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let t = invocation(wg, lid);
+    let classes = params.classes;
+    let q = t % classes;
+    let first = (t / classes) * params.blocks_per;
+    if first >= params.blocks {
+        return;
+    }
+    add_seen(t);
+    let last = min(first + params.blocks_per, params.blocks);
+    // The class's first word in block `first`: (inverse q + base - drift
+    // first) mod classes. Every factor is below classes <= 2^16, so each
+    // product fits 32 bits.
+    let ahead = (params.inverse * q + params.base) % classes;
+    let back = (params.drift * (first % classes)) % classes;
+    var l0 = select(ahead - back, ahead + classes - back, ahead < back);
+    var planes: array<u32, 8>;
+    for (var b = first; b < last; b++) {
+        let words = words_of_block(b);
+        for (var l = l0; l < words; l += classes) {
+            var carry = word(b, l);
+            for (var p = 0u; p < 8u; p++) {
+                let next = planes[p] & carry;
+                planes[p] ^= carry;
+                carry = next;
+            }
+        }
+        l0 = select(l0 - params.drift, l0 + classes - params.drift, l0 < params.drift);
+    }
+    // Bit 4k + j of the class's words is the element spread q + 1024k + j
+    // of the tensor's period, modulo P (below 2^18 + 2^13).
+    let g = params.spread * q;
+    for (var i = 0u; i < 32u; i++) {
+        var n = 0u;
+        for (var p = 0u; p < 8u; p++) {
+            n |= ((planes[p] >> i) & 1u) << p;
+        }
+        let run = div_by(g + 1024u * (i / 4u) + i % 4u, params.inner_div);
+        add_active(run - div_by(run, params.channels_div) * params.channels, n);
+    }
+}
+
+// Short runs of a longer period (up to 2^20; more than 2^16 word classes):
+// the 32-element windows (nibble k of eight words, as count_runs reads them)
 // whose first elements lie a whole number of periods apart share one
 // channel pattern, and `classes` = period / gcd(period, 32) windows apart
 // they do. An invocation takes up to 255 windows of one class and adds
