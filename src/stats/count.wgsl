@@ -193,7 +193,7 @@ fn count_runs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
 
 // Short runs whose pattern does not repeat within a segment (channels-last
 // with 3, 37 or 1,000 channels, short odd runs), of a period P whose word
-// classes number at most 65,536. Bit 4k + j of word l of block b is element
+// classes number at most 256. Bit 4k + j of word l of block b is element
 // 8192b + 1024k + 4l + j, so every word whose first element, phase + 8192b
 // + 4l, is the same modulo P has one channel pattern for all of its 32
 // bits: there are `classes` = P / gcd(P, 4) such word classes. An
@@ -214,7 +214,7 @@ fn count_words(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
     add_seen(t);
     let last = min(first + params.blocks_per, params.blocks);
     // The class's first word in block `first`: (inverse q + base - drift
-    // first) mod classes. Every factor is below classes <= 2^16, so each
+    // first) mod classes. Every factor is below classes <= 256, so each
     // product fits 32 bits.
     let ahead = (params.inverse * q + params.base) % classes;
     let back = (params.drift * (first % classes)) % classes;
@@ -245,7 +245,7 @@ fn count_words(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
     }
 }
 
-// Short runs of a longer period (up to 2^20; more than 2^16 word classes):
+// Short runs of a longer period (up to 2^20; more than 256 word classes):
 // the 32-element windows (nibble k of eight words, as count_runs reads them)
 // whose first elements lie a whole number of periods apart share one
 // channel pattern, and `classes` = period / gcd(period, 32) windows apart
