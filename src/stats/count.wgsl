@@ -97,6 +97,38 @@ fn words_of_block(b: u32) -> u32 {
     return min(256u, params.words - b * 256u);
 }
 
+// The class an invocation counts and its blocks, `blocks_per` of them
+// from (t / classes) * blocks_per; none (first == last) past the chunk's.
+struct ClassBlocks {
+    q: u32,
+    first: u32,
+    last: u32,
+}
+
+fn class_blocks(t: u32, classes: u32) -> ClassBlocks {
+    let first = min((t / classes) * params.blocks_per, params.blocks);
+    return ClassBlocks(t % classes, first, min(first + params.blocks_per, params.blocks));
+}
+
+// Eight bit planes: bit i of plane p is bit p of the count of bit i of
+// the words added so far (0..255 each).
+fn add_to_planes(planes: ptr<function, array<u32, 8>>, bits: u32) {
+    var carry = bits;
+    for (var p = 0u; p < 8u; p++) {
+        let next = (*planes)[p] & carry;
+        (*planes)[p] ^= carry;
+        carry = next;
+    }
+}
+
+fn count_of_bit(planes: ptr<function, array<u32, 8>>, i: u32) -> u32 {
+    var n = 0u;
+    for (var p = 0u; p < 8u; p++) {
+        n |= (((*planes)[p] >> i) & 1u) << p;
+    }
+    return n;
+}
+
 // channels * inner divides 1024, so every block's 1024-element segments
 // share one channel pattern, and the words whose index is the same modulo
 // period / 4 share one: bit 4k + j of word l is channel
@@ -106,16 +138,15 @@ fn words_of_block(b: u32) -> u32 {
 fn count_periodic(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let t = invocation(wg, lid);
     let classes = max(params.channels * params.inner / 4u, 1u);
-    let q = t % classes;
-    let first = (t / classes) * params.blocks_per;
-    if first >= params.blocks {
+    let c = class_blocks(t, classes);
+    if c.first == c.last {
         return;
     }
     add_seen(t);
-    let last = min(first + params.blocks_per, params.blocks);
+    let q = c.q;
     let lane_bits = vec4<u32>(0x11111111u) << vec4<u32>(0u, 1u, 2u, 3u);
     var lanes = vec4<u32>(0u);
-    for (var b = first; b < last; b++) {
+    for (var b = c.first; b < c.last; b++) {
         let words = words_of_block(b);
         for (var l = q; l < words; l += classes) {
             lanes += countOneBits(vec4<u32>(word(b, l)) & lane_bits);
@@ -206,29 +237,23 @@ fn count_runs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
 fn count_words(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let t = invocation(wg, lid);
     let classes = params.classes;
-    let q = t % classes;
-    let first = (t / classes) * params.blocks_per;
-    if first >= params.blocks {
+    let c = class_blocks(t, classes);
+    if c.first == c.last {
         return;
     }
     add_seen(t);
-    let last = min(first + params.blocks_per, params.blocks);
+    let q = c.q;
     // The class's first word in block `first`: (inverse q + base - drift
     // first) mod classes. Every factor is below classes <= 256, so each
     // product fits 32 bits.
     let ahead = (params.inverse * q + params.base) % classes;
-    let back = (params.drift * (first % classes)) % classes;
+    let back = (params.drift * (c.first % classes)) % classes;
     var l0 = select(ahead - back, ahead + classes - back, ahead < back);
     var planes: array<u32, 8>;
-    for (var b = first; b < last; b++) {
+    for (var b = c.first; b < c.last; b++) {
         let words = words_of_block(b);
         for (var l = l0; l < words; l += classes) {
-            var carry = word(b, l);
-            for (var p = 0u; p < 8u; p++) {
-                let next = planes[p] & carry;
-                planes[p] ^= carry;
-                carry = next;
-            }
+            add_to_planes(&planes, word(b, l));
         }
         l0 = select(l0 - params.drift, l0 + classes - params.drift, l0 < params.drift);
     }
@@ -236,12 +261,8 @@ fn count_words(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
     // of the tensor's period, modulo P (below 2^18 + 2^13).
     let g = params.spread * q;
     for (var i = 0u; i < 32u; i++) {
-        var n = 0u;
-        for (var p = 0u; p < 8u; p++) {
-            n |= ((planes[p] >> i) & 1u) << p;
-        }
         let run = div_by(g + 1024u * (i / 4u) + i % 4u, params.inner_div);
-        add_active(run - div_by(run, params.channels_div) * params.channels, n);
+        add_active(run - div_by(run, params.channels_div) * params.channels, count_of_bit(&planes, i));
     }
 }
 
@@ -271,23 +292,14 @@ fn count_windows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
         }
         let b = w / 256u;
         let words = words_of_block(b);
-        var carry = window_bits(b, (w % 256u) / 32u, w % 32u, words);
-        for (var p = 0u; p < 8u; p++) {
-            let next = planes[p] & carry;
-            planes[p] ^= carry;
-            carry = next;
-        }
+        add_to_planes(&planes, window_bits(b, (w % 256u) / 32u, w % 32u, words));
     }
     // Bit j of every window of the class is the element phase + 32q + j of
     // the tensor's period (the host keeps these below 2^30).
     let g = params.phase + 32u * q;
     for (var j = 0u; j < 32u; j++) {
-        var n = 0u;
-        for (var p = 0u; p < 8u; p++) {
-            n |= ((planes[p] >> j) & 1u) << p;
-        }
         let run = div_by(g + j, params.inner_div);
-        add_active(run - div_by(run, params.channels_div) * params.channels, n);
+        add_active(run - div_by(run, params.channels_div) * params.channels, count_of_bit(&planes, j));
     }
 }
 
@@ -298,16 +310,16 @@ fn count_windows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
 @compute @workgroup_size(WG)
 fn count_channels(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let t = invocation(wg, lid);
-    let c = t % params.channels;
-    let first = (t / params.channels) * params.blocks_per;
-    if first >= params.blocks {
+    let blocks = class_blocks(t, params.channels);
+    if blocks.first == blocks.last {
         return;
     }
     add_seen(t);
+    let c = blocks.q;
     let inner = params.inner;
     // The elements of the invocation's blocks, in the tensor's period.
-    let g_first = params.phase + first * 8192u;
-    let g_end = params.phase + min((first + params.blocks_per) * 8192u, params.len);
+    let g_first = params.phase + blocks.first * 8192u;
+    let g_end = params.phase + min(blocks.last * 8192u, params.len);
     // The first run of channel c that ends in them.
     let r0 = div_by(g_first, params.inner_div);
     let c0 = r0 - div_by(r0, params.channels_div) * params.channels;
