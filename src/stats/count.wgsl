@@ -14,7 +14,7 @@ struct Params {
     channels: u32,
     inner: u32,         // elements of a channel run
     phase: u32,         // the chunk's first element, mod channels * inner
-    blocks_per: u32,    // blocks per invocation (count_periodic, count_channels)
+    blocks_per: u32,    // blocks per invocation (count_periodic, count_words, count_channels)
     groups_x: u32,
     groups_y: u32,
     classes: u32,       // word or window classes (count_words, count_windows)
@@ -243,8 +243,8 @@ fn count_words(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
     }
     add_seen(t);
     let q = c.q;
-    // The class's first word in block `first`: (inverse q + base - drift
-    // first) mod classes. Every factor is below classes <= 256, so each
+    // The class's first word in its first block b: (inverse q + base -
+    // drift b) mod classes. Every factor is below classes <= 256, so each
     // product fits 32 bits.
     let ahead = (params.inverse * q + params.base) % classes;
     let back = (params.drift * (c.first % classes)) % classes;
@@ -258,7 +258,7 @@ fn count_words(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
         l0 = select(l0 - params.drift, l0 + classes - params.drift, l0 < params.drift);
     }
     // Bit 4k + j of the class's words is the element spread q + 1024k + j
-    // of the tensor's period, modulo P (below 2^18 + 2^13).
+    // of the tensor's period, modulo P (below 2^14).
     let g = params.spread * q;
     for (var i = 0u; i < 32u; i++) {
         let run = div_by(g + 1024u * (i / 4u) + i % 4u, params.inner_div);
