@@ -300,23 +300,28 @@ fn counts_on(gpu: &Gpu, len: usize) {
     }
 }
 
-/// A channels-last layout with more channels than the window kernel takes
-/// (a period past a million): the per-channel kernel, at two offsets.
+/// Channels-last layouts with more channels than the window kernel takes
+/// (a period past a million, or past its window classes): the
+/// per-channel kernel, at two offsets.
 #[test]
 fn counts_of_a_period_past_a_million() {
     let gpu = gpu();
     let mut rng = Rng::new("counts_of_a_period_past_a_million");
-    let shape = [3, (1 << 20) + 1];
-    let x = rng.values(shape[0] * shape[1]);
-    let expected = cpu::active_counts(&x, &shape, 1).unwrap();
-    for offset in [0, 1] {
-        let monitor = gpu.activity_monitor(shape[1], 1).unwrap();
-        let xt = at_offset(gpu, &x, offset, &shape);
-        gpu.forward_with_stats(&Activation::Relu, &xt, &monitor)
-            .unwrap();
-        let stats = gpu.read_activity(&monitor).unwrap();
-        assert!(stats.active == expected, "offset {offset}: counts differ");
-        assert_eq!(stats.seen, 3);
+    for shape in [[3, (1 << 20) + 1], [5, 300_007]] {
+        let x = rng.values(shape[0] * shape[1]);
+        let expected = cpu::active_counts(&x, &shape, 1).unwrap();
+        for offset in [0, 1] {
+            let monitor = gpu.activity_monitor(shape[1], 1).unwrap();
+            let xt = at_offset(gpu, &x, offset, &shape);
+            gpu.forward_with_stats(&Activation::Relu, &xt, &monitor)
+                .unwrap();
+            let stats = gpu.read_activity(&monitor).unwrap();
+            assert!(
+                stats.active == expected,
+                "{shape:?} offset {offset}: counts differ"
+            );
+            assert_eq!(stats.seen, shape[0] as u64);
+        }
     }
 }
 
@@ -428,6 +433,19 @@ fn bad_monitors_are_errors() {
         let r = gpu.activity_monitor(channels, 0);
         assert!(matches!(r, Err(Error::Shape(_))), "{channels}: {r:?}");
     }
+    // Totals bound whole: past one binding, an error when the monitor is
+    // made, before anything is recorded.
+    let small = wgpu::Limits {
+        max_storage_buffer_binding_size: 1 << 20,
+        ..wgpu::Limits::default()
+    };
+    let small = Gpu::with_options(GpuOptions::default().limits(small)).unwrap();
+    assert!(small.activity_monitor(100_000, 1).is_ok());
+    let r = small.activity_monitor(150_000, 1);
+    assert!(
+        matches!(&r, Err(Error::TooLarge { what, .. }) if what.contains("monitor")),
+        "{r:?}"
+    );
     // PReLU takes its statistics, but still no mask.
     let w = gpu.upload(&[0.25f32; 3]).unwrap();
     let prelu = Activation::Prelu {

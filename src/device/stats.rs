@@ -42,7 +42,15 @@ impl Gpu {
                 "a monitor counts 1 to 2^32 - 1 channels, not {channels}"
             )));
         }
-        let totals = self.output::<f32>(&[ActivityMonitor::words_for(channels)])?;
+        let words = ActivityMonitor::words_for(channels);
+        self.engine().check_bound_whole(
+            "the activity monitor's totals (bytes)",
+            4 * words as u64,
+            "the totals (two u32 words a channel, two for the elements seen) are bound \
+             whole and must fit one storage binding (max_storage_buffer_binding_size); \
+             watch fewer channels",
+        )?;
+        let totals = self.output::<f32>(&[words])?;
         let monitor = ActivityMonitor::new(totals, channels, channel_axis);
         self.reset_activity(&monitor)?;
         Ok(monitor)

@@ -48,6 +48,27 @@ impl Engine {
             .min(self.limits.max_buffer_size)
     }
 
+    /// Checks that `bytes` of an operand the kernels bind whole (PReLU's
+    /// weight, a monitor's totals) fit one storage binding, with room for
+    /// its offset's alignment: `what` and `hint` make the error.
+    pub(crate) fn check_bound_whole(
+        &self,
+        what: &'static str,
+        bytes: u64,
+        hint: &'static str,
+    ) -> Result<()> {
+        let limit = self.binding_limit();
+        if bytes + 256 > limit {
+            return Err(Error::TooLarge {
+                what,
+                size: bytes,
+                limit,
+                hint,
+            });
+        }
+        Ok(())
+    }
+
     /// The device's storage-buffer offset alignment, in bytes.
     pub(crate) fn offset_alignment(&self) -> u64 {
         u64::from(self.limits.min_storage_buffer_offset_alignment)

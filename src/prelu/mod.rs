@@ -23,7 +23,7 @@ use crate::engine::elementwise::{
     Elementwise, Geometry, Operands, BLOCKED, BLOCKED_WORDS, ELEMENTWISE, TENSORS,
 };
 use crate::engine::{Engine, Module, Operand, Prepared, WORKGROUP_SIZE};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::shape::Channels;
 
 /// The activation's binding-free WGSL functions.
@@ -144,17 +144,12 @@ impl Weights {
 
 /// Checks that the weight fits one binding: it is bound whole.
 pub(crate) fn check_weight_size(engine: &Engine, weight_bytes: u64) -> Result<()> {
-    let limit = engine.binding_limit();
-    if weight_bytes + 256 > limit {
-        return Err(Error::TooLarge {
-            what: "the PReLU weight (bytes)",
-            size: weight_bytes,
-            limit,
-            hint: "the weight is bound whole and must fit one storage binding \
-                   (max_storage_buffer_binding_size); use fewer channels",
-        });
-    }
-    Ok(())
+    engine.check_bound_whole(
+        "the PReLU weight (bytes)",
+        weight_bytes,
+        "the weight is bound whole and must fit one storage binding \
+         (max_storage_buffer_binding_size); use fewer channels",
+    )
 }
 
 /// PReLU forward (`operands.g` is `None`) or its input gradient alone, with
