@@ -40,14 +40,16 @@ pub(crate) enum Kernel {
     /// share a channel pattern for all 32 bits, and an invocation adds up
     /// to 255 words of one class, each loaded once, in bit planes.
     Words,
-    /// Short runs of a longer period, up to [`WINDOWS_MAX_PERIOD`]: the
-    /// 32-element windows (a nibble of eight words) that are a whole number
-    /// of periods apart share a channel pattern, and an invocation adds up
-    /// to 255 of one class in bit planes.
+    /// Short runs of a longer period, up to [`WINDOWS_MAX_PERIOD`] and
+    /// [`WINDOWS_MAX_CLASSES`] window classes: the 32-element windows (a
+    /// nibble of eight words) that are a whole number of periods apart
+    /// share a channel pattern, and an invocation adds up to 255 of one
+    /// class in bit planes.
     Windows,
     /// Anything else (short runs of a longer period: channels-last with
-    /// more than a million channels): an invocation tests one channel's
-    /// elements over several blocks.
+    /// more than a million channels, or more than [`WINDOWS_MAX_CLASSES`]
+    /// window classes): an invocation tests one channel's elements over
+    /// several blocks.
     Channels,
 }
 
@@ -63,6 +65,15 @@ const WORDS_MAX_CLASSES: u64 = 256;
 /// per period / gcd(period, 32), number at most this many, and the kernel's
 /// element arithmetic stays below 2^30).
 const WINDOWS_MAX_PERIOD: u64 = 1 << 20;
+
+/// The most window classes [`Kernel::Windows`] takes. Each class is one
+/// invocation at least, ending in 32 divisions and atomic additions, and
+/// past a few hundred thousand classes most have a window or two: on
+/// lavapipe at 16M, with statistics × the plain forward, 100,003
+/// channels-last took 1.6–1.8 through the windows and 2.2 through
+/// `Channels`, 300,007 took 2.7–3.6 against 2.3–2.6, and 999,999 took
+/// 7.3 against 2.4–2.6.
+const WINDOWS_MAX_CLASSES: u64 = 1 << 18;
 
 /// The shortest runs [`Kernel::Runs`] takes: it adds once per run.
 const RUNS_MIN: usize = 32;
@@ -107,7 +118,7 @@ pub(crate) fn plan(layout: Layout) -> Plan {
             blocks_per: (255 / 256u64.div_ceil(classes)) as u32,
             classes: classes as u32,
         }
-    } else if period <= WINDOWS_MAX_PERIOD {
+    } else if period <= WINDOWS_MAX_PERIOD && period / gcd(period, 32) <= WINDOWS_MAX_CLASSES {
         Plan {
             kernel: Kernel::Windows,
             blocks_per: 1,
