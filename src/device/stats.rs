@@ -16,6 +16,10 @@ impl Gpu {
     /// it watches (1 for NCHW or a dense layer's `[batch, units]`, the last
     /// for channels-last), its totals zero.
     ///
+    /// An error ([`Error::Shape`]) for no channels or more than 2^32 - 1,
+    /// and ([`Error::TooLarge`]) where the totals, 8 bytes a channel, do
+    /// not fit one storage binding of the device.
+    ///
     /// ```
     /// use wgpu_relu::{Activation, Gpu};
     /// # fn main() -> Result<(), wgpu_relu::Error> {
