@@ -1,0 +1,145 @@
+//! The planner against a table of shapes: each class takes its path.
+
+use super::*;
+
+/// WebGPU's default limits: 128 MiB bindings, 256-byte alignment, as
+/// `chunk_elements` gives them for f32.
+const DEFAULT: Limits = Limits {
+    chunk: ((128 << 20) - 252) / 4 / 4096 * 4096,
+    binding: 128 << 20,
+    align: 256,
+};
+
+/// `[outer, channels, inner...]`, or `[outer..., channels]` with the
+/// channel axis last where `last` (channels-last, a dense layer).
+fn layout(shape: &[u64], last: bool) -> Layout {
+    match last {
+        false => Layout {
+            outer: shape[0],
+            channels: shape[1],
+            inner: shape[2..].iter().product(),
+        },
+        true => Layout {
+            outer: shape[..shape.len() - 1].iter().product(),
+            channels: shape[shape.len() - 1],
+            inner: 1,
+        },
+    }
+}
+
+/// The planner's choice for each class of shape: one image or a batch,
+/// runs of every length from 1 to a million, channels-last with 1 to
+/// 4,096 channels, a dense layer, odd counts, one shared weight.
+#[test]
+fn each_shape_class_takes_its_path() {
+    use Pass1::*;
+    use Pass2::*;
+    let table: [(&[u64], bool, Pass1, Pass2); 24] = [
+        (&[1, 64, 512, 512], false, Runs, WideVec4), // one large image: long runs
+        (&[1, 2, 32768], false, Runs, WideVec4),     // two channels
+        (&[80, 64, 56, 56], false, Runs, WideVec4),  // a batch of 56x56: runs of 3,136
+        (&[80, 256, 28, 28], false, Runs, WideVec4), // runs of 784
+        (&[111, 3, 224, 224], false, Runs, WideVec4), // an RGB batch
+        (&[50, 37, 99, 91], false, Runs, WideVec4),  // odd everything: runs of 9,009
+        (&[2, 3, 1_000_003], false, Runs, WideVec4), // odd runs of a million
+        (&[1, 64, 56, 56], false, Runs, NarrowVec4), // one image: 200 partials a channel
+        (&[4, 3, 3000], false, Runs, NarrowVec4),    // four rows
+        (&[2, 40, 5], false, Runs, Narrow),          // short odd runs, few rows
+        (&[640, 512, 7, 7], false, Columns, NarrowVec4), // runs of 49 in a batch
+        (&[300, 4, 7], false, Columns, Wide),        // runs of 7
+        (&[9, 3, 7], false, Columns, Wide),          // rows of 21 elements
+        (&[16384, 1024], true, Columns, Narrow),     // a dense layer
+        (&[80, 56, 56, 64], true, Columns, Narrow),  // channels-last 64
+        (&[111, 224, 224, 3], true, Columns, Wide),  // channels-last 3
+        (&[50, 99, 91, 37], true, Columns, Narrow),  // channels-last 37
+        (&[4096, 4096], true, Columns, Narrow),      // 4,096 channels
+        (&[2000, 1001], true, Columns, Narrow),      // an odd count past 1,024
+        (&[40000, 1], true, Runs, WideVec4),         // one channel: one run
+        (&[1, 1, 40000], false, Runs, WideVec4),     // one shared weight
+        (&[1000, 1], false, Runs, NarrowVec4),       // one weight, a short tensor
+        (&[3, 1000, 2], false, Columns, Narrow),     // runs of 2, three rows
+        (&[0, 3, 5], false, Runs, Narrow),           // empty
+    ];
+    let mut wrong = Vec::new();
+    for (shape, last, pass1, pass2) in table {
+        let layout = layout(shape, last);
+        let plan = plan(layout, DEFAULT).unwrap();
+        if (plan.pass1, plan.pass2) != (pass1, pass2) {
+            wrong.push(format!("{shape:?}: {:?} {:?}", plan.pass1, plan.pass2));
+        }
+        assert_eq!(plan.slabs.len(), 1, "{shape:?}: partials fit one binding");
+        // The chunks cover the tensor once, in order, each within a
+        // binding, from a multiple of four.
+        let mut next = 0;
+        for chunk in &plan.chunks {
+            assert_eq!(chunk.first, next, "{shape:?}");
+            assert!(chunk.first.is_multiple_of(4), "{shape:?}");
+            assert!(chunk.elements <= DEFAULT.chunk, "{shape:?}");
+            assert!(chunk.partials.1 <= plan.partials, "{shape:?}");
+            next += chunk.elements;
+        }
+        assert_eq!(next, shape.iter().product::<u64>(), "{shape:?}");
+        // Every channel has as many partials, in rows of b_count.
+        let c = layout.channels.max(1);
+        assert_eq!(plan.partials % (c * plan.b_count.max(1)), 0, "{shape:?}");
+        // Partials stay a small fraction of the tensor where it is large.
+        let n = shape.iter().product::<u64>();
+        if n >= 1 << 20 {
+            assert!(
+                plan.partials * 7 <= n,
+                "{shape:?}: {} partials",
+                plan.partials
+            );
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+/// Past one binding, chunks still split the tensor exactly.
+#[test]
+fn chunks_split_where_a_binding_ends() {
+    let small = Limits {
+        chunk: 4096,
+        binding: 1 << 20,
+        align: 256,
+    };
+    for (shape, last) in [(&[3u64, 5, 10007][..], false), (&[700, 37][..], true)] {
+        let plan = plan(layout(shape, last), small).unwrap();
+        assert!(plan.chunks.len() > 1, "{shape:?}");
+        let mut next = 0;
+        for chunk in &plan.chunks {
+            assert_eq!(chunk.first, next, "{shape:?}");
+            assert!(chunk.elements <= small.chunk, "{shape:?}");
+            next += chunk.elements;
+        }
+        assert_eq!(next, shape.iter().product::<u64>());
+    }
+}
+
+/// A columns row shorter than the engine's workgroup is the workgroup,
+/// one a row; longer rows, and runs, take the engine's.
+#[test]
+fn a_short_columns_row_is_its_workgroup() {
+    let table: [(&[u64], bool, u64, u64); 5] = [
+        (&[50, 99, 91, 37], true, 222, 1), // 6 periods of 37 vec4s
+        (&[111, 224, 224, 3], true, 255, 1),
+        (&[80, 56, 56, 64], true, 256, 1),
+        (&[640, 512, 7, 7], false, 256, 25), // rows of 6,272 vec4s
+        (&[80, 64, 56, 56], false, 256, 0),  // runs
+    ];
+    for (shape, last, workgroup, row_groups) in table {
+        let plan = plan(layout(shape, last), DEFAULT).unwrap();
+        assert_eq!(plan.workgroup(), workgroup, "{shape:?}");
+        assert_eq!(plan.row_groups, row_groups, "{shape:?}");
+    }
+}
+
+/// The plan depends on the shape and the limits only: the same shape
+/// always gets the same plan.
+#[test]
+fn the_plan_is_a_function_of_shape_and_limits() {
+    let a = plan(layout(&[16, 64, 28, 28], false), DEFAULT).unwrap();
+    let b = plan(layout(&[16, 64, 28, 28], false), DEFAULT).unwrap();
+    assert_eq!(a.chunks, b.chunks);
+    assert_eq!(a.slabs, b.slabs);
+}
