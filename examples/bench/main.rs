@@ -3,11 +3,15 @@
 //!
 //! ```text
 //! cargo run --release --example bench -- [--json] [--quick] [--shapes] [--filter OP_SUBSTRING]
-//!     [--lens N,N,...] [--tuned-floor]
+//!     [--lens N,N,...] [--tuned-floor] [--shape N,C,H,W]...
+//!     [--dtype f32|f16]
 //! ```
 //!
 //! `--shapes` adds PReLU and Leaky ReLU on the shapes networks have (batched
-//! NCHW, channels-last, a dense layer, an odd one), about 16M elements each.
+//! NCHW, channels-last, a dense layer, an odd one), about 16M elements each;
+//! `--shape N,C,H,W`, given once or more, times those shapes instead, each
+//! NCHW and channels-last (`[N, H, W, C]`). `--dtype f32` or `f16` times
+//! that element type alone.
 //! `--lens` sets the main table's lengths in elements (1M and 16M; 1M with
 //! `--quick`), such as 268435456 for a data-centre GPU's 256M, each rounded
 //! down to a multiple of 65,536.
@@ -178,6 +182,12 @@ impl Timer {
 fn wanted(name: &str) -> bool {
     let filter = std::env::args().skip_while(|a| a != "--filter").nth(1);
     filter.is_none_or(|f| name.contains(&f))
+}
+
+/// Whether `--dtype NAME` (if given) selects the element type `name`.
+fn dtype_wanted(name: &str) -> bool {
+    let dtype = std::env::args().skip_while(|a| a != "--dtype").nth(1);
+    dtype.is_none_or(|d| d == name)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -587,13 +597,21 @@ pub fn main() -> Result<(), wgpu_relu::Error> {
             shader_floor(&gpu, &timer, trials, len, streams, &name, &mut rows);
         }
     }
-    bench_dtype::<f32>(&gpu, &timer, &lens, trials, &mut rows)?;
-    if gpu.supports_f16() {
+    let (f32s, f16s) = (
+        dtype_wanted("f32"),
+        dtype_wanted("f16") && gpu.supports_f16(),
+    );
+    if f32s {
+        bench_dtype::<f32>(&gpu, &timer, &lens, trials, &mut rows)?;
+    }
+    if f16s {
         bench_dtype::<f16>(&gpu, &timer, &lens, trials, &mut rows)?;
     }
     if std::env::args().any(|a| a == "--shapes") {
-        shapes::bench_shapes::<f32>(&gpu, &timer, trials, &mut rows)?;
-        if gpu.supports_f16() {
+        if f32s {
+            shapes::bench_shapes::<f32>(&gpu, &timer, trials, &mut rows)?;
+        }
+        if f16s {
             shapes::bench_shapes::<f16>(&gpu, &timer, trials, &mut rows)?;
         }
     }

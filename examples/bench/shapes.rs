@@ -18,15 +18,40 @@ const NETWORK_SHAPES: [[usize; 4]; 7] = [
     [4, 4096, 32, 32], // and channels-last with 4,096 channels
 ];
 
+/// The shapes given as `--shape N,C,H,W` (any number of times), or else
+/// [`NETWORK_SHAPES`]: a shape outside the table is timed the same way.
+fn chosen_shapes() -> Vec<[usize; 4]> {
+    let args: Vec<String> = std::env::args().collect();
+    let given: Vec<[usize; 4]> = args
+        .windows(2)
+        .filter(|pair| pair[0] == "--shape")
+        .map(|pair| {
+            let dims: Vec<usize> = pair[1]
+                .split(',')
+                .map(|d| d.trim().parse().expect("--shape: N,C,H,W"))
+                .collect();
+            dims.try_into().expect("--shape: four dimensions, N,C,H,W")
+        })
+        .collect();
+    match given.is_empty() {
+        true => NETWORK_SHAPES.to_vec(),
+        false => given,
+    }
+}
+
 /// The ops timed on each shape, as their rows name them.
-const OPS: [&str; 3] = [
+const OPS: [&str; 4] = [
     "prelu_forward",
     "prelu_backward_with_weight",
     "leaky_backward",
+    // The input gradient alone: what the weight gradient adds is the
+    // difference from the row before last.
+    "prelu_input_gradient",
 ];
 
-/// PReLU forward, PReLU backward with the weight gradient and Leaky ReLU
-/// backward on each of [`NETWORK_SHAPES`], NCHW and channels-last (`[n, h,
+/// PReLU forward, PReLU backward with the weight gradient, Leaky ReLU
+/// backward and PReLU's input gradient alone on each of the chosen shapes
+/// ([`chosen_shapes`]), NCHW and channels-last (`[n, h,
 /// w, c]`, the channel axis last), each against the copy of its bytes and,
 /// in a row of its own, against the shader floor of the same traffic.
 pub fn bench_shapes<T: Element>(
@@ -35,7 +60,7 @@ pub fn bench_shapes<T: Element>(
     trials: usize,
     rows: &mut Vec<Row>,
 ) -> Result<(), wgpu_relu::Error> {
-    for [n, c, h, w] in NETWORK_SHAPES {
+    for [n, c, h, w] in chosen_shapes() {
         let layouts = [("nchw", vec![n, c, h, w], 1), ("nhwc", vec![n, h, w, c], 3)];
         // Nothing made or timed for a shape `--filter` leaves out.
         let named = |(layout, shape, _): &(&str, Vec<usize>, usize)| {
@@ -88,6 +113,11 @@ pub fn bench_shapes<T: Element>(
                     OPS[2],
                     3,
                     Box::new(|e| gpu.encode_backward(e, &leaky, &x, &g, &y, None).unwrap()),
+                ),
+                (
+                    OPS[3],
+                    3,
+                    Box::new(|e| gpu.encode_backward(e, &prelu, &x, &g, &y, None).unwrap()),
                 ),
             ];
             for (op, streams, record) in cases {
