@@ -16,7 +16,16 @@ fn row_barriers_change_no_bit() {
     // Four channels per vec4 (the weights' own vec4s), 37 channels (a
     // row of lane weights; the tensor's last vec4 partial), rows too
     // long for the row (weights found in the walk), runs of 7.
-    let shapes: [&[usize]; 4] = [&[1000, 64], &[385, 37], &[8, 65537], &[300, 4, 7]];
+    let shapes: [&[usize]; 8] = [
+        &[1000, 64],
+        &[385, 37],
+        &[8, 65537],
+        &[300, 4, 7],
+        &[40, 2000],
+        &[20, 4096],
+        &[37, 1002],
+        &[33, 3000],
+    ];
     for shape in shapes {
         let n: usize = shape.iter().product();
         let c = shape[1];
