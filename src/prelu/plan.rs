@@ -33,10 +33,13 @@ const COLUMNS_FROM_ROWS: u64 = walks::COLUMN_ROWS / 2;
 /// Below this many partials per channel, one invocation per channel sums
 /// them; above, a workgroup does.
 const REDUCE_WIDE_FROM: u64 = 64;
-/// Rows of partials one invocation of `weight_grad_fold` adds, and the
-/// rows from which pass 2 folds them first.
+/// Partials one invocation of a fold adds (`Fold`), and the rows, or a
+/// run's partials, from which they are folded before pass 2.
 pub(crate) const FOLD_ROWS: u64 = 64;
 const FOLD_FROM_ROWS: u64 = 256;
+/// A run's partials are folded only where there are this many in all: for
+/// fewer, pass 2 is short and the fold one more dispatch.
+const FOLD_FROM_PARTIALS: u64 = 1 << 15;
 /// Columns' periods from which an invocation per channel sums the partials.
 const NARROW_FROM_PERIOD: u64 = 32;
 /// Where runs' partials lie in fours, one invocation per channel sums up to
@@ -94,6 +97,23 @@ pub(crate) enum Pass2 {
     Narrow,
 }
 
+/// Partials added up between the passes, so that pass 2 has few a channel
+/// and every workgroup of the fold a share: without it, one channel's
+/// million partials (one shared weight at 16M elements) were one
+/// workgroup's, a fifth of the backward's time on lavapipe (BENCHMARKS.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fold {
+    None,
+    /// Many rows: `FOLD_ROWS` rows of partials (`a_stride` apart) into
+    /// one, in order (`weight_grad_fold`).
+    Rows,
+    /// Long runs: each run's `slots` partials (pass 1's) into `b_count`,
+    /// partial j of them adding partials j, j + b_count, … of the run in
+    /// order (`weight_grad_fold_runs`), so that neighbouring invocations
+    /// read neighbouring partials.
+    Runs,
+}
+
 /// One dispatch of pass 1.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Chunk {
@@ -127,11 +147,10 @@ pub(crate) struct Plan {
     /// Partials pass 1 leaves; channel c's are at `a * a_stride + c *
     /// b_count + b` for `a` in a slab's rows, `b < b_count`.
     pub(crate) partials: u64,
-    /// Where not 0, rows of partials (of `a_stride` each) that one
-    /// invocation of `weight_grad_fold` adds into one, before pass 2.
-    pub(crate) fold_rows: u64,
-    /// The partials pass 2 reads, in the same arrangement: pass 1's, or
-    /// the folded rows.
+    /// What is added up before pass 2, where anything is.
+    pub(crate) fold: Fold,
+    /// The partials pass 2 reads, arranged as `a_stride` and `b_count`
+    /// say: pass 1's, or the folded ones.
     pub(crate) reduced: u64,
     pub(crate) a_stride: u64,
     pub(crate) b_count: u64,
@@ -202,13 +221,24 @@ pub(crate) fn plan(layout: Layout, limits: Limits) -> Result<Plan> {
     };
     plan.reduced = plan.partials;
     plan.pass2 = pass2(&plan, c);
-    // Columns' partials are rows of one period: where there are many, fold
-    // them first, so that pass 2's invocations have few each.
-    let rows = plan.partials / period;
-    if plan.pass1 == Pass1::Columns && rows > FOLD_FROM_ROWS && plan.partials * 4 <= limits.binding
-    {
-        plan.fold_rows = FOLD_ROWS;
-        plan.reduced = rows.div_ceil(FOLD_ROWS) * period;
+    // Partials are rows of one period (columns) or of every run's
+    // (runs): where there are many rows, fold them first, so that pass 2's
+    // invocations have few each; where runs are long, fold each run's.
+    // The fold binds the partials whole.
+    let rows = plan.partials / plan.a_stride;
+    let fits = plan.partials * 4 <= limits.binding;
+    let many = plan.partials >= FOLD_FROM_PARTIALS;
+    if fits && many && plan.pass1 == Pass1::Runs && plan.slots > FOLD_FROM_ROWS {
+        // In fours, so that pass 2 reads vec4s.
+        let per_run = plan.slots.div_ceil(FOLD_ROWS).next_multiple_of(4);
+        plan.fold = Fold::Runs;
+        plan.b_count = per_run;
+        plan.a_stride = c * per_run;
+        plan.reduced = rows * plan.a_stride;
+        plan.pass2 = pass2(&plan, c);
+    } else if fits && rows > FOLD_FROM_ROWS {
+        plan.fold = Fold::Rows;
+        plan.reduced = rows.div_ceil(FOLD_ROWS) * plan.a_stride;
     }
     plan.slabs = super::slabs::slabs(
         limits.binding,

@@ -144,16 +144,17 @@ fn weight_grad_reduce_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(loca
     finish_channel(c, sum);
 }
 
-// Rows of partials each invocation of `weight_grad_fold` adds.
+// Partials each invocation of a fold adds.
 override FOLD: u32 = 64u;
-// The folded rows, where pass 2 then reads.
+// The folded partials, where pass 2 then reads.
 @group(0) @binding(18) var<storage, read_write> folded: array<f32>;
 
-// Before pass 2, where `weight_grad_columns` left many rows of one period
-// each: invocation t adds column t % period of FOLD rows, in order, into
-// row t / period of `folded` (y_off its offset there). Neighbouring
-// invocations take neighbouring columns, so that each row is read side by
-// side; pass 2 then has a FOLD-th of the rows, in the same arrangement.
+// Before pass 2, where pass 1 left many rows of partials (`period` each
+// here: a columns period, or every run's partials): invocation t adds
+// column t % period of FOLD rows, in order, into row t / period of
+// `folded` (y_off its offset there). Neighbouring invocations take
+// neighbouring columns, so that each row is read side by side; pass 2
+// then has a FOLD-th of the rows, in the same arrangement.
 @compute @workgroup_size(WG)
 fn weight_grad_fold(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let t = flat_workgroup(wg) * WG + lid;
@@ -169,6 +170,28 @@ fn weight_grad_fold(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
     var sum = 0.0;
     for (var k = 0u; k < rows; k++) {
         sum = add1(sum, partials[base + k * period]);
+    }
+    folded[params.y_off + t] = sum;
+}
+
+// Before pass 2, where runs are long: each run's `slots` partials of pass 1
+// into `b_count` (at least slots / FOLD). Invocation t takes partial j =
+// t % b_count of run r = t / b_count and adds the run's partials j, j +
+// b_count, j + 2 b_count, … in order: neighbouring invocations read
+// neighbouring partials. Pass 2 then reads runs of b_count partials.
+@compute @workgroup_size(WG)
+fn weight_grad_fold_runs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let t = flat_workgroup(wg) * WG + lid;
+    if t >= params.len {
+        return;
+    }
+    let step = params.b_count;
+    let r = div_by(t, params.b_count_div);
+    let j = t - r * step;
+    let base = r * params.slots - params.p_shift;
+    var sum = 0.0;
+    for (var b = j; b < params.slots; b += step) {
+        sum = add1(sum, partials[base + b]);
     }
     folded[params.y_off + t] = sum;
 }

@@ -4,7 +4,7 @@
 
 use crate::engine::WORKGROUP_SIZE;
 
-use super::plan::{Chunk, Layout, Pass1, Pass2, Plan};
+use super::plan::{Chunk, Fold, Layout, Pass1, Pass2, Plan};
 
 /// vec4s an invocation of `weight_grad_runs` takes, side by side.
 pub(crate) const RUN_ITEMS: u64 = 4;
@@ -85,7 +85,7 @@ pub(crate) fn runs(layout: Layout, chunk: u64) -> Plan {
         rows: 0,
         chunks,
         partials: runs * slots,
-        fold_rows: 0,
+        fold: Fold::None,
         reduced: 0,
         a_stride: c * slots,
         b_count: slots,
@@ -157,7 +157,7 @@ impl Columns {
             rows,
             chunks,
             partials: blocks * 4 * row,
-            fold_rows: 0,
+            fold: Fold::None,
             reduced: 0,
             a_stride: period,
             b_count: inner,

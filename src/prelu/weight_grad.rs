@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::shape::Channels;
 
 use super::placed::Placed;
-use super::plan::{self, Pass2};
+use super::plan::{self, Fold, Pass2};
 
 /// The weight-gradient kernels' module, which also serves the forward
 /// and the input gradient alone (`placed.rs`).
@@ -96,11 +96,14 @@ pub(crate) struct Params {
     pub(crate) b_count_div: [u32; 2],
 }
 
-/// The fold of columns' partials before pass 2.
-fn fold_spec() -> KernelSpec {
+/// The fold of the partials before pass 2 (`Fold`).
+fn fold_spec(fold: Fold) -> KernelSpec {
     KernelSpec {
         module: &MODULE,
-        entry: "weight_grad_fold",
+        entry: match fold {
+            Fold::Runs => "weight_grad_fold_runs",
+            _ => "weight_grad_fold",
+        },
         bindings: vec![PARTIALS, FOLDED],
         constants: vec![("FOLD", plan::FOLD_ROWS as f64)],
     }
@@ -156,8 +159,8 @@ pub(crate) fn dispatches(
     // per channel carried between slabs, then the row of lane weights
     // where the walk reads one (each aligned).
     let fold_start = (plan.partials.max(1) * 4).next_multiple_of(align);
-    let acc_start = match plan.fold_rows {
-        0 => fold_start,
+    let acc_start = match plan.fold {
+        Fold::None => fold_start,
         _ => fold_start + (plan.reduced * 4).next_multiple_of(align),
     };
     let row_start = (acc_start + c * 4).next_multiple_of(align);
@@ -193,27 +196,34 @@ pub(crate) fn dispatches(
         byte_offset: row_start,
         name: "the row of lane weights",
     };
-    let period = c * plan.inner;
     let mut dispatches = placed.pass1(engine, true, partials, row, &scratch)?;
-    let reduced = match plan.fold_rows {
-        0 => partials,
-        _ => {
-            let fold = engine.kernel(&fold_spec(), dtype)?;
+    let reduced = match plan.fold {
+        Fold::None => partials,
+        fold => {
+            let kernel = engine.kernel(&fold_spec(fold), dtype)?;
             let bp = engine.bind(partials, 4, 0, plan.partials)?;
             let bf = engine.bind(folded, 4, 0, plan.reduced)?;
             if let Some(grid) = engine.grid(plan.reduced.div_ceil(u64::from(WORKGROUP_SIZE)))? {
-                let params = Params {
+                let mut params = Params {
                     len: plan.reduced as u32,
                     groups_x: grid.x,
                     groups_y: grid.y,
                     y_off: bf.elem_off,
-                    a_count: (plan.partials / period) as u32,
                     p_shift: bp.elem_off.wrapping_neg(),
                     ..common
                 };
+                if fold == Fold::Runs {
+                    params.b_count = plan.b_count as u32;
+                    params.b_count_div = crate::divisor::pack(plan.b_count as u32);
+                } else {
+                    // Rows of one period, or of every run's partials.
+                    params.a_count = (plan.partials / plan.a_stride) as u32;
+                    params.period = plan.a_stride as u32;
+                    params.period_div = crate::divisor::pack(plan.a_stride as u32);
+                }
                 let bound = [(PARTIALS, &bp), (FOLDED, &bf)];
                 dispatches.push(engine.prepare(
-                    &fold,
+                    &kernel,
                     bytemuck::bytes_of(&params),
                     grid,
                     &bound,

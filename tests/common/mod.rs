@@ -96,12 +96,14 @@ impl Rng {
 /// made in scratch, or found in the walk), folded or not; pass 2 by one
 /// invocation or one workgroup per channel, reading the partials as vec4s
 /// or as scalars, from one or several rows of partials per channel.
-pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 21] = [
+pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 23] = [
     &[1, 2, 32768],  // runs, vec4 partials: an invocation per channel
     &[2, 2, 16384],  //   the same, two rows of partials
     &[3, 2, 32768],  // runs: a workgroup per channel, vec4 partials
     &[2, 3, 8191],   // runs not a whole number of vec4s: heads, the tensor's last vec4 partial
-    &[2, 3, 143361], // long odd runs: a workgroup per channel
+    &[2, 3, 143361], // long odd runs: each run's partials folded before pass 2
+    &[1, 1, 600001], // one shared weight, one long odd run: its partials folded
+    &[4100, 3, 65],  // many short odd runs: rows of partials folded
     &[2, 3, 4097],   // odd runs, short tensor
     &[4, 3, 3000],   // runs, four rows
     &[2, 40, 5],     // odd runs of five, too few rows for columns: every vec4 crosses a run end

@@ -29,43 +29,63 @@ fn layout(shape: &[u64], last: bool) -> Layout {
 
 /// The planner's choice for each class of shape: one image or a batch,
 /// runs of every length from 1 to a million, channels-last with 1 to
-/// 4,096 channels, a dense layer, odd counts, one shared weight.
+/// 4,096 channels, a dense layer, odd counts, one shared weight; and which
+/// fold comes before pass 2 (none where the partials are few).
 #[test]
 fn each_shape_class_takes_its_path() {
+    use Folds::*;
     use Pass1::*;
     use Pass2::*;
-    let table: [(&[u64], bool, Pass1, Pass2); 24] = [
-        (&[1, 64, 512, 512], false, Runs, WideVec4), // one large image: long runs
-        (&[1, 2, 32768], false, Runs, WideVec4),     // two channels
-        (&[80, 64, 56, 56], false, Runs, WideVec4),  // a batch of 56x56: runs of 3,136
-        (&[80, 256, 28, 28], false, Runs, WideVec4), // runs of 784
-        (&[111, 3, 224, 224], false, Runs, WideVec4), // an RGB batch
-        (&[50, 37, 99, 91], false, Runs, WideVec4),  // odd everything: runs of 9,009
-        (&[2, 3, 1_000_003], false, Runs, WideVec4), // odd runs of a million
-        (&[1, 64, 56, 56], false, Runs, NarrowVec4), // one image: 200 partials a channel
-        (&[4, 3, 3000], false, Runs, NarrowVec4),    // four rows
-        (&[2, 40, 5], false, Runs, Narrow),          // short odd runs, few rows
-        (&[640, 512, 7, 7], false, Columns, NarrowVec4), // runs of 49 in a batch
-        (&[300, 4, 7], false, Columns, Wide),        // runs of 7
-        (&[9, 3, 7], false, Columns, Wide),          // rows of 21 elements
-        (&[16384, 1024], true, Columns, Narrow),     // a dense layer
-        (&[80, 56, 56, 64], true, Columns, Narrow),  // channels-last 64
-        (&[111, 224, 224, 3], true, Columns, Wide),  // channels-last 3
-        (&[50, 99, 91, 37], true, Columns, Narrow),  // channels-last 37
-        (&[4096, 4096], true, Columns, Narrow),      // 4,096 channels
-        (&[2000, 1001], true, Columns, Narrow),      // an odd count past 1,024
-        (&[40000, 1], true, Runs, WideVec4),         // one channel: one run
-        (&[1, 1, 40000], false, Runs, WideVec4),     // one shared weight
-        (&[1000, 1], false, Runs, NarrowVec4),       // one weight, a short tensor
-        (&[3, 1000, 2], false, Columns, Narrow),     // runs of 2, three rows
-        (&[0, 3, 5], false, Runs, Narrow),           // empty
+    /// Which fold, if any, comes before pass 2.
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Folds {
+        No,
+        FoldRows,
+        FoldRuns,
+    }
+    let table: [(&[u64], bool, Pass1, Pass2, Folds); 27] = [
+        (&[1, 64, 512, 512], false, Runs, NarrowVec4, FoldRuns), // one large image: long runs
+        (&[1, 2, 32768], false, Runs, WideVec4, No),             // two channels, few partials
+        (&[80, 64, 56, 56], false, Runs, WideVec4, No),          // a batch of 56x56: runs of 3,136
+        (&[80, 256, 28, 28], false, Runs, WideVec4, No),         // runs of 784
+        (&[111, 3, 224, 224], false, Runs, WideVec4, FoldRuns),  // an RGB batch
+        (&[50, 37, 99, 91], false, Runs, NarrowVec4, FoldRuns),  // odd everything: runs of 9,009
+        (&[2, 3, 1_000_003], false, Runs, WideVec4, FoldRuns),   // odd runs of a million
+        (&[8, 2, 1000, 1000], false, Runs, WideVec4, FoldRuns),  // a batch of runs of a million
+        (&[64, 1, 512, 512], false, Runs, WideVec4, FoldRuns),   // one shared weight, 16M
+        (&[4033, 64, 65], false, Runs, Wide, FoldRows),          // many short odd runs
+        (&[1, 64, 56, 56], false, Runs, NarrowVec4, No), // one image: 200 partials a channel
+        (&[4, 3, 3000], false, Runs, NarrowVec4, No),    // four rows
+        (&[2, 40, 5], false, Runs, Narrow, No),          // short odd runs, few rows
+        (&[640, 512, 7, 7], false, Columns, NarrowVec4, No), // runs of 49 in a batch
+        (&[300, 4, 7], false, Columns, Wide, No),        // runs of 7
+        (&[9, 3, 7], false, Columns, Wide, No),          // rows of 21 elements
+        (&[16384, 1024], true, Columns, Narrow, FoldRows), // a dense layer
+        (&[80, 56, 56, 64], true, Columns, Narrow, FoldRows), // channels-last 64
+        (&[111, 224, 224, 3], true, Columns, Wide, FoldRows), // channels-last 3
+        (&[50, 99, 91, 37], true, Columns, Narrow, FoldRows), // channels-last 37
+        (&[4096, 4096], true, Columns, Narrow, No),      // 4,096 channels
+        (&[2000, 1001], true, Columns, Narrow, No),      // an odd count past 1,024
+        (&[40000, 1], true, Runs, WideVec4, No),         // one channel: one run
+        (&[1, 1, 40000], false, Runs, WideVec4, No),     // one shared weight
+        (&[1000, 1], false, Runs, NarrowVec4, No),       // one weight, a short tensor
+        (&[3, 1000, 2], false, Columns, Narrow, No),     // runs of 2, three rows
+        (&[0, 3, 5], false, Runs, Narrow, No),           // empty
     ];
     let mut wrong = Vec::new();
-    for (shape, last, pass1, pass2) in table {
+    for (shape, last, pass1, pass2, folds) in table {
         let layout = layout(shape, last);
         let plan = plan(layout, DEFAULT).unwrap();
-        if (plan.pass1, plan.pass2) != (pass1, pass2) {
-            wrong.push(format!("{shape:?}: {:?} {:?}", plan.pass1, plan.pass2));
+        let fold = match plan.fold {
+            Fold::None => No,
+            Fold::Rows => FoldRows,
+            Fold::Runs => FoldRuns,
+        };
+        if (plan.pass1, plan.pass2, fold) != (pass1, pass2, folds) {
+            wrong.push(format!(
+                "{shape:?}: {:?} {:?} {:?}",
+                plan.pass1, plan.pass2, plan.fold
+            ));
         }
         assert_eq!(plan.slabs.len(), 1, "{shape:?}: partials fit one binding");
         // The chunks cover the tensor once, in order, each within a
@@ -79,9 +99,13 @@ fn each_shape_class_takes_its_path() {
             next += chunk.elements;
         }
         assert_eq!(next, shape.iter().product::<u64>(), "{shape:?}");
-        // Every channel has as many partials, in rows of b_count.
+        // Every channel has as many partials, in rows of b_count, and a
+        // fold leaves pass 2 a 32nd of them or fewer.
         let c = layout.channels.max(1);
-        assert_eq!(plan.partials % (c * plan.b_count.max(1)), 0, "{shape:?}");
+        assert_eq!(plan.reduced % (c * plan.b_count.max(1)), 0, "{shape:?}");
+        if plan.fold != Fold::None {
+            assert!(plan.reduced * 32 <= plan.partials, "{shape:?}");
+        }
         // Partials stay a small fraction of the tensor where it is large.
         let n = shape.iter().product::<u64>();
         if n >= 1 << 20 {
