@@ -166,7 +166,7 @@ impl<'a> Placed<'a> {
             (!sums, "SUMS", 0.0),
             (self.operands.g.is_none(), "FORWARD", 1.0),
             (
-                plan.pass1 == Pass1::Runs && !plan.inner.is_multiple_of(4),
+                plan.pass1 == Pass1::Runs && walks::ragged(plan.inner, self.operands.len),
                 "RAGGED",
                 1.0,
             ),

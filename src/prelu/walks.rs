@@ -18,6 +18,12 @@ pub(crate) const LANE_WEIGHT_ROW_UP_TO: u64 = 1 << 16;
 /// more (3 KiB of f32).
 pub(crate) const ONE_GROUP_FROM: u64 = 192;
 
+/// Whether runs of `inner` over `total` elements have vec4s that reach
+/// into the next run (`RAGGED`): runs that end inside a vec4, more than one.
+pub(crate) fn ragged(inner: u64, total: u64) -> bool {
+    !inner.is_multiple_of(4) && total > inner
+}
+
 /// Where run r's vec4s are: those starting inside it, `first..=last` (its
 /// last may reach into run r + 1).
 pub(crate) fn run_vec4s(r: u64, inner: u64) -> (u64, u64) {
@@ -37,8 +43,9 @@ pub(crate) fn runs(layout: Layout, chunk: u64) -> Plan {
     let runs = outer * c;
     // The most vec4s that start inside one run.
     let per_run = inner.div_ceil(4).div_ceil(RUN_ITEMS).max(1);
-    // Runs that end inside a vec4 have a head before their partials.
-    let head = u64::from(!inner.is_multiple_of(4));
+    // Runs that end inside a vec4 have a head before their partials; a
+    // single run has none (its last vec4 is the tensor's, `TAIL`'s).
+    let head = u64::from(ragged(inner, total));
     // Pass 2 reads a channel's partials as vec4s where each run's lie in
     // fours: for long runs, worth the idle invocations that pad them.
     let slots = match per_run >= 16 {

@@ -167,3 +167,22 @@ fn the_plan_is_a_function_of_shape_and_limits() {
     assert_eq!(a.chunks, b.chunks);
     assert_eq!(a.slabs, b.slabs);
 }
+
+/// Runs that end inside a vec4 leave their last vec4's next-run lanes to a
+/// head partial, but a single run (one shared weight over an odd count)
+/// has no next run: its last vec4 is the tensor's, and it runs without the
+/// ragged selects.
+#[test]
+fn a_single_odd_run_is_not_ragged() {
+    for (shape, ragged) in [
+        (&[1u64, 1, 600_001][..], false),
+        (&[10, 1, 1_677_721], false), // one shared weight: one run
+        (&[2, 3, 8191], true),
+        (&[1, 2, 8191], true),
+    ] {
+        let n = shape.iter().product();
+        let plan = plan(layout(shape, false), DEFAULT).unwrap();
+        assert_eq!(walks::ragged(plan.inner, n), ragged, "{shape:?}");
+        assert_eq!(plan.slots - plan.per_run, u64::from(ragged), "{shape:?}");
+    }
+}
