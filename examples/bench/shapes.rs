@@ -44,8 +44,8 @@ const OPS: [&str; 4] = [
     "prelu_forward",
     "prelu_backward_with_weight",
     "leaky_backward",
-    // The input gradient alone: what the weight gradient adds is the
-    // difference from the row before last.
+    // The input gradient alone: what the weight gradient costs is
+    // `prelu_backward_with_weight`'s time less this one's.
     "prelu_input_gradient",
 ];
 
