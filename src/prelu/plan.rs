@@ -144,13 +144,14 @@ pub(crate) struct Plan {
     pub(crate) row_groups: u64,
     pub(crate) rows: u64,
     pub(crate) chunks: Vec<Chunk>,
-    /// Partials pass 1 leaves; channel c's are at `a * a_stride + c *
-    /// b_count + b` for `a` in a slab's rows, `b < b_count`.
+    /// Partials pass 1 leaves: runs' `slots` each, run after run; or
+    /// columns' rows of one period.
     pub(crate) partials: u64,
     /// What is added up before pass 2, where anything is.
     pub(crate) fold: Fold,
-    /// The partials pass 2 reads, arranged as `a_stride` and `b_count`
-    /// say: pass 1's, or the folded ones.
+    /// The partials pass 2 reads (pass 1's, or the folded ones): channel
+    /// c's are at `a * a_stride + c * b_count + b` for `a` in a slab's
+    /// rows, `b < b_count`.
     pub(crate) reduced: u64,
     pub(crate) a_stride: u64,
     pub(crate) b_count: u64,
