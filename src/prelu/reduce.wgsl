@@ -144,7 +144,8 @@ fn weight_grad_reduce_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(loca
     finish_channel(c, sum);
 }
 
-// Partials each invocation of a fold adds.
+// Partials each invocation of a fold adds: FOLD rows, or at most FOLD of
+// a run (its b_count is chosen for that).
 override FOLD: u32 = 64u;
 // The folded partials, where pass 2 then reads.
 @group(0) @binding(18) var<storage, read_write> folded: array<f32>;
