@@ -40,6 +40,9 @@ const FOLD_FROM_ROWS: u64 = 256;
 /// A run's partials are folded only where there are this many in all: for
 /// fewer, pass 2 is short and the fold one more dispatch.
 const FOLD_FROM_PARTIALS: u64 = 1 << 15;
+/// Rows of partials this many floats apart (1 KiB) or more are read a row
+/// at a time by each workgroup on a software rasteriser (`rows_apart`).
+const ROWS_APART_FROM: u64 = 256;
 /// Columns' periods from which an invocation per channel sums the partials.
 const NARROW_FROM_PERIOD: u64 = 32;
 /// Where runs' partials lie in fours, one invocation per channel sums up to
@@ -95,6 +98,11 @@ pub(crate) enum Pass2 {
     /// An invocation per channel, partials read one by one (rows shorter
     /// than four).
     Narrow,
+    /// An invocation per four channels: rows of one partial per channel
+    /// (channels-last, a dense layer), read four at a time.
+    FourChannels,
+    /// `FourChannels` where the rows are whole vec4s: a vec4 load a row.
+    FourChannelsVec4,
 }
 
 /// Partials added up between the passes, so that pass 2 has few a channel
@@ -107,6 +115,10 @@ pub(crate) enum Fold {
     /// Many rows: `FOLD_ROWS` rows of partials (`a_stride` apart) into
     /// one, in order (`weight_grad_fold`).
     Rows,
+    /// `Rows` where rows are whole vec4s: an invocation per four columns,
+    /// a vec4 load a row (`weight_grad_fold_vec4`), each column's sum the
+    /// same.
+    RowsVec4,
     /// Long runs: each run's `slots` partials (pass 1's) into `b_count`,
     /// partial j of them adding partials j, j + b_count, … of the run in
     /// order (`weight_grad_fold_runs`), so that neighbouring invocations
@@ -160,6 +172,19 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
+    /// Whether the rows of partials that the fold and pass 2 read down lie
+    /// `ROWS_APART_FROM` floats or more apart. A software rasteriser runs
+    /// a workgroup's SIMD groups one after another, each down all its rows
+    /// a row's length apart, which a CPU's prefetchers lose; with a barrier
+    /// after each row the workgroup reads a stretch of each row side by
+    /// side (pass 2 of a dense layer of 4,096 units at 16M on lavapipe:
+    /// 2.0 ms without, 0.85 with). Nearer rows are read a stretch at a time
+    /// anyway, and there the barriers only cost (the fold of channels-last
+    /// 64: 0.6 ms without, 1.2–2.0 with; BENCHMARKS.md).
+    pub(crate) fn rows_apart(&self) -> bool {
+        self.a_stride >= ROWS_APART_FROM
+    }
+
     /// Invocations per workgroup of pass 1: the engine's, or a shorter
     /// columns row, so that none idles (37 channels: 222, not 256).
     pub(crate) fn workgroup(&self) -> u64 {
@@ -238,7 +263,10 @@ pub(crate) fn plan(layout: Layout, limits: Limits) -> Result<Plan> {
         plan.reduced = rows * plan.a_stride;
         plan.pass2 = pass2(&plan, c);
     } else if fits && rows > FOLD_FROM_ROWS {
-        plan.fold = Fold::Rows;
+        plan.fold = match plan.a_stride.is_multiple_of(4) {
+            true => Fold::RowsVec4,
+            false => Fold::Rows,
+        };
         plan.reduced = rows.div_ceil(FOLD_ROWS) * plan.a_stride;
     }
     plan.slabs = super::slabs::slabs(
@@ -252,6 +280,15 @@ pub(crate) fn plan(layout: Layout, limits: Limits) -> Result<Plan> {
             plan.b_count,
         ],
     )?;
+    // Four channels an invocation where a row has one partial each; as a
+    // vec4 where the rows and every slab's first channel lie on vec4s.
+    if plan.pass2 == Pass2::Narrow && plan.b_count == 1 {
+        let in_vec4s = plan.a_stride.is_multiple_of(4) && plan.slabs.iter().all(|s| s.c0 % 4 == 0);
+        plan.pass2 = match in_vec4s {
+            true => Pass2::FourChannelsVec4,
+            false => Pass2::FourChannels,
+        };
+    }
     Ok(plan)
 }
 

@@ -144,6 +144,40 @@ fn weight_grad_reduce_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(loca
     finish_channel(c, sum);
 }
 
+// weight_grad_reduce_narrow where a row holds one partial per channel
+// (b_count 1: channels-last, a dense layer): an invocation per four
+// channels, their four partials of a row side by side, as one vec4 where
+// the rows are whole vec4s (ROWS_IN_VEC4S). Each lane is one channel's
+// sum, the same additions in the same order as the one-channel kernel's,
+// so the bits are too, in a quarter of the loop steps.
+override ROWS_IN_VEC4S: bool = false;
+
+@compute @workgroup_size(WG)
+fn weight_grad_reduce_four_channels(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let c = 4u * (flat_workgroup(wg) * WG + lid);
+    let inside = c < params.len;
+    var sum = vec4<f32>(0.0);
+    var i = c - params.p_shift;
+    for (var a = 0u; a < params.a_count; a++) {
+        if inside {
+            if ROWS_IN_VEC4S {
+                sum = add4(sum, partials4[i / 4u]);
+            } else {
+                sum = add4(sum, vec4<f32>(partials[i], partials[i + 1u], partials[i + 2u], partials[i + 3u]));
+            }
+        }
+        i += params.a_stride;
+        if ROW_BARRIER {
+            workgroupBarrier();
+        }
+    }
+    for (var l = 0u; l < 4u; l++) {
+        if c + l < params.len {
+            finish_channel(c + l, sum[l]);
+        }
+    }
+}
+
 // Partials each invocation of a fold adds: FOLD rows, or at most FOLD of
 // a run (its b_count is chosen for that).
 override FOLD: u32 = 64u;
@@ -173,6 +207,37 @@ fn weight_grad_fold(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
         sum = add1(sum, partials[base + k * period]);
     }
     folded[params.y_off + t] = sum;
+}
+
+// weight_grad_fold where rows are whole vec4s: invocation t adds
+// vec4 column t % (period / 4) of FOLD rows, each lane one column's sum in
+// the same order as weight_grad_fold's, at a quarter of its loads and
+// loop steps. `period_div` divides by period / 4 here.
+@group(0) @binding(20) var<storage, read_write> folded4: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn weight_grad_fold_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let t = flat_workgroup(wg) * WG + lid;
+    let inside = t < params.len;
+    let period = params.period / 4u;
+    let block = div_by(t, params.period_div);
+    let column = t - block * period;
+    let first = block * FOLD;
+    let rows = select(0u, min(FOLD, params.a_count - first), inside);
+    var v = first * period + (4u * column - params.p_shift) / 4u;
+    var sum = vec4<f32>(0.0);
+    for (var k = 0u; k < FOLD; k++) {
+        if k < rows {
+            sum = add4(sum, partials4[v]);
+        }
+        v += period;
+        if ROW_BARRIER {
+            workgroupBarrier();
+        }
+    }
+    if inside {
+        folded4[params.y_off / 4u + t] = sum;
+    }
 }
 
 // Before pass 2, where runs are long: each run's `slots` partials of pass 1

@@ -59,6 +59,7 @@ const GRAD_W: u32 = 9;
 pub(crate) const PARTIALS4: u32 = 16;
 const ACC: u32 = 17;
 const FOLDED: u32 = 18;
+const FOLDED4: u32 = 20;
 
 /// `Params` in weight_grad.wgsl (144 bytes: a uniform block comes in 16s).
 #[repr(C)]
@@ -96,36 +97,63 @@ pub(crate) struct Params {
     pub(crate) b_count_div: [u32; 2],
 }
 
-/// The fold of the partials before pass 2 (`Fold`).
-fn fold_spec(fold: Fold) -> KernelSpec {
+/// The fold of the partials before pass 2 (`Fold`); `row_barrier`: a
+/// barrier after each row of partials.
+fn fold_spec(fold: Fold, row_barrier: bool) -> KernelSpec {
     KernelSpec {
         module: &MODULE,
         entry: match fold {
             Fold::Runs => "weight_grad_fold_runs",
+            Fold::RowsVec4 => "weight_grad_fold_vec4",
             _ => "weight_grad_fold",
         },
-        bindings: vec![PARTIALS, FOLDED],
-        constants: vec![("FOLD", plan::FOLD_ROWS as f64)],
+        bindings: match fold {
+            Fold::RowsVec4 => vec![PARTIALS4, FOLDED4],
+            _ => vec![PARTIALS, FOLDED],
+        },
+        constants: barrier_constant(row_barrier, vec![("FOLD", plan::FOLD_ROWS as f64)]),
     }
 }
 
-/// The entry point of pass 2; `accumulate`: grad_w is added to.
-fn pass2_spec(pass: Pass2, accumulate: bool) -> KernelSpec {
+/// The entry point of pass 2; `accumulate`: grad_w is added to;
+/// `row_barrier` as for the fold.
+fn pass2_spec(pass: Pass2, accumulate: bool, row_barrier: bool) -> KernelSpec {
     let (entry, partials) = match pass {
         Pass2::WideVec4 => ("weight_grad_reduce_wide_vec4", PARTIALS4),
         Pass2::Wide => ("weight_grad_reduce_wide", PARTIALS),
         Pass2::NarrowVec4 => ("weight_grad_reduce_narrow_vec4", PARTIALS4),
         Pass2::Narrow => ("weight_grad_reduce_narrow", PARTIALS),
+        Pass2::FourChannels => ("weight_grad_reduce_four_channels", PARTIALS),
+        Pass2::FourChannelsVec4 => ("weight_grad_reduce_four_channels", PARTIALS4),
     };
+    // The four-channel kernel names both views; ROWS_IN_VEC4S picks one.
+    let mut bindings = vec![partials, GRAD_W, ACC];
+    if matches!(pass, Pass2::FourChannels | Pass2::FourChannelsVec4) {
+        bindings = vec![PARTIALS, PARTIALS4, GRAD_W, ACC];
+    }
+    let mut constants = Vec::new();
+    if accumulate {
+        constants.push(("ACCUMULATE", 1.0));
+    }
+    if pass == Pass2::FourChannelsVec4 {
+        constants.push(("ROWS_IN_VEC4S", 1.0));
+    }
     KernelSpec {
         module: &MODULE,
         entry,
-        bindings: vec![partials, GRAD_W, ACC],
-        constants: match accumulate {
-            true => vec![("ACCUMULATE", 1.0)],
-            false => Vec::new(),
-        },
+        bindings,
+        constants: barrier_constant(row_barrier, constants),
     }
+}
+
+fn barrier_constant(
+    row_barrier: bool,
+    mut constants: Vec<(&'static str, f64)>,
+) -> Vec<(&'static str, f64)> {
+    if row_barrier {
+        constants.push(("ROW_BARRIER", 1.0));
+    }
+    constants
 }
 
 /// The dispatches of PReLU's backward over `operands` (`g` set, `y` the
@@ -153,7 +181,19 @@ pub(crate) fn dispatches(
     let align = engine.offset_alignment();
     let bgw = engine.bind(grad_w, operands.esize(), 0, c)?;
     let accumulate = operands.accumulate;
-    let pass2 = engine.kernel(&pass2_spec(plan.pass2, accumulate), dtype)?;
+    // A barrier after each row of partials on a software rasteriser, where
+    // the rows lie far apart (`Plan::rows_apart`), in the kernels that read
+    // a vec4 a row: with a float a row, four times the SIMD groups wait at
+    // each, and the barriers cost more than they save (BENCHMARKS.md).
+    let far_rows = engine.cpu_adapter() && plan.rows_apart();
+    let pass2 = engine.kernel(
+        &pass2_spec(
+            plan.pass2,
+            accumulate,
+            far_rows && plan.pass2 == Pass2::FourChannelsVec4,
+        ),
+        dtype,
+    )?;
 
     // The scratch: the partials, the folded rows where there are, one f32
     // per channel carried between slabs, then the row of lane weights
@@ -200,12 +240,19 @@ pub(crate) fn dispatches(
     let reduced = match plan.fold {
         Fold::None => partials,
         fold => {
-            let kernel = engine.kernel(&fold_spec(fold), dtype)?;
+            let kernel =
+                engine.kernel(&fold_spec(fold, far_rows && fold == Fold::RowsVec4), dtype)?;
             let bp = engine.bind(partials, 4, 0, plan.partials)?;
             let bf = engine.bind(folded, 4, 0, plan.reduced)?;
-            if let Some(grid) = engine.grid(plan.reduced.div_ceil(u64::from(WORKGROUP_SIZE)))? {
+            // An invocation per partial it leaves, or per four.
+            let lanes = match fold {
+                Fold::RowsVec4 => 4,
+                _ => 1,
+            };
+            let invocations = plan.reduced / lanes;
+            if let Some(grid) = engine.grid(invocations.div_ceil(u64::from(WORKGROUP_SIZE)))? {
                 let mut params = Params {
-                    len: plan.reduced as u32,
+                    len: invocations as u32,
                     groups_x: grid.x,
                     groups_y: grid.y,
                     y_off: bf.elem_off,
@@ -219,9 +266,12 @@ pub(crate) fn dispatches(
                     // Rows of one period, or of every run's partials.
                     params.a_count = (plan.partials / plan.a_stride) as u32;
                     params.period = plan.a_stride as u32;
-                    params.period_div = crate::divisor::pack(plan.a_stride as u32);
+                    params.period_div = crate::divisor::pack((plan.a_stride / lanes) as u32);
                 }
-                let bound = [(PARTIALS, &bp), (FOLDED, &bf)];
+                let bound = match fold {
+                    Fold::RowsVec4 => [(PARTIALS4, &bp), (FOLDED4, &bf)],
+                    _ => [(PARTIALS, &bp), (FOLDED, &bf)],
+                };
                 dispatches.push(engine.prepare(
                     &kernel,
                     bytemuck::bytes_of(&params),
@@ -239,7 +289,10 @@ pub(crate) fn dispatches(
             rows => (rows - 1) * plan.a_stride + (slab.c1 - slab.c0) * plan.b_count,
         };
         let mut bp = engine.bind(reduced, 4, first, span)?;
-        if matches!(plan.pass2, Pass2::WideVec4 | Pass2::NarrowVec4) {
+        if matches!(
+            plan.pass2,
+            Pass2::WideVec4 | Pass2::NarrowVec4 | Pass2::FourChannels | Pass2::FourChannelsVec4
+        ) {
             // Read as vec4s: the binding ends on a whole one (the scratch's
             // next part starts aligned past it).
             let off = u64::from(bp.elem_off);
@@ -248,6 +301,9 @@ pub(crate) fn dispatches(
         let slab_channels = slab.c1 - slab.c0;
         let groups = match plan.pass2 {
             Pass2::Wide | Pass2::WideVec4 => slab_channels,
+            Pass2::FourChannels | Pass2::FourChannelsVec4 => {
+                slab_channels.div_ceil(4 * u64::from(WORKGROUP_SIZE))
+            }
             _ => slab_channels.div_ceil(u64::from(WORKGROUP_SIZE)),
         };
         let Some(grid) = engine.grid(groups)? else {

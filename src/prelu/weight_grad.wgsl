@@ -27,8 +27,11 @@ override ROWS: u32 = 16u;
 // each barrier, so that the workgroup's loads and stores go through memory
 // a row (at least 192 vec4s of each tensor) at a time instead of one SIMD
 // group's eight 16-byte columns down all ROWS rows, which a CPU's
-// prefetchers lose track of (BENCHMARKS.md). It changes the order of
-// nothing but the scheduling: the sums are the same with and without.
+// prefetchers lose track of (BENCHMARKS.md). The vec4 fold and the
+// four-channel pass 2 (reduce.wgsl) take it too, after each row of
+// partials, where those lie far apart (`Plan::rows_apart`). It changes the
+// order of nothing but the scheduling: the sums are the same with and
+// without.
 override ROW_BARRIER: bool = false;
 // Runs that are not a whole number of vec4s (inner % 4 != 0): a run's last
 // vec4 may reach into the next. TAIL: the tensor ends inside a vec4 and

@@ -95,8 +95,9 @@ impl Rng {
 /// heads) or in columns (the lanes' weights a vec4 of the weights, a row
 /// made in scratch, or found in the walk), folded or not; pass 2 by one
 /// invocation or one workgroup per channel, reading the partials as vec4s
-/// or as scalars, from one or several rows of partials per channel.
-pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 23] = [
+/// or as scalars, four channels an invocation, from one or several rows
+/// of partials per channel.
+pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 25] = [
     &[1, 2, 32768],  // runs, vec4 partials: an invocation per channel
     &[2, 2, 16384],  //   the same, two rows of partials
     &[3, 2, 32768],  // runs: a workgroup per channel, vec4 partials
@@ -104,6 +105,7 @@ pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 23] = [
     &[2, 3, 143361], // long odd runs: each run's partials folded before pass 2
     &[1, 1, 600001], // one shared weight, one long odd run: its partials folded
     &[4100, 3, 65],  // many short odd runs: rows of partials folded
+    &[260, 64, 65],  //   the same in 64 channels: rows 1.5 KiB apart, folded as vec4s a row at a time
     &[2, 3, 4097],   // odd runs, short tensor
     &[4, 3, 3000],   // runs, four rows
     &[2, 40, 5],     // odd runs of five, too few rows for columns: every vec4 crosses a run end
@@ -117,6 +119,7 @@ pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 23] = [
     &[385, 37],      //   the same, the last vec4 in the first row of a block of 16
     &[4001, 3],      // channels last 3, folded, last vec4 partial
     &[300, 1001],    // channels last 1,001: rows four workgroups wide
+    &[40, 2000],     // channels last 2,000: pass 2 four channels an invocation, a row at a time
     &[5, 64, 1],     // columns, one row block: every partial its own
     &[8, 65537],     // channels last 65,537: rows too long for a row of lane weights
     &[64, 5, 7],     // columns, period 35: pass 2's vec4s straddle channels

@@ -15,8 +15,10 @@ fn row_barriers_change_no_bit() {
     assert_ne!(one.engine().cpu_adapter(), other.engine().cpu_adapter());
     // Four channels per vec4 (the weights' own vec4s), 37 channels (a
     // row of lane weights; the tensor's last vec4 partial), rows too
-    // long for the row (weights found in the walk), runs of 7.
-    let shapes: [&[usize]; 8] = [
+    // long for the row (weights found in the walk), runs of 7; rows of
+    // partials far apart, which the fold and pass 2 then read a row at a
+    // time (runs of 65 in 64 channels; 2,000 and 4,096 channels).
+    let shapes: [&[usize]; 9] = [
         &[1000, 64],
         &[385, 37],
         &[8, 65537],
@@ -25,6 +27,7 @@ fn row_barriers_change_no_bit() {
         &[20, 4096],
         &[37, 1002],
         &[33, 3000],
+        &[260, 64, 65],
     ];
     for shape in shapes {
         let n: usize = shape.iter().product();

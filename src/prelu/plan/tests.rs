@@ -41,6 +41,7 @@ fn each_shape_class_takes_its_path() {
     enum Folds {
         No,
         FoldRows,
+        FoldRowsVec4,
         FoldRuns,
     }
     let table: [(&[u64], bool, Pass1, Pass2, Folds); 27] = [
@@ -53,19 +54,31 @@ fn each_shape_class_takes_its_path() {
         (&[2, 3, 1_000_003], false, Runs, WideVec4, FoldRuns),   // odd runs of a million
         (&[8, 2, 1000, 1000], false, Runs, WideVec4, FoldRuns),  // a batch of runs of a million
         (&[64, 1, 512, 512], false, Runs, WideVec4, FoldRuns),   // one shared weight, 16M
-        (&[4033, 64, 65], false, Runs, Wide, FoldRows),          // many short odd runs
+        (&[4033, 64, 65], false, Runs, Wide, FoldRowsVec4),      // many short odd runs
         (&[1, 64, 56, 56], false, Runs, NarrowVec4, No), // one image: 200 partials a channel
         (&[4, 3, 3000], false, Runs, NarrowVec4, No),    // four rows
         (&[2, 40, 5], false, Runs, Narrow, No),          // short odd runs, few rows
         (&[640, 512, 7, 7], false, Columns, NarrowVec4, No), // runs of 49 in a batch
         (&[300, 4, 7], false, Columns, Wide, No),        // runs of 7
         (&[9, 3, 7], false, Columns, Wide, No),          // rows of 21 elements
-        (&[16384, 1024], true, Columns, Narrow, FoldRows), // a dense layer
-        (&[80, 56, 56, 64], true, Columns, Narrow, FoldRows), // channels-last 64
+        (
+            &[16384, 1024],
+            true,
+            Columns,
+            FourChannelsVec4,
+            FoldRowsVec4,
+        ), // a dense layer
+        (
+            &[80, 56, 56, 64],
+            true,
+            Columns,
+            FourChannelsVec4,
+            FoldRowsVec4,
+        ), // channels-last 64
         (&[111, 224, 224, 3], true, Columns, Wide, FoldRows), // channels-last 3
-        (&[50, 99, 91, 37], true, Columns, Narrow, FoldRows), // channels-last 37
-        (&[4096, 4096], true, Columns, Narrow, No),      // 4,096 channels
-        (&[2000, 1001], true, Columns, Narrow, No),      // an odd count past 1,024
+        (&[50, 99, 91, 37], true, Columns, FourChannels, FoldRows), // channels-last 37
+        (&[4096, 4096], true, Columns, FourChannelsVec4, No), // 4,096 channels
+        (&[2000, 1001], true, Columns, FourChannels, No), // an odd count past 1,024
         (&[40000, 1], true, Runs, WideVec4, No),         // one channel: one run
         (&[1, 1, 40000], false, Runs, WideVec4, No),     // one shared weight
         (&[1000, 1], false, Runs, NarrowVec4, No),       // one weight, a short tensor
@@ -79,6 +92,7 @@ fn each_shape_class_takes_its_path() {
         let fold = match plan.fold {
             Fold::None => No,
             Fold::Rows => FoldRows,
+            Fold::RowsVec4 => FoldRowsVec4,
             Fold::Runs => FoldRuns,
         };
         if (plan.pass1, plan.pass2, fold) != (pass1, pass2, folds) {
@@ -120,6 +134,31 @@ fn each_shape_class_takes_its_path() {
 }
 
 /// Past one binding, chunks still split the tensor exactly.
+/// Rows of partials 1 KiB apart or more are what a software rasteriser's
+/// fold and pass 2 read a row at a time (`rows_apart`); nearer rows, which
+/// a SIMD group's walk down them reads a stretch at a time anyway, are not.
+#[test]
+fn far_rows_of_partials_are_read_a_row_at_a_time() {
+    let table: [(&[u64], bool, bool); 7] = [
+        (&[4096, 4096], true, true),     // a dense layer: rows 4,096 floats apart
+        (&[640, 7, 7, 512], true, true), // channels-last 512
+        (&[320, 14, 14, 256], true, true), // channels-last 256: the least that is
+        (&[4033, 64, 65], false, true),  // runs of 65 in 64 channels: 384 (six a run)
+        (&[80, 56, 56, 64], true, false), // channels-last 64
+        (&[4100, 3, 65], false, false),  // runs of 65 in 3 channels: 18
+        (&[50, 99, 91, 37], true, false), // channels-last 37
+    ];
+    for (shape, last, apart) in table {
+        let plan = plan(layout(shape, last), DEFAULT).unwrap();
+        assert_eq!(
+            plan.rows_apart(),
+            apart,
+            "{shape:?}: rows {} apart",
+            plan.a_stride
+        );
+    }
+}
+
 #[test]
 fn chunks_split_where_a_binding_ends() {
     let small = Limits {
