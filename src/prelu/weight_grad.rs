@@ -146,6 +146,7 @@ fn pass2_spec(pass: Pass2, accumulate: bool, row_barrier: bool) -> KernelSpec {
     }
 }
 
+/// `constants` with `ROW_BARRIER` where `row_barrier`.
 fn barrier_constant(
     row_barrier: bool,
     mut constants: Vec<(&'static str, f64)>,
@@ -293,8 +294,9 @@ pub(crate) fn dispatches(
             plan.pass2,
             Pass2::WideVec4 | Pass2::NarrowVec4 | Pass2::FourChannels | Pass2::FourChannelsVec4
         ) {
-            // Read as vec4s: the binding ends on a whole one (the scratch's
-            // next part starts aligned past it).
+            // Read as vec4s, or four floats from a multiple of four past
+            // the last channel: the binding ends on a whole vec4 (the
+            // scratch's next part starts aligned past it).
             let off = u64::from(bp.elem_off);
             bp = engine.bind(reduced, 4, first, (off + span).next_multiple_of(4) - off)?;
         }

@@ -105,7 +105,7 @@ pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 25] = [
     &[2, 3, 143361], // long odd runs: each run's partials folded before pass 2
     &[1, 1, 600001], // one shared weight, one long odd run: its partials folded
     &[4100, 3, 65],  // many short odd runs: rows of partials folded
-    &[260, 64, 65],  //   the same in 64 channels: rows 1.5 KiB apart, folded as vec4s a row at a time
+    &[260, 64, 65],  //   in 64 channels: rows 1.5 KiB apart, a vec4 fold
     &[2, 3, 4097],   // odd runs, short tensor
     &[4, 3, 3000],   // runs, four rows
     &[2, 40, 5],     // odd runs of five, too few rows for columns: every vec4 crosses a run end
@@ -119,7 +119,7 @@ pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 25] = [
     &[385, 37],      //   the same, the last vec4 in the first row of a block of 16
     &[4001, 3],      // channels last 3, folded, last vec4 partial
     &[300, 1001],    // channels last 1,001: rows four workgroups wide
-    &[40, 2000],     // channels last 2,000: pass 2 four channels an invocation, a row at a time
+    &[40, 2000],     // channels last 2,000: pass 2 four channels a row
     &[5, 64, 1],     // columns, one row block: every partial its own
     &[8, 65537],     // channels last 65,537: rows too long for a row of lane weights
     &[64, 5, 7],     // columns, period 35: pass 2's vec4s straddle channels
