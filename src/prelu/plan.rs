@@ -40,6 +40,12 @@ const FOLD_FROM_ROWS: u64 = 256;
 /// A run's partials are folded only where there are this many in all: for
 /// fewer, pass 2 is short and the fold one more dispatch.
 const FOLD_FROM_PARTIALS: u64 = 1 << 15;
+/// Runs with more partials than this fold them (an eighth of them or fewer
+/// stays): pass 2's workgroup per channel read a batch's rows of them a
+/// few hundred bytes at a time, 53 KB apart for `[80, 256, 28, 28]` (its
+/// 52 a run: 1.9–3.4 ms at 16M on lavapipe), where the fold reads them in
+/// order (1.3–2.3 with pass 2).
+const FOLD_RUNS_FROM_SLOTS: u64 = 32;
 /// Rows of partials this many floats apart (1 KiB) or more are read a row
 /// at a time by each workgroup on a software rasteriser (`rows_apart`).
 const ROWS_APART_FROM: u64 = 256;
@@ -249,12 +255,12 @@ pub(crate) fn plan(layout: Layout, limits: Limits) -> Result<Plan> {
     plan.pass2 = pass2(&plan, c);
     // Partials are rows of one period (columns) or of every run's
     // (runs): where there are many rows, fold them first, so that pass 2's
-    // invocations have few each; where runs are long, fold each run's.
+    // invocations have few each; where runs have many, fold each run's.
     // The fold binds the partials whole.
     let rows = plan.partials / plan.a_stride;
     let fits = plan.partials * 4 <= limits.binding;
     let many = plan.partials >= FOLD_FROM_PARTIALS;
-    if fits && many && plan.pass1 == Pass1::Runs && plan.slots > FOLD_FROM_ROWS {
+    if fits && many && plan.pass1 == Pass1::Runs && plan.slots > FOLD_RUNS_FROM_SLOTS {
         // In fours, so that pass 2 reads vec4s.
         let per_run = plan.slots.div_ceil(FOLD_ROWS).next_multiple_of(4);
         plan.fold = Fold::Runs;

@@ -97,7 +97,7 @@ impl Rng {
 /// invocation or one workgroup per channel, reading the partials as vec4s
 /// or as scalars, four channels an invocation, from one or several rows
 /// of partials per channel.
-pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 25] = [
+pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 26] = [
     &[1, 2, 32768],  // runs, vec4 partials: an invocation per channel
     &[2, 2, 16384],  //   the same, two rows of partials
     &[3, 2, 32768],  // runs: a workgroup per channel, vec4 partials
@@ -110,6 +110,7 @@ pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 25] = [
     &[4, 3, 3000],   // runs, four rows
     &[2, 40, 5],     // odd runs of five, too few rows for columns: every vec4 crosses a run end
     &[16, 3, 3000],  // runs in a batch
+    &[40, 16, 784],  // runs of 784 in a batch: 52 partials a run, folded
     &[1280, 4, 16],  // columns (runs of 16 in a batch), folded before pass 2
     &[8192, 4, 16],  //   the same, more rows
     &[300, 4, 7],    // columns, a weight per lane; a workgroup per channel
