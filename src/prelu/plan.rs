@@ -33,9 +33,9 @@ const COLUMNS_FROM_ROWS: u64 = walks::COLUMN_ROWS / 2;
 /// Below this many partials per channel, one invocation per channel sums
 /// them; above, a workgroup does.
 const REDUCE_WIDE_FROM: u64 = 64;
-/// Partials one invocation of a fold adds (`Fold`), and the rows, or a
-/// run's partials, from which they are folded before pass 2.
+/// Partials one invocation of a fold adds (`Fold`).
 pub(crate) const FOLD_ROWS: u64 = 64;
+/// Rows of partials from which they are folded before pass 2.
 const FOLD_FROM_ROWS: u64 = 256;
 /// A run's partials are folded only where there are this many in all: for
 /// fewer, pass 2 is short and the fold one more dispatch.
@@ -125,7 +125,7 @@ pub(crate) enum Fold {
     /// a vec4 load a row (`weight_grad_fold_vec4`), each column's sum the
     /// same.
     RowsVec4,
-    /// Long runs: each run's `slots` partials (pass 1's) into `b_count`,
+    /// Runs with many partials: each run's `slots` (pass 1's) into `b_count`,
     /// partial j of them adding partials j, j + b_count, … of the run in
     /// order (`weight_grad_fold_runs`), so that neighbouring invocations
     /// read neighbouring partials.
