@@ -46,9 +46,9 @@ const FOLD_FROM_PARTIALS: u64 = 1 << 15;
 /// 52 a run: 1.9–3.4 ms at 16M on lavapipe), where the fold reads them in
 /// order (1.3–2.3 with pass 2).
 const FOLD_RUNS_FROM_SLOTS: u64 = 32;
-/// Rows of partials this many floats apart (1 KiB) or more are read a row
-/// at a time by each workgroup on a software rasteriser (`rows_apart`).
-const ROWS_APART_FROM: u64 = 256;
+/// Rows of partials this many floats apart (512 bytes) or more are read a
+/// row at a time by each workgroup on a software rasteriser (`rows_apart`).
+const ROWS_APART_FROM: u64 = 128;
 /// Columns' periods from which an invocation per channel sums the partials.
 const NARROW_FROM_PERIOD: u64 = 32;
 /// Where runs' partials lie in fours, one invocation per channel sums up to
@@ -186,7 +186,8 @@ impl Plan {
     /// side (pass 2 of a dense layer of 4,096 units at 16M on lavapipe:
     /// 2.0 ms without, 0.85 with). Nearer rows are read a stretch at a time
     /// anyway, and there the barriers only cost (the fold of channels-last
-    /// 64: 0.6 ms without, 1.2–2.0 with; BENCHMARKS.md).
+    /// 64: 0.6 ms without, 1.2–2.0 with; of channels-last 128, 1.8 ms
+    /// without, 1.5 with; BENCHMARKS.md).
     pub(crate) fn rows_apart(&self) -> bool {
         self.a_stride >= ROWS_APART_FROM
     }

@@ -134,15 +134,16 @@ fn each_shape_class_takes_its_path() {
 }
 
 /// Past one binding, chunks still split the tensor exactly.
-/// Rows of partials 1 KiB apart or more are what a software rasteriser's
+/// Rows of partials 512 bytes apart or more are what a software rasteriser's
 /// fold and pass 2 read a row at a time (`rows_apart`); nearer rows, which
 /// a SIMD group's walk down them reads a stretch at a time anyway, are not.
 #[test]
 fn far_rows_of_partials_are_read_a_row_at_a_time() {
-    let table: [(&[u64], bool, bool); 7] = [
+    let table: [(&[u64], bool, bool); 8] = [
         (&[4096, 4096], true, true),     // a dense layer: rows 4,096 floats apart
         (&[640, 7, 7, 512], true, true), // channels-last 512
-        (&[320, 14, 14, 256], true, true), // channels-last 256: the least that is
+        (&[320, 14, 14, 256], true, true), // channels-last 256
+        (&[1024, 128, 1, 128], true, true), // channels-last 128: the least that is
         (&[4033, 64, 65], false, true),  // runs of 65 in 64 channels: 384 (six a run)
         (&[80, 56, 56, 64], true, false), // channels-last 64
         (&[4100, 3, 65], false, false),  // runs of 65 in 3 channels: 18
