@@ -35,7 +35,7 @@ const COLUMNS_FROM_ROWS: u64 = walks::COLUMN_ROWS / 2;
 const REDUCE_WIDE_FROM: u64 = 64;
 /// Partials one invocation of a fold adds (`Fold`).
 pub(crate) const FOLD_ROWS: u64 = 64;
-/// Rows of partials from which they are folded before pass 2.
+/// Partials in more rows than this are folded before pass 2.
 const FOLD_FROM_ROWS: u64 = 256;
 /// A run's partials are folded only where there are this many in all: for
 /// fewer, pass 2 is short and the fold one more dispatch.

@@ -240,11 +240,12 @@ fn weight_grad_fold_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_in
     }
 }
 
-// Before pass 2, where runs are long: each run's `slots` partials of pass 1
-// into `b_count` (at least slots / FOLD). Invocation t takes partial j =
-// t % b_count of run r = t / b_count and adds the run's partials j, j +
-// b_count, j + 2 b_count, … in order: neighbouring invocations read
-// neighbouring partials. Pass 2 then reads runs of b_count partials.
+// Before pass 2, where runs have many partials (FOLD_RUNS_FROM_SLOTS in
+// plan.rs): each run's `slots` partials of pass 1 into `b_count` (at least
+// slots / FOLD). Invocation t takes partial j = t % b_count of run r =
+// t / b_count and adds the run's partials j, j + b_count, j + 2 b_count,
+// … in order: neighbouring invocations read neighbouring partials. Pass 2
+// then reads runs of b_count partials.
 @compute @workgroup_size(WG)
 fn weight_grad_fold_runs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let t = flat_workgroup(wg) * WG + lid;
