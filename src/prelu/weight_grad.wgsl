@@ -235,20 +235,31 @@ fn weight_grad_runs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
     let last = (end - 1u) / 4u;
     let v0 = min((start + 3u) / 4u + 4u * j, last + 1u);
     let v1 = min(v0 + 4u, last + 1u);
-    let w = vec4<f32>(f32(w1[params.w_off + channel_of_run(r)]));
+    let c = channel_of_run(r);
+    let w = vec4<f32>(f32(w1[params.w_off + c]));
     var w_next = w;
     if RAGGED {
-        w_next = vec4<f32>(f32(w1[params.w_off + channel_of_run(r + 1u)]));
+        // Run r + 1's channel from c's, without a second division.
+        w_next = vec4<f32>(f32(w1[params.w_off + next_channel(c)]));
     }
     var sum = vec4<f32>(0.0);
     var head = vec4<f32>(0.0);
     let b = bases();
     let total = params.total;
     let whole = min(v1, total / 4u);
+    // RAGGED: the run's last vec4 may reach into run r + 1, its lanes from
+    // `end` on with that run's weight. The forward and the input gradient
+    // alone select the weight on every vec4. With the weight's sums, that
+    // vec4 is taken after the loop instead: the loop then keeps the plain
+    // path, without a lane compare and three selects on every vec4.
+    var inside = whole;
+    if RAGGED && SUMS {
+        inside = min(whole, end / 4u);
+    }
     // A fixed trip count, each vec4 tested: a rasteriser unrolls it.
     for (var k = 0u; k < 4u; k++) {
         let v = v0 + k;
-        if v < whole {
+        if v < inside {
             let x = load_x(b, v);
             if !SUMS {
                 var wv = w;
@@ -257,19 +268,25 @@ fn weight_grad_runs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
                     wv = select(w_next, w, own);
                 }
                 store_grad_x(b, v, placed_result(b, v, x, wv));
-            } else if RAGGED {
-                let g = load_g(b, v);
-                let own = vec4<u32>(4u * v) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(end);
-                store_grad_x(b, v, backward_quad(x, g, select(w_next, w, own)));
-                let term = weight_term_quad(x, g);
-                sum = add4(sum, select(vec4<f32>(0.0), term, own));
-                head = add4(head, select(term, vec4<f32>(0.0), own));
             } else {
                 let g = load_g(b, v);
                 store_grad_x(b, v, backward_quad(x, g, w));
                 sum = add4(sum, weight_term_quad(x, g));
             }
         }
+    }
+    // With the sums, the run's last vec4 where it reaches into run r + 1
+    // (then it is `inside`, this invocation's last): its terms from `end`
+    // on go to that run's head.
+    if RAGGED && SUMS && v0 <= inside && inside < whole {
+        let v = inside;
+        let x = load_x(b, v);
+        let g = load_g(b, v);
+        let own = vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(end % 4u);
+        store_grad_x(b, v, backward_quad(x, g, select(w_next, w, own)));
+        let term = weight_term_quad(x, g);
+        sum = add4(sum, select(vec4<f32>(0.0), term, own));
+        head = select(term, vec4<f32>(0.0), own);
     }
     if TAIL && v0 <= whole && whole < v1 {
         // The tensor's last, partial vec4: all in this run.
