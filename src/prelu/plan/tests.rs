@@ -133,7 +133,6 @@ fn each_shape_class_takes_its_path() {
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
-/// Past one binding, chunks still split the tensor exactly.
 /// Rows of partials 512 bytes apart or more are what a software rasteriser's
 /// fold and pass 2 read a row at a time (`rows_apart`); nearer rows, which
 /// a SIMD group's walk down them reads a stretch at a time anyway, are not.
@@ -160,6 +159,7 @@ fn far_rows_of_partials_are_read_a_row_at_a_time() {
     }
 }
 
+/// Past one binding, chunks still split the tensor exactly.
 #[test]
 fn chunks_split_where_a_binding_ends() {
     let small = Limits {
