@@ -118,19 +118,17 @@ fn fold_spec(fold: Fold, row_barrier: bool) -> KernelSpec {
 /// The entry point of pass 2; `accumulate`: grad_w is added to;
 /// `row_barrier` as for the fold.
 fn pass2_spec(pass: Pass2, accumulate: bool, row_barrier: bool) -> KernelSpec {
-    let (entry, partials) = match pass {
-        Pass2::WideVec4 => ("weight_grad_reduce_wide_vec4", PARTIALS4),
-        Pass2::Wide => ("weight_grad_reduce_wide", PARTIALS),
-        Pass2::NarrowVec4 => ("weight_grad_reduce_narrow_vec4", PARTIALS4),
-        Pass2::Narrow => ("weight_grad_reduce_narrow", PARTIALS),
-        Pass2::FourChannels => ("weight_grad_reduce_four_channels", PARTIALS),
-        Pass2::FourChannelsVec4 => ("weight_grad_reduce_four_channels", PARTIALS4),
+    // The partials' views each kernel reads: the four-channel kernel names
+    // both, and ROWS_IN_VEC4S picks one.
+    let (entry, views): (_, &[u32]) = match pass {
+        Pass2::WideVec4 => ("weight_grad_reduce_wide_vec4", &[PARTIALS4]),
+        Pass2::Wide => ("weight_grad_reduce_wide", &[PARTIALS]),
+        Pass2::NarrowVec4 => ("weight_grad_reduce_narrow_vec4", &[PARTIALS4]),
+        Pass2::Narrow => ("weight_grad_reduce_narrow", &[PARTIALS]),
+        Pass2::FourChannels | Pass2::FourChannelsVec4 => {
+            ("weight_grad_reduce_four_channels", &[PARTIALS, PARTIALS4])
+        }
     };
-    // The four-channel kernel names both views; ROWS_IN_VEC4S picks one.
-    let mut bindings = vec![partials, GRAD_W, ACC];
-    if matches!(pass, Pass2::FourChannels | Pass2::FourChannelsVec4) {
-        bindings = vec![PARTIALS, PARTIALS4, GRAD_W, ACC];
-    }
     let mut constants = Vec::new();
     if accumulate {
         constants.push(("ACCUMULATE", 1.0));
@@ -141,7 +139,7 @@ fn pass2_spec(pass: Pass2, accumulate: bool, row_barrier: bool) -> KernelSpec {
     KernelSpec {
         module: &MODULE,
         entry,
-        bindings,
+        bindings: [views, &[GRAD_W, ACC]].concat(),
         constants: barrier_constant(row_barrier, constants),
     }
 }
