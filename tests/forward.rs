@@ -115,6 +115,9 @@ fn prelu_layouts_that_step_the_channel() {
                 vec![4, 3, 1024],
                 vec![2, 7, 4099],
                 vec![1, 2, 5000],
+                // Short runs, seven and five vec4s an invocation.
+                vec![5, 3, 81],
+                vec![7, 3, 58],
                 // Runs shorter than a step and not of fours: a step divides.
                 vec![30, 512, 7, 7],
                 vec![9, 5, 13],

@@ -143,7 +143,11 @@ impl<'a> Placed<'a> {
     fn spec(&self, sums: bool, cpu_adapter: bool, same_offsets: bool, tail: bool) -> KernelSpec {
         let plan = &self.plan;
         let (entry, partials, mut constants) = match plan.pass1 {
-            Pass1::Runs => ("weight_grad_runs", PARTIALS, Vec::new()),
+            Pass1::Runs => (
+                "weight_grad_runs",
+                PARTIALS,
+                vec![("ITEMS", plan.items as f64)],
+            ),
             Pass1::Columns => {
                 let rows = ("ROWS", plan.rows as f64);
                 match self.lane_weights {

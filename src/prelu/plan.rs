@@ -9,13 +9,13 @@
 //! neighbouring invocations neighbouring memory — and sums each lane of its
 //! vec4s apart, so the four lanes may belong to four channels. On a
 //! software rasteriser the places matter more than anything else: an
-//! invocation's vec4s must lie either side by side (four of them) or rows
-//! of 3 KiB or more apart, the workgroup going through them a row at a
-//! time (a barrier after each: sixteen rows, where eight without it were
-//! 1.1–1.2× slower and sixteen without it 1.3–1.5×); 256 bytes to 2 KiB
-//! apart, or sixteen side by side, measured 1.4–2.8× slower
-//! (BENCHMARKS.md). Scalar loads cost as much, so odd lengths are vec4s
-//! too, their lanes masked.
+//! invocation's vec4s must lie either side by side (four of them, up to
+//! seven in short runs) or rows of 3 KiB or more apart, the workgroup
+//! going through them a row at a time (a barrier after each: sixteen
+//! rows, where eight without it were 1.1–1.2× slower and sixteen without
+//! it 1.3–1.5×); 256 bytes to 2 KiB apart, or sixteen side by side,
+//! measured 1.4–2.8× slower (BENCHMARKS.md). Scalar loads cost as much,
+//! so odd lengths are vec4s too, their lanes masked.
 
 use crate::engine::WORKGROUP_SIZE;
 use crate::error::{Error, Result};
@@ -80,10 +80,11 @@ pub(crate) struct Limits {
 /// How pass 1 walks the tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Pass1 {
-    /// Inside each channel run: an invocation takes up to four vec4s side
-    /// by side, all starting in its run, and leaves one partial. A run's
-    /// last vec4 may reach into the next run (runs of any length from 4):
-    /// those lanes' terms go to the next run's first partial, its head.
+    /// Inside each channel run: an invocation takes up to four vec4s (up
+    /// to seven in short runs) side by side, all starting in its run, and
+    /// leaves one partial. A run's last vec4 may reach into the next run
+    /// (runs of any length from 4): those lanes' terms go to the next
+    /// run's first partial, its head.
     Runs,
     /// The tensor as rows of `row` vec4s, a whole number of channel periods
     /// (channels · inner elements) each, so that a lane's channel is the
@@ -153,6 +154,8 @@ pub(crate) struct Plan {
     pub(crate) pass1: Pass1,
     /// Elements per channel run (the whole tensor for one shared weight).
     pub(crate) inner: u64,
+    /// Runs: vec4s per invocation, side by side (`walks::run_items`).
+    pub(crate) items: u64,
     /// Runs: invocations per run, and partials per run (where runs are not
     /// a whole number of vec4s, the head first).
     pub(crate) per_run: u64,

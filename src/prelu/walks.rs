@@ -6,8 +6,14 @@ use crate::engine::WORKGROUP_SIZE;
 
 use super::plan::{Chunk, Fold, Layout, Pass1, Pass2, Plan};
 
-/// vec4s an invocation of `weight_grad_runs` takes, side by side.
-pub(crate) const RUN_ITEMS: u64 = 4;
+/// vec4s an invocation of `weight_grad_runs` takes, side by side, where
+/// runs are long; short runs take up to `RUN_ITEMS_MAX` (`run_items`).
+/// Eight would never leave fewer places idle than four.
+const RUN_ITEMS: u64 = 4;
+const RUN_ITEMS_MAX: u64 = 7;
+/// Runs of fewer vec4s than this fit the vec4s an invocation takes to the
+/// run (`run_items`); in longer ones, four leave at most 3/64 idle.
+const FIT_ITEMS_BELOW: u64 = 64;
 /// Rows of vec4s an invocation of `weight_grad_columns` takes, a row apart:
 /// each of its four lanes' partials sums 16 elements.
 pub(crate) const COLUMN_ROWS: u64 = 16;
@@ -31,7 +37,26 @@ pub(crate) fn run_vec4s(r: u64, inner: u64) -> (u64, u64) {
     (start.div_ceil(4), (start + inner - 1) / 4)
 }
 
-/// `Runs`: `per_run` invocations of `RUN_ITEMS` vec4s per run, one partial
+/// vec4s an invocation of `weight_grad_runs` takes in runs of `inner`:
+/// where runs are short, of `RUN_ITEMS` to `RUN_ITEMS_MAX` the count that
+/// leaves the fewest places of a run's invocations idle (the smallest on a
+/// tie). A software rasteriser runs a SIMD group's loop for its longest
+/// invocation, so an idle place costs nearly a full one: runs of 65 (up
+/// to 17 vec4s) in five invocations of four have 20 places, in three of
+/// six 18 (lavapipe at 16M: backward with the weight's 1.42× the floor
+/// with four, 1.30 with six; forward 1.24 and 1.08; runs of 81, 21 vec4s
+/// in 24 places or in three of seven: 1.37 and 1.10; BENCHMARKS.md).
+pub(crate) fn run_items(inner: u64) -> u64 {
+    let vec4s = inner.div_ceil(4);
+    if vec4s >= FIT_ITEMS_BELOW {
+        return RUN_ITEMS;
+    }
+    (RUN_ITEMS..=RUN_ITEMS_MAX)
+        .min_by_key(|&items| vec4s.div_ceil(items) * items)
+        .unwrap_or(RUN_ITEMS)
+}
+
+/// `Runs`: `per_run` invocations of `run_items` vec4s per run, one partial
 /// each after the run's head; chunks of whole invocations within a binding.
 pub(crate) fn runs(layout: Layout, chunk: u64) -> Plan {
     let Layout {
@@ -42,7 +67,8 @@ pub(crate) fn runs(layout: Layout, chunk: u64) -> Plan {
     let total = outer * c * inner;
     let runs = outer * c;
     // The most vec4s that start inside one run.
-    let per_run = inner.div_ceil(4).div_ceil(RUN_ITEMS).max(1);
+    let items = run_items(inner);
+    let per_run = inner.div_ceil(4).div_ceil(items).max(1);
     // Runs that end inside a vec4 have a head before their partials; a
     // single run has none (its last vec4 is the tensor's, `TAIL`'s).
     let head = u64::from(ragged(inner, total));
@@ -57,12 +83,12 @@ pub(crate) fn runs(layout: Layout, chunk: u64) -> Plan {
     let vec4s = |t: u64| {
         let (r, j) = (t / per_run, t % per_run);
         let (first, last) = run_vec4s(r, inner);
-        let start = (first + j * RUN_ITEMS).min(last + 1);
-        (start, (start + RUN_ITEMS).min(last + 1))
+        let start = (first + j * items).min(last + 1);
+        (start, (start + items).min(last + 1))
     };
     // Invocations per chunk: their vec4s, from the first's start, within
     // a binding.
-    let per_chunk = (chunk / (4 * RUN_ITEMS)).max(1);
+    let per_chunk = (chunk / (4 * items)).max(1);
     let mut chunks = Vec::new();
     let mut t0 = 0;
     while t0 < threads {
@@ -85,6 +111,7 @@ pub(crate) fn runs(layout: Layout, chunk: u64) -> Plan {
     Plan {
         pass1: Pass1::Runs,
         inner,
+        items,
         per_run,
         slots,
         row: 0,
@@ -157,6 +184,7 @@ impl Columns {
         Plan {
             pass1: Pass1::Columns,
             inner,
+            items: 0,
             per_run: 0,
             slots: 0,
             row,
@@ -203,7 +231,7 @@ impl Plan {
             Pass1::Runs => {
                 let r = total / self.inner - 1;
                 let (first, _) = run_vec4s(r, self.inner);
-                r * self.per_run + (whole - first) / RUN_ITEMS
+                r * self.per_run + (whole - first) / self.items
             }
             Pass1::Columns => whole / (self.rows * self.row),
         })
@@ -280,7 +308,9 @@ mod tests {
     /// run ends.
     #[test]
     fn runs_give_every_vec4_one_invocation() {
-        for inner in [4u64, 5, 6, 7, 9, 16, 17, 49, 63, 64, 65, 784, 9009] {
+        for inner in [
+            4u64, 5, 6, 7, 9, 16, 17, 49, 63, 64, 65, 81, 100, 252, 784, 9009,
+        ] {
             let runs = 9;
             let plan = runs_plan(inner, runs);
             let mut next = 0;
@@ -296,7 +326,7 @@ mod tests {
                     "inner {inner}: two run ends"
                 );
                 assert!(
-                    last + 1 - first <= plan.per_run * RUN_ITEMS,
+                    last + 1 - first <= plan.per_run * plan.items,
                     "inner {inner}"
                 );
                 next = last + 1;
@@ -339,8 +369,8 @@ mod tests {
                 Pass1::Runs => {
                     let (r, j) = (item / plan.per_run, item % plan.per_run);
                     let (first, last) = run_vec4s(r, plan.inner);
-                    let v0 = (first + RUN_ITEMS * j).min(last + 1);
-                    let v1 = (v0 + RUN_ITEMS).min(last + 1);
+                    let v0 = (first + plan.items * j).min(last + 1);
+                    let v1 = (v0 + plan.items).min(last + 1);
                     v0 <= whole && whole < v1
                 }
                 Pass1::Columns => (0..plan.row).any(|q| {
@@ -375,6 +405,39 @@ mod tests {
         let plan = runs_plan(64, 9);
         assert_eq!(plan.tail_item(64 * 9), None);
         assert_eq!(plan.pieces(&plan.chunks[0], 64 * 9).len(), 1);
+    }
+
+    /// Short runs take the vec4s per invocation that leave the fewest
+    /// places idle, four on a tie; runs of 64 vec4s or more take four.
+    #[test]
+    fn short_runs_fit_the_vec4s_an_invocation_takes() {
+        let places = |inner: u64, items: u64| inner.div_ceil(4).div_ceil(items) * items;
+        for (inner, items) in [
+            (4u64, 4u64), // one vec4: four places at least
+            (5, 4),
+            (64, 4),  // 16 vec4s: four of four
+            (65, 6),  // 17: 18 places, not 20
+            (68, 6),  // the same 17, whole
+            (81, 7),  // 21: 21, not 24
+            (100, 5), // 25: 25, not 28
+            (129, 5), // 33: 35, not 36
+            (150, 4), // 38: 40 with four, 42 with six or seven
+            (252, 7), // 63: 63, not 64
+            (253, 4), // 64: long enough that four leave at most 3 idle
+            (784, 4),
+            (9009, 4),
+        ] {
+            assert_eq!(run_items(inner), items, "runs of {inner}");
+            assert_eq!(runs_plan(inner, 3).items, items, "runs of {inner}");
+        }
+        for inner in 1..1000 {
+            let items = run_items(inner);
+            assert!((RUN_ITEMS..=RUN_ITEMS_MAX).contains(&items), "{inner}");
+            assert!(places(inner, items) <= places(inner, RUN_ITEMS), "{inner}");
+            for other in RUN_ITEMS..items {
+                assert!(places(inner, other) > places(inner, items), "{inner}");
+            }
+        }
     }
 
     fn runs_plan(inner: u64, runs: u64) -> Plan {

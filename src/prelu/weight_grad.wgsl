@@ -22,6 +22,9 @@
 override WG: u32 = 256u;
 // Rows of vec4s each invocation of `weight_grad_columns` takes.
 override ROWS: u32 = 16u;
+// vec4s each invocation of `weight_grad_runs` takes side by side: 4, or
+// up to 7 where that leaves fewer idle in short runs (walks.rs).
+override ITEMS: u32 = 4u;
 // A workgroup barrier after each row of the columns walk, on a software
 // rasteriser: it runs a workgroup's SIMD groups one after another up to
 // each barrier, so that the workgroup's loads and stores go through memory
@@ -214,7 +217,7 @@ fn lane_sum(s: vec4<f32>) -> f32 {
 }
 
 // Pass 1 inside channel runs (runs of at least four elements): invocation
-// j of run r takes up to four vec4s side by side, all starting in the run,
+// j of run r takes up to ITEMS vec4s side by side, all starting in the run,
 // and leaves its partial in slot j of the run's (RAGGED: 1 + j). RAGGED:
 // the run's last vec4 may reach into run r + 1; this invocation stores it
 // whole (those lanes with the next run's weight) and leaves their terms in
@@ -233,8 +236,8 @@ fn weight_grad_runs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
     let start = r * params.inner;
     let end = start + params.inner;
     let last = (end - 1u) / 4u;
-    let v0 = min((start + 3u) / 4u + 4u * j, last + 1u);
-    let v1 = min(v0 + 4u, last + 1u);
+    let v0 = min((start + 3u) / 4u + ITEMS * j, last + 1u);
+    let v1 = min(v0 + ITEMS, last + 1u);
     let c = channel_of_run(r);
     let w = vec4<f32>(f32(w1[params.w_off + c]));
     var w_next = w;
@@ -257,7 +260,7 @@ fn weight_grad_runs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
         inside = min(whole, end / 4u);
     }
     // A fixed trip count, each vec4 tested: a rasteriser unrolls it.
-    for (var k = 0u; k < 4u; k++) {
+    for (var k = 0u; k < ITEMS; k++) {
         let v = v0 + k;
         if v < inside {
             let x = load_x(b, v);

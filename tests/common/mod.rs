@@ -97,7 +97,7 @@ impl Rng {
 /// invocation or one workgroup per channel, reading the partials as vec4s
 /// or as scalars, four channels an invocation, from one or several rows
 /// of partials per channel.
-pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 26] = [
+pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 28] = [
     &[1, 2, 32768],  // runs, vec4 partials: an invocation per channel
     &[2, 2, 16384],  //   the same, two rows of partials
     &[3, 2, 32768],  // runs: a workgroup per channel, vec4 partials
@@ -105,8 +105,10 @@ pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 26] = [
     &[2, 3, 143361], // long odd runs: each run's partials folded before pass 2
     &[1, 1, 600001], // one shared weight, one long odd run: its partials folded
     &[4100, 3, 65],  // many short odd runs: rows of partials folded
-    &[260, 64, 65],  //   in 64 channels: rows 1.5 KiB apart, a vec4 fold
+    &[260, 64, 65],  //   in 64 channels: rows 1 KiB apart, a vec4 fold
     &[2, 3, 4097],   // odd runs, short tensor
+    &[3, 5, 81],     // short odd runs of 21 vec4s: seven an invocation, the last vec4 partial
+    &[7, 3, 58],     // runs of 15 vec4s, too few rows for columns: five an invocation
     &[4, 3, 3000],   // runs, four rows
     &[2, 40, 5],     // odd runs of five, too few rows for columns: every vec4 crosses a run end
     &[16, 3, 3000],  // runs in a batch

@@ -54,7 +54,7 @@ fn each_shape_class_takes_its_path() {
         (&[2, 3, 1_000_003], false, Runs, WideVec4, FoldRuns),   // odd runs of a million
         (&[8, 2, 1000, 1000], false, Runs, WideVec4, FoldRuns),  // a batch of runs of a million
         (&[64, 1, 512, 512], false, Runs, WideVec4, FoldRuns),   // one shared weight, 16M
-        (&[4033, 64, 65], false, Runs, Wide, FoldRowsVec4),      // many short odd runs
+        (&[4033, 64, 65], false, Runs, WideVec4, FoldRowsVec4),  // many short odd runs
         (&[1, 64, 56, 56], false, Runs, NarrowVec4, No), // one image: 200 partials a channel
         (&[4, 3, 3000], false, Runs, NarrowVec4, No),    // four rows
         (&[2, 40, 5], false, Runs, Narrow, No),          // short odd runs, few rows
@@ -143,9 +143,9 @@ fn far_rows_of_partials_are_read_a_row_at_a_time() {
         (&[640, 7, 7, 512], true, true), // channels-last 512
         (&[320, 14, 14, 256], true, true), // channels-last 256
         (&[1024, 128, 1, 128], true, true), // channels-last 128: the least that is
-        (&[4033, 64, 65], false, true),  // runs of 65 in 64 channels: 384 (six a run)
+        (&[4033, 64, 65], false, true),  // runs of 65 in 64 channels: 256 (four a run)
         (&[80, 56, 56, 64], true, false), // channels-last 64
-        (&[4100, 3, 65], false, false),  // runs of 65 in 3 channels: 18
+        (&[4100, 3, 65], false, false),  // runs of 65 in 3 channels: 12
         (&[50, 99, 91, 37], true, false), // channels-last 37
     ];
     for (shape, last, apart) in table {
