@@ -195,13 +195,18 @@ impl Plan {
         self.a_stride >= ROWS_APART_FROM
     }
 
-    /// Invocations per workgroup of pass 1: the engine's, or a shorter
-    /// columns row, so that none idles (37 channels: 222, not 256).
+    /// Invocations per workgroup of pass 1: the engine's; for columns, an
+    /// equal share of the row's `row_groups`, so that idle invocations are
+    /// fewer than the workgroups (37 channels: 222, not 256; rows of 528
+    /// vec4s: three of 176, not two of 256 and one of 16). A software
+    /// rasteriser runs an idle invocation's walk as it runs a busy one:
+    /// the third workgroup of 16 made runs of 33 in 64 channels 1.44× the
+    /// floor with the weight gradient, 1.25 with three of 176; a second of
+    /// one, channels-last 257, 1.54 and 1.36 (BENCHMARKS.md).
     pub(crate) fn workgroup(&self) -> u64 {
-        let engine = u64::from(WORKGROUP_SIZE);
         match self.pass1 {
-            Pass1::Columns => self.row.min(engine),
-            Pass1::Runs => engine,
+            Pass1::Columns => self.row.div_ceil(self.row_groups.max(1)),
+            Pass1::Runs => u64::from(WORKGROUP_SIZE),
         }
     }
 }

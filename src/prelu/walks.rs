@@ -147,7 +147,8 @@ impl Columns {
         // One workgroup's worth where that leaves rows 3 KiB apart or
         // more (the workgroup then as wide as the row: `Plan::workgroup`);
         // else the fewest workgroups past it (a second, nearly idle
-        // workgroup per block cost lavapipe as much as a full one).
+        // workgroup per block cost lavapipe as much as a full one), which
+        // `Plan::workgroup` then shares the row evenly.
         let wg = u64::from(WORKGROUP_SIZE);
         let within = wg / step * step;
         let row = match within >= ONE_GROUP_FROM {

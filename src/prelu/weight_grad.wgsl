@@ -17,8 +17,8 @@
 // end are zeros, never loaded or stored.
 
 // Invocations per workgroup: a power of two, at least 16, for the kernels
-// that sum a workgroup (sums.wgsl); for the columns walk, its row where
-// that is shorter (192 to 255 vec4s), so that no invocation idles.
+// that sum a workgroup (sums.wgsl); for the columns walk, an equal share
+// of its row (`Plan::workgroup`), so that few invocations idle.
 override WG: u32 = 256u;
 // Rows of vec4s each invocation of `weight_grad_columns` takes.
 override ROWS: u32 = 16u;

@@ -181,20 +181,33 @@ fn chunks_split_where_a_binding_ends() {
 }
 
 /// A columns row shorter than the engine's workgroup is the workgroup,
-/// one a row; longer rows, and runs, take the engine's.
+/// one a row; longer rows split evenly over the fewest workgroups that
+/// hold them; runs take the engine's.
 #[test]
-fn a_short_columns_row_is_its_workgroup() {
-    let table: [(&[u64], bool, u64, u64); 5] = [
+fn columns_rows_split_evenly_over_their_workgroups() {
+    let table: [(&[u64], bool, u64, u64); 9] = [
         (&[50, 99, 91, 37], true, 222, 1), // 6 periods of 37 vec4s
         (&[111, 224, 224, 3], true, 255, 1),
         (&[80, 56, 56, 64], true, 256, 1),
-        (&[640, 512, 7, 7], false, 256, 25), // rows of 6,272 vec4s
+        (&[640, 512, 7, 7], false, 251, 25), // rows of 6,272 vec4s
+        (&[7943, 64, 33], false, 176, 3),    // rows of 528 vec4s
+        (&[65280, 257], true, 129, 2),       // rows of 257 vec4s
+        (&[300, 1001], true, 251, 4),        // rows of 1,001 vec4s
+        (&[4096, 4096], true, 256, 4),       // rows of 1,024 vec4s
         (&[80, 64, 56, 56], false, 256, 0),  // runs
     ];
     for (shape, last, workgroup, row_groups) in table {
         let plan = plan(layout(shape, last), DEFAULT).unwrap();
         assert_eq!(plan.workgroup(), workgroup, "{shape:?}");
         assert_eq!(plan.row_groups, row_groups, "{shape:?}");
+        if plan.pass1 == Pass1::Columns {
+            // The row's workgroups hold it, fewer than one idle each.
+            let held = workgroup * row_groups;
+            assert!(
+                held >= plan.row && held < plan.row + row_groups,
+                "{shape:?}"
+            );
+        }
     }
 }
 
