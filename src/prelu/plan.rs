@@ -46,6 +46,9 @@ const FOLD_FROM_PARTIALS: u64 = 1 << 15;
 /// 52 a run: 1.9–3.4 ms at 16M on lavapipe), where the fold reads them in
 /// order (1.3–2.3 with pass 2).
 const FOLD_RUNS_FROM_SLOTS: u64 = 32;
+/// Invocations a software rasteriser runs together (32-bit lanes of 256-bit
+/// vectors): a columns workgroup of a long row is a whole number of them.
+const SIMD_GROUP: u64 = 8;
 /// Rows of partials this many floats apart (512 bytes) or more are read a
 /// row at a time by each workgroup on a software rasteriser (`rows_apart`).
 const ROWS_APART_FROM: u64 = 128;
@@ -195,18 +198,27 @@ impl Plan {
         self.a_stride >= ROWS_APART_FROM
     }
 
-    /// Invocations per workgroup of pass 1: the engine's; for columns, an
-    /// equal share of the row's `row_groups`, so that idle invocations are
-    /// fewer than the workgroups (37 channels: 222, not 256; rows of 528
-    /// vec4s: three of 176, not two of 256 and one of 16). A software
-    /// rasteriser runs an idle invocation's walk as it runs a busy one:
-    /// the third workgroup of 16 made runs of 33 in 64 channels 1.44× the
-    /// floor with the weight gradient, 1.25 with three of 176; a second of
-    /// one, channels-last 257, 1.54 and 1.36 (BENCHMARKS.md).
+    /// Invocations per workgroup of pass 1: the engine's; for columns, a
+    /// shorter row itself (37 channels: 222, not 256), a longer one shared
+    /// evenly over its `row_groups`, each share a whole number of SIMD
+    /// groups (rows of 528 vec4s: three of 176, not two of 256 and one of
+    /// 16). A software rasteriser runs an idle invocation's walk as it
+    /// runs a busy one: the third workgroup of 16 made runs of 33 in 64
+    /// channels 1.40× the floor with the weight gradient, 1.20 with three
+    /// of 176. Shares cut off a SIMD group's width were slower where the
+    /// last workgroup was nearly full (four of 251 for rows of 1,001
+    /// vec4s, not three of 256 and one of 233: +0.03 to +0.09;
+    /// BENCHMARKS.md).
     pub(crate) fn workgroup(&self) -> u64 {
+        let engine = u64::from(WORKGROUP_SIZE);
         match self.pass1 {
-            Pass1::Columns => self.row.div_ceil(self.row_groups.max(1)),
-            Pass1::Runs => u64::from(WORKGROUP_SIZE),
+            Pass1::Columns if self.row <= engine => self.row,
+            Pass1::Columns => self
+                .row
+                .div_ceil(self.row_groups)
+                .next_multiple_of(SIMD_GROUP)
+                .min(engine),
+            Pass1::Runs => engine,
         }
     }
 }

@@ -182,17 +182,17 @@ fn chunks_split_where_a_binding_ends() {
 
 /// A columns row shorter than the engine's workgroup is the workgroup,
 /// one a row; longer rows split evenly over the fewest workgroups that
-/// hold them; runs take the engine's.
+/// hold them, in whole SIMD groups; runs take the engine's.
 #[test]
 fn columns_rows_split_evenly_over_their_workgroups() {
     let table: [(&[u64], bool, u64, u64); 9] = [
         (&[50, 99, 91, 37], true, 222, 1), // 6 periods of 37 vec4s
         (&[111, 224, 224, 3], true, 255, 1),
         (&[80, 56, 56, 64], true, 256, 1),
-        (&[640, 512, 7, 7], false, 251, 25), // rows of 6,272 vec4s
+        (&[640, 512, 7, 7], false, 256, 25), // rows of 6,272 vec4s
         (&[7943, 64, 33], false, 176, 3),    // rows of 528 vec4s
-        (&[65280, 257], true, 129, 2),       // rows of 257 vec4s
-        (&[300, 1001], true, 251, 4),        // rows of 1,001 vec4s
+        (&[65280, 257], true, 136, 2),       // rows of 257 vec4s
+        (&[300, 1001], true, 256, 4),        // rows of 1,001 vec4s
         (&[4096, 4096], true, 256, 4),       // rows of 1,024 vec4s
         (&[80, 64, 56, 56], false, 256, 0),  // runs
     ];
@@ -201,12 +201,15 @@ fn columns_rows_split_evenly_over_their_workgroups() {
         assert_eq!(plan.workgroup(), workgroup, "{shape:?}");
         assert_eq!(plan.row_groups, row_groups, "{shape:?}");
         if plan.pass1 == Pass1::Columns {
-            // The row's workgroups hold it, fewer than one idle each.
+            // The row's workgroups hold it, each a whole number of SIMD
+            // groups where there are several, fewer than a SIMD group
+            // idle each.
             let held = workgroup * row_groups;
             assert!(
-                held >= plan.row && held < plan.row + row_groups,
+                held >= plan.row && held < plan.row + 8 * row_groups,
                 "{shape:?}"
             );
+            assert!(row_groups == 1 || workgroup % 8 == 0, "{shape:?}");
         }
     }
 }
