@@ -118,6 +118,9 @@ fn prelu_layouts_that_step_the_channel() {
                 // Short runs, seven and five vec4s an invocation.
                 vec![5, 3, 81],
                 vec![7, 3, 58],
+                // Runs of 33 in a batch (and of 49 below): the runs walk
+                // without the weight gradient, columns with it.
+                vec![10, 3, 33],
                 // Runs shorter than a step and not of fours: a step divides.
                 vec![30, 512, 7, 7],
                 vec![9, 5, 13],

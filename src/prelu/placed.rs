@@ -54,12 +54,14 @@ pub(crate) struct Placed<'a> {
 impl<'a> Placed<'a> {
     /// The plan for `operands` (a forward where `g` is `None`) with the
     /// weight `w` laid out by `channels` (at least one), and its bindings
-    /// checked.
+    /// checked: the weight gradient's where it `sums`, else the walk of
+    /// the forward or the input gradient alone.
     pub(crate) fn new(
         engine: &Engine,
         operands: Operands<'a>,
         w: Operand<'a>,
         channels: &Channels,
+        sums: bool,
     ) -> Result<Self> {
         let (len, esize) = (operands.len, operands.esize());
         let x = operands.values("PReLU")?;
@@ -78,7 +80,10 @@ impl<'a> Placed<'a> {
             binding: engine.binding_limit(),
             align: engine.offset_alignment(),
         };
-        let plan = plan::plan(layout, limits)?;
+        let plan = match sums {
+            true => plan::plan(layout, limits)?,
+            false => plan::plan_alone(layout, limits)?,
+        };
         let bw = engine.bind(w, esize, 0, c)?;
         let mut aligned = true;
         for operand in [x, g, operands.y] {
@@ -352,7 +357,7 @@ pub(crate) fn dispatches(
     if channels.channels == 0 {
         return Ok(Some(Vec::new()));
     }
-    let Ok(placed) = Placed::new(engine, operands, w, channels) else {
+    let Ok(placed) = Placed::new(engine, operands, w, channels, false) else {
         return Ok(None);
     };
     // The stand-ins first, then the row of lane weights where there is one.

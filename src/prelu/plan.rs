@@ -28,6 +28,10 @@ pub(crate) use super::slabs::Slab;
 /// has the rows for columns: an invocation's sixteen elements then stay
 /// four-fifths full at a run's end, and its partials are half as many.
 const RUNS_FROM: u64 = 64;
+/// The same for the forward and the input gradient alone, which leave no
+/// partials: on lavapipe at 16M the runs walk took runs of 33, 49 and 63
+/// in a batch 0.03–0.2 of the floor faster than columns (BENCHMARKS.md).
+const RUNS_ALONE_FROM: u64 = 32;
 /// Columns from this many rows: half an invocation's rows or more.
 const COLUMNS_FROM_ROWS: u64 = walks::COLUMN_ROWS / 2;
 /// Below this many partials per channel, one invocation per channel sums
@@ -223,13 +227,24 @@ impl Plan {
     }
 }
 
-/// The plan for `layout` under `limits`.
+/// The plan of the weight gradient for `layout` under `limits`.
 ///
 /// One shared weight is one run of the whole tensor. Runs of 64 elements
 /// or more, or of 4 or more where there are too few rows to fill columns
 /// (or a row is too long to bind), take `Runs`; the rest (channels-last, a
 /// dense layer, small images in a batch) `Columns`.
 pub(crate) fn plan(layout: Layout, limits: Limits) -> Result<Plan> {
+    plan_from(layout, limits, RUNS_FROM)
+}
+
+/// The walk of the forward and the input gradient alone: `plan`'s, but
+/// runs of 32 elements or more take `Runs` in a batch too.
+pub(crate) fn plan_alone(layout: Layout, limits: Limits) -> Result<Plan> {
+    plan_from(layout, limits, RUNS_ALONE_FROM)
+}
+
+/// `plan` with runs of `runs_from` elements or more taking `Runs`.
+fn plan_from(layout: Layout, limits: Limits, runs_from: u64) -> Result<Plan> {
     let layout = match layout.channels {
         1 => Layout {
             outer: 1,
@@ -254,7 +269,7 @@ pub(crate) fn plan(layout: Layout, limits: Limits) -> Result<Plan> {
     let columns = Columns::new(period, limits.chunk);
     let pass1 = match columns {
         Some(_) if inner < 4 => Pass1::Columns,
-        Some(_) if inner < RUNS_FROM && outer >= COLUMNS_FROM_ROWS => Pass1::Columns,
+        Some(_) if inner < runs_from && outer >= COLUMNS_FROM_ROWS => Pass1::Columns,
         _ if inner >= 4 => Pass1::Runs,
         _ => {
             return Err(Error::TooLarge {

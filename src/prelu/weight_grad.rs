@@ -172,7 +172,7 @@ pub(crate) fn dispatches(
     if channels.channels == 0 {
         return Ok(Vec::new());
     }
-    let placed = Placed::new(engine, operands, w, channels)?;
+    let placed = Placed::new(engine, operands, w, channels, true)?;
     let Placed {
         ref plan, common, ..
     } = placed;

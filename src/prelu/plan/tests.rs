@@ -242,3 +242,29 @@ fn a_single_odd_run_is_not_ragged() {
         assert_eq!(plan.slots - plan.per_run, u64::from(ragged), "{shape:?}");
     }
 }
+
+/// The forward and the input gradient alone, which leave no partials,
+/// take the runs walk from runs of 32 in a batch; the weight gradient from
+/// runs of 64. Channels-last and runs shorter than 32 keep columns.
+#[test]
+fn the_walk_alone_takes_runs_from_32() {
+    use Pass1::*;
+    let table: [(&[u64], bool, Pass1, Pass1); 7] = [
+        (&[640, 512, 7, 7], false, Columns, Runs), // runs of 49
+        (&[7943, 64, 33], false, Columns, Runs),
+        (&[100, 3, 32], false, Columns, Runs),
+        (&[100, 3, 31], false, Columns, Columns),
+        (&[300, 4, 7], false, Columns, Columns),
+        (&[80, 56, 56, 64], true, Columns, Columns), // channels-last 64
+        (&[80, 64, 56, 56], false, Runs, Runs),
+    ];
+    for (shape, last, sums, alone) in table {
+        let layout = layout(shape, last);
+        assert_eq!(plan(layout, DEFAULT).unwrap().pass1, sums, "{shape:?}");
+        assert_eq!(
+            plan_alone(layout, DEFAULT).unwrap().pass1,
+            alone,
+            "{shape:?}"
+        );
+    }
+}
