@@ -43,6 +43,9 @@ pub(crate) struct Placed<'a> {
     bw: Bound<'a>,
     /// Where the columns walk finds its lanes' weights.
     lane_weights: LaneWeights,
+    /// The weight gradient's walk, leaving its partials; else the forward
+    /// or the input gradient alone.
+    sums: bool,
     /// Every operand on a multiple of four elements: vec4s load as vec4s.
     aligned: bool,
     /// f16 as u32 words (`WORDS_MODULE`): on CPU adapters, where aligned.
@@ -132,6 +135,7 @@ impl<'a> Placed<'a> {
             g,
             bw,
             lane_weights,
+            sums,
             aligned,
             words,
             common,
@@ -145,7 +149,7 @@ impl<'a> Placed<'a> {
     /// for the three tensors where they lie at one offset in their
     /// bindings in every chunk (`same_offsets`); with the code for the
     /// tensor's partial last vec4 only in the kernel of its item (`tail`).
-    fn spec(&self, sums: bool, cpu_adapter: bool, same_offsets: bool, tail: bool) -> KernelSpec {
+    fn spec(&self, cpu_adapter: bool, same_offsets: bool, tail: bool) -> KernelSpec {
         let plan = &self.plan;
         let (entry, partials, mut constants) = match plan.pass1 {
             Pass1::Runs => (
@@ -172,7 +176,7 @@ impl<'a> Placed<'a> {
                 "ROW_BARRIER",
                 1.0,
             ),
-            (!sums, "SUMS", 0.0),
+            (!self.sums, "SUMS", 0.0),
             (self.operands.g.is_none(), "FORWARD", 1.0),
             (
                 plan.pass1 == Pass1::Runs && walks::ragged(plan.inner, self.operands.len),
@@ -240,15 +244,14 @@ impl<'a> Placed<'a> {
     }
 
     /// The walk's dispatches, chunk by chunk, after the row of lane weights
-    /// where it reads one (into `row`, `row_bytes` of scratch); `sums`:
-    /// leaving the weight gradient's partials in `partials`. `scratch` (16
+    /// where it reads one (into `row`, `row_bytes` of scratch); with the
+    /// sums, leaving the weight gradient's partials in `partials`. `scratch` (16
     /// bytes or more) stands in for the bindings a dispatch does not read:
     /// the partials of a walk without sums, the vec4 views of a tensor too
     /// short for one vec4 (it goes through the scalar views only).
     pub(crate) fn pass1(
         &self,
         engine: &Engine,
-        sums: bool,
         partials: Operand<'_>,
         row: Operand<'_>,
         scratch: &wgpu::Buffer,
@@ -266,7 +269,7 @@ impl<'a> Placed<'a> {
             .iter()
             .all(|(_, [bx, bg, by])| bx.elem_off == bg.elem_off && bg.elem_off == by.elem_off);
         let kernel = |tail| {
-            let spec = self.spec(sums, engine.cpu_adapter(), same_offsets, tail);
+            let spec = self.spec(engine.cpu_adapter(), same_offsets, tail);
             engine.kernel(&spec, self.operands.dtype)
         };
         // The item that holds the tensor's partial last vec4 is dispatched
@@ -297,7 +300,7 @@ impl<'a> Placed<'a> {
         };
         for (chunk, [bx, bg, by]) in chunks {
             let (p0, p1) = chunk.partials;
-            let bp = match sums {
+            let bp = match self.sums {
                 true => engine.bind(partials, 4, p0, p1 - p0)?,
                 false => engine.bind(partials, 4, 0, 4)?,
             };
@@ -373,9 +376,7 @@ pub(crate) fn dispatches(
         byte_offset: row_at,
         name: "the row of lane weights",
     };
-    placed
-        .pass1(engine, false, stand_in, row, &scratch)
-        .map(Some)
+    placed.pass1(engine, stand_in, row, &scratch).map(Some)
 }
 
 #[cfg(test)]

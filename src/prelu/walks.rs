@@ -43,9 +43,9 @@ pub(crate) fn run_vec4s(r: u64, inner: u64) -> (u64, u64) {
 /// tie). A software rasteriser runs a SIMD group's loop for its longest
 /// invocation, so an idle place costs nearly a full one: runs of 65 (up
 /// to 17 vec4s) in five invocations of four have 20 places, in three of
-/// six 18 (lavapipe at 16M: backward with the weight's 1.42× the floor
-/// with four, 1.30 with six; forward 1.24 and 1.08; runs of 81, 21 vec4s
-/// in 24 places or in three of seven: 1.37 and 1.10; BENCHMARKS.md).
+/// six 18 (lavapipe at 16M: backward with the weight's gradient 1.39× the
+/// floor with four, 1.20 with six; forward 1.22 and 1.08; runs of 81, 21
+/// vec4s in 24 places or in three of seven: 1.24 and 1.03; BENCHMARKS.md).
 pub(crate) fn run_items(inner: u64) -> u64 {
     let vec4s = inner.div_ceil(4);
     if vec4s >= FIT_ITEMS_BELOW {
@@ -147,8 +147,8 @@ impl Columns {
         // One workgroup's worth where that leaves rows 3 KiB apart or
         // more (the workgroup then as wide as the row: `Plan::workgroup`);
         // else the fewest workgroups past it (a second, nearly idle
-        // workgroup per block cost lavapipe as much as a full one), which
-        // `Plan::workgroup` then shares the row evenly.
+        // workgroup per block cost lavapipe as much as a full one), over
+        // which `Plan::workgroup` shares the row evenly.
         let wg = u64::from(WORKGROUP_SIZE);
         let within = wg / step * step;
         let row = match within >= ONE_GROUP_FROM {

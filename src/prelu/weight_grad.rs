@@ -235,7 +235,7 @@ pub(crate) fn dispatches(
         byte_offset: row_start,
         name: "the row of lane weights",
     };
-    let mut dispatches = placed.pass1(engine, true, partials, row, &scratch)?;
+    let mut dispatches = placed.pass1(engine, partials, row, &scratch)?;
     let reduced = match plan.fold {
         Fold::None => partials,
         fold => {
