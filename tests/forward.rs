@@ -129,8 +129,10 @@ fn prelu_layouts_that_step_the_channel() {
                 // element its own run (the channel axis last below).
                 vec![1001, 3],
                 vec![77, 37],
-                // Rows of 257 vec4s: two workgroups of 136.
+                // Rows of seven steps of 257 vec4s, eight workgroups of
+                // 232; rows of 131 vec4s, one workgroup.
                 vec![40, 257],
+                vec![150, 131],
                 vec![30, 7, 7, 5],
             ],
         ),

@@ -10,11 +10,12 @@
 //! vec4s apart, so the four lanes may belong to four channels. On a
 //! software rasteriser the places matter more than anything else: an
 //! invocation's vec4s must lie either side by side (four of them, up to
-//! seven in short runs) or rows of 3 KiB or more apart, the workgroup
-//! going through them a row at a time (a barrier after each: sixteen
-//! rows, where eight without it were 1.1–1.2× slower and sixteen without
-//! it 1.3–1.5×); 256 bytes to 2 KiB apart, or sixteen side by side,
-//! measured 1.4–2.8× slower (BENCHMARKS.md). Scalar loads cost as much,
+//! seven in short runs) or a row apart, the workgroup going through them
+//! a row at a time (a barrier after each: sixteen rows, where eight
+//! without it were 1.1–1.2× slower and sixteen without it 1.3–1.5×), each
+//! workgroup's stretch of a row as long as the row allows; 256 bytes to
+//! 2 KiB apart without the barrier, or sixteen side by side, measured
+//! 1.4–2.8× slower (BENCHMARKS.md). Scalar loads cost as much,
 //! so odd lengths are vec4s too, their lanes masked.
 
 use crate::engine::WORKGROUP_SIZE;
@@ -205,11 +206,11 @@ impl Plan {
     /// Invocations per workgroup of pass 1: the engine's; for columns, a
     /// shorter row itself (37 channels: 222, not 256), a longer one shared
     /// evenly over its `row_groups`, each share a whole number of SIMD
-    /// groups (rows of 528 vec4s: three of 176, not two of 256 and one of
-    /// 16). A software rasteriser runs an idle invocation's walk as it
-    /// runs a busy one: the third workgroup of 16 made runs of 33 in 64
-    /// channels 1.40× the floor with the weight gradient, 1.20 with three
-    /// of 176. Shares cut off a SIMD group's width were slower where the
+    /// groups (rows of 1,799 vec4s: eight of 232, not seven of 256 and
+    /// one of 7). A software rasteriser runs an idle invocation's walk as
+    /// it runs a busy one: in rows of 528 vec4s a third workgroup of 16
+    /// made runs of 33 in 64 channels 1.40× the floor with the weight
+    /// gradient, three of 176 1.20. Shares cut off a SIMD group's width were slower where the
     /// last workgroup was nearly full (four of 251 for rows of 1,001
     /// vec4s, not three of 256 and one of 233: +0.03 to +0.09;
     /// BENCHMARKS.md).

@@ -20,9 +20,15 @@ pub(crate) const COLUMN_ROWS: u64 = 16;
 /// The longest row (vec4s) whose lane weights are made in scratch before
 /// the columns walk (1 MiB of f32); longer rows find them in the walk.
 pub(crate) const LANE_WEIGHT_ROW_UP_TO: u64 = 1 << 16;
-/// Columns' rows are one workgroup wide where that is this many vec4s or
-/// more (3 KiB of f32).
-pub(crate) const ONE_GROUP_FROM: u64 = 192;
+/// A columns row longer than a workgroup is the fewest steps (whole
+/// periods in whole vec4s) whose workgroups average this many busy vec4s
+/// or more (7/8 of 256): each workgroup reads a stretch of every row, and
+/// on a software rasteriser the longer the stretch the faster
+/// (channels-last 257, steps of 257 vec4s, at 16M on lavapipe, backward
+/// with the weight gradient × the floor: one step over two workgroups of
+/// 136, 1.39; four steps over five of 208, 1.20; eight over nine of 232,
+/// 1.17; BENCHMARKS.md).
+pub(crate) const BUSY_SHARE_FROM: u64 = 224;
 
 /// Whether runs of `inner` over `total` elements have vec4s that reach
 /// into the next run (`RAGGED`): runs that end inside a vec4, more than one.
@@ -144,17 +150,27 @@ impl Columns {
         }
         // vec4s in the least common multiple of the period and 4.
         let step = period / gcd(period, 4);
-        // One workgroup's worth where that leaves rows 3 KiB apart or
-        // more (the workgroup then as wide as the row: `Plan::workgroup`);
-        // else the fewest workgroups past it (a second, nearly idle
-        // workgroup per block cost lavapipe as much as a full one), over
-        // which `Plan::workgroup` shares the row evenly.
+        // As many steps as one workgroup holds (the workgroup then as wide
+        // as the row: `Plan::workgroup`), so that it reads its sixteen
+        // rows one after another, however short (channels-last 131, rows
+        // of 131 vec4s: 1.19 × the floor with the weight gradient, where
+        // two steps over two workgroups of 136 read 1.44); where a step
+        // is longer, the fewest steps whose workgroups average
+        // `BUSY_SHARE_FROM` vec4s or more, over which `Plan::workgroup`
+        // shares the row evenly, as long as a block of its rows fits a
+        // binding (eight steps longer than a workgroup always average 228
+        // or more, so the row grows at most seven times).
         let wg = u64::from(WORKGROUP_SIZE);
-        let within = wg / step * step;
-        let row = match within >= ONE_GROUP_FROM {
-            true => within,
-            false => step * wg.div_ceil(step),
-        };
+        let busy = |row: u64| row / row.div_ceil(wg) >= BUSY_SHARE_FROM;
+        let fits = |row: u64| 4 * row * COLUMN_ROWS <= chunk;
+        let mut row = step;
+        if step <= wg {
+            row = wg / step * step;
+        } else {
+            while !busy(row) && fits(row + step) {
+                row += step;
+            }
+        }
         let rows = COLUMN_ROWS.min(chunk / (4 * row));
         (rows > 0).then_some(Self { row, rows })
     }

@@ -321,7 +321,7 @@ fn weight_grad_runs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
 
 // Pass 1 over the tensor as rows of `row` vec4s, a whole number of periods
 // each, so that a lane's channel is the same in every row: an invocation
-// takes vec4 column q of ROWS rows (a row, at least 3 KiB, apart) and
+// takes vec4 column q of ROWS rows (a row apart) and
 // leaves its four lanes' sums side by side at block * row + q.
 // Where an invocation of the columns walk is: its vec4 column q of block
 // `block`, or past the dispatch (`block` then at least params.len).

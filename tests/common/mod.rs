@@ -97,7 +97,7 @@ impl Rng {
 /// invocation or one workgroup per channel, reading the partials as vec4s
 /// or as scalars, four channels an invocation, from one or several rows
 /// of partials per channel.
-pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 29] = [
+pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 30] = [
     &[1, 2, 32768],  // runs, vec4 partials: an invocation per channel
     &[2, 2, 16384],  //   the same, two rows of partials
     &[3, 2, 32768],  // runs: a workgroup per channel, vec4 partials
@@ -122,7 +122,8 @@ pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 29] = [
     &[385, 37],      //   the same, the last vec4 in the first row of a block of 16
     &[4001, 3],      // channels last 3, folded, last vec4 partial
     &[300, 1001],    // channels last 1,001: rows four workgroups wide
-    &[300, 257],     // channels last 257: rows two workgroups of 136 wide
+    &[1201, 257],    // channels last 257: rows of seven steps, eight workgroups of 232
+    &[600, 131],     // channels last 131: rows of 131 vec4s, one workgroup
     &[40, 2000],     // channels last 2,000: pass 2 four channels a row
     &[5, 64, 1],     // columns, one row block: every partial its own
     &[8, 65537],     // channels last 65,537: rows too long for a row of lane weights

@@ -6,24 +6,36 @@ use super::*;
 /// As `chunk_elements` gives it for f32 under WebGPU's default limits.
 const CHUNK: u64 = ((128 << 20) - 252) / 4 / 4096 * 4096;
 
-/// Columns: a row is a whole number of periods and of vec4s, at least
-/// 3 KiB of f32, and as near one workgroup's 256 vec4s as it can be.
+/// Columns: a row is a whole number of periods and of vec4s; as many
+/// steps as one workgroup holds where a step fits one, else the fewest
+/// whose workgroups average `BUSY_SHARE_FROM` vec4s or more, while a
+/// block of rows fits a binding.
 #[test]
 fn column_rows_hold_whole_periods() {
+    let wg = 256;
+    let average = |row: u64| row / row.div_ceil(wg);
     for period in [
-        1u64, 2, 3, 4, 7, 37, 64, 96, 255, 256, 257, 1000, 1001, 1024, 4096, 25088,
+        1u64, 2, 3, 4, 7, 37, 64, 93, 96, 131, 255, 256, 257, 372, 513, 1000, 1001, 1024, 2112,
+        4096, 25088, 100_003,
     ] {
         let columns = Columns::new(period, CHUNK).unwrap();
         assert!((4 * columns.row).is_multiple_of(period), "{period}");
-        assert!(columns.row >= ONE_GROUP_FROM, "{period}");
         let step = period / gcd(period, 4);
-        // One workgroup wide where a multiple of the step fits one,
-        // else the least multiple past it.
-        match step <= 256 && 256 / step * step >= ONE_GROUP_FROM {
-            true => assert!(columns.row <= 256 && columns.row + step > 256, "{period}"),
-            false => assert!(columns.row >= 256 && columns.row < 256 + step, "{period}"),
+        assert!(columns.row.is_multiple_of(step), "{period}");
+        match step <= wg {
+            true => assert!(columns.row <= wg && columns.row + step > wg, "{period}"),
+            false => {
+                assert!(average(columns.row) >= BUSY_SHARE_FROM, "{period}");
+                let steps = columns.row / step;
+                let fewer = (1..steps).map(|k| average(k * step));
+                assert!(fewer.into_iter().all(|a| a < BUSY_SHARE_FROM), "{period}");
+            }
         }
     }
+    // Rows grow only while a block of sixteen fits a binding.
+    let block = |row: u64| 4 * row * COLUMN_ROWS;
+    assert_eq!(Columns::new(257, block(257)).unwrap().row, 257);
+    assert_eq!(Columns::new(257, block(3 * 257)).unwrap().row, 3 * 257);
 }
 
 /// Runs: every vec4 that starts in the tensor belongs to one invocation,
