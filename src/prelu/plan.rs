@@ -127,7 +127,7 @@ pub(crate) enum Pass2 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Fold {
     None,
-    /// Many rows: `FOLD_ROWS` rows of partials (`a_stride` apart) into
+    /// Many rows: `FOLD_ROWS` rows of partials (`fold_stride` apart) into
     /// one, in order (`weight_grad_fold`).
     Rows,
     /// `Rows` where rows are whole vec4s: an invocation per four columns,
@@ -178,6 +178,11 @@ pub(crate) struct Plan {
     pub(crate) partials: u64,
     /// What is added up before pass 2, where anything is.
     pub(crate) fold: Fold,
+    /// `Rows` and `RowsVec4`: the floats between the rows the fold adds.
+    /// `a_stride`; after `Columns` whose period is not a multiple of four,
+    /// the fewest periods that are (a block's partials hold a whole number
+    /// of them), so that the fold reads vec4s whatever the channel count.
+    pub(crate) fold_stride: u64,
     /// The partials pass 2 reads (pass 1's, or the folded ones): channel
     /// c's are at `a * a_stride + c * b_count + b` for `a` in a slab's
     /// rows, `b < b_count`.
@@ -201,6 +206,11 @@ impl Plan {
     /// without, 1.5 with; BENCHMARKS.md).
     pub(crate) fn rows_apart(&self) -> bool {
         self.a_stride >= ROWS_APART_FROM
+    }
+
+    /// `rows_apart` for the rows the fold adds (`fold_stride`).
+    pub(crate) fn fold_rows_apart(&self) -> bool {
+        self.fold_stride >= ROWS_APART_FROM
     }
 
     /// Invocations per workgroup of pass 1: the engine's; for columns, a
@@ -306,11 +316,17 @@ fn plan_from(layout: Layout, limits: Limits, runs_from: u64) -> Result<Plan> {
         plan.reduced = rows * plan.a_stride;
         plan.pass2 = pass2(&plan, c);
     } else if fits && rows > FOLD_FROM_ROWS {
-        plan.fold = match plan.a_stride.is_multiple_of(4) {
+        // A columns block's partials are whole vec4s, so whole rows of
+        // the fewest periods that are; runs' rows are one period each.
+        plan.fold_stride = match plan.pass1 {
+            Pass1::Columns => plan.a_stride * 4 / walks::gcd(plan.a_stride, 4),
+            Pass1::Runs => plan.a_stride,
+        };
+        plan.fold = match plan.fold_stride.is_multiple_of(4) {
             true => Fold::RowsVec4,
             false => Fold::Rows,
         };
-        plan.reduced = rows.div_ceil(FOLD_ROWS) * plan.a_stride;
+        plan.reduced = (plan.partials / plan.fold_stride).div_ceil(FOLD_ROWS) * plan.fold_stride;
     }
     plan.slabs = super::slabs::slabs(
         limits.binding,

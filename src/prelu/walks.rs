@@ -126,6 +126,7 @@ pub(crate) fn runs(layout: Layout, chunk: u64) -> Plan {
         chunks,
         partials: runs * slots,
         fold: Fold::None,
+        fold_stride: 0,
         reduced: 0,
         a_stride: c * slots,
         b_count: slots,
@@ -210,6 +211,7 @@ impl Columns {
             chunks,
             partials: blocks * 4 * row,
             fold: Fold::None,
+            fold_stride: 0,
             reduced: 0,
             a_stride: period,
             b_count: inner,
@@ -286,7 +288,7 @@ impl Plan {
     }
 }
 
-fn gcd(a: u64, b: u64) -> u64 {
+pub(crate) fn gcd(a: u64, b: u64) -> u64 {
     match b {
         0 => a,
         _ => gcd(b, a % b),

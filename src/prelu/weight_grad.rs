@@ -185,6 +185,7 @@ pub(crate) fn dispatches(
     // a vec4 a row: with a float a row, four times the SIMD groups wait at
     // each, and the barriers cost more than they save (BENCHMARKS.md).
     let far_rows = engine.cpu_adapter() && plan.rows_apart();
+    let far_fold_rows = engine.cpu_adapter() && plan.fold_rows_apart();
     let pass2 = engine.kernel(
         &pass2_spec(
             plan.pass2,
@@ -239,8 +240,10 @@ pub(crate) fn dispatches(
     let reduced = match plan.fold {
         Fold::None => partials,
         fold => {
-            let kernel =
-                engine.kernel(&fold_spec(fold, far_rows && fold == Fold::RowsVec4), dtype)?;
+            let kernel = engine.kernel(
+                &fold_spec(fold, far_fold_rows && fold == Fold::RowsVec4),
+                dtype,
+            )?;
             let bp = engine.bind(partials, 4, 0, plan.partials)?;
             let bf = engine.bind(folded, 4, 0, plan.reduced)?;
             // An invocation per partial it leaves, or per four.
@@ -262,10 +265,10 @@ pub(crate) fn dispatches(
                     params.b_count = plan.b_count as u32;
                     params.b_count_div = crate::divisor::pack(plan.b_count as u32);
                 } else {
-                    // Rows of one period, or of every run's partials.
-                    params.a_count = (plan.partials / plan.a_stride) as u32;
-                    params.period = plan.a_stride as u32;
-                    params.period_div = crate::divisor::pack((plan.a_stride / lanes) as u32);
+                    // Rows of whole periods, or of every run's partials.
+                    params.a_count = (plan.partials / plan.fold_stride) as u32;
+                    params.period = plan.fold_stride as u32;
+                    params.period_div = crate::divisor::pack((plan.fold_stride / lanes) as u32);
                 }
                 let bound = match fold {
                     Fold::RowsVec4 => [(PARTIALS4, &bp), (FOLDED4, &bf)],

@@ -97,7 +97,7 @@ impl Rng {
 /// invocation or one workgroup per channel, reading the partials as vec4s
 /// or as scalars, four channels an invocation, from one or several rows
 /// of partials per channel.
-pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 30] = [
+pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 31] = [
     &[1, 2, 32768],  // runs, vec4 partials: an invocation per channel
     &[2, 2, 16384],  //   the same, two rows of partials
     &[3, 2, 32768],  // runs: a workgroup per channel, vec4 partials
@@ -105,6 +105,7 @@ pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 30] = [
     &[2, 3, 143361], // long odd runs: each run's partials folded before pass 2
     &[1, 1, 600001], // one shared weight, one long odd run: its partials folded
     &[4100, 3, 65],  // many short odd runs: rows of partials folded
+    &[300, 3, 100],  // runs of 100 in 3 channels: rows of 15 partials, folded a float at a time
     &[260, 64, 65],  //   in 64 channels: rows 1 KiB apart, a vec4 fold
     &[2, 3, 4097],   // odd runs, short tensor
     &[3, 5, 81],     // short odd runs of 21 vec4s: seven an invocation, the last vec4 partial
@@ -118,16 +119,16 @@ pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 30] = [
     &[300, 4, 7],    // columns, a weight per lane; a workgroup per channel
     &[1000, 64],     // columns, channels last: four channels per vec4
     &[9, 3, 7],      // columns, rows of 21 elements, the tensor's last vec4 partial
-    &[1001, 37],     // channels last 37: rows of 222 vec4s, folded, last vec4 partial
+    &[1001, 37],     // channels last 37: rows of 222 vec4s, last vec4 partial
     &[385, 37],      //   the same, the last vec4 in the first row of a block of 16
-    &[4001, 3],      // channels last 3, folded, last vec4 partial
+    &[4001, 3],      // channels last 3, folded twelve partials a row, last vec4 partial
     &[300, 1001],    // channels last 1,001: rows four workgroups wide
     &[1201, 257],    // channels last 257: rows of seven steps, eight workgroups of 232
-    &[600, 131],     // channels last 131: rows of 131 vec4s, one workgroup
-    &[40, 2000],     // channels last 2,000: pass 2 four channels a row
-    &[5, 64, 1],     // columns, one row block: every partial its own
-    &[8, 65537],     // channels last 65,537: rows too long for a row of lane weights
-    &[64, 5, 7],     // columns, period 35: pass 2's vec4s straddle channels
+    &[8201, 131], // channels last 131: rows of 131 vec4s, one workgroup; folded four periods a row
+    &[40, 2000],  // channels last 2,000: pass 2 four channels a row
+    &[5, 64, 1],  // columns, one row block: every partial its own
+    &[8, 65537],  // channels last 65,537: rows too long for a row of lane weights
+    &[64, 5, 7],  // columns, period 35: pass 2's vec4s straddle channels
 ];
 
 /// Every edge case of f32, repeated to fill vec4 bodies and scalar tails.

@@ -44,7 +44,7 @@ fn each_shape_class_takes_its_path() {
         FoldRowsVec4,
         FoldRuns,
     }
-    let table: [(&[u64], bool, Pass1, Pass2, Folds); 27] = [
+    let table: [(&[u64], bool, Pass1, Pass2, Folds); 28] = [
         (&[1, 64, 512, 512], false, Runs, NarrowVec4, FoldRuns), // one large image: long runs
         (&[1, 2, 32768], false, Runs, WideVec4, No),             // two channels, few partials
         (&[80, 64, 56, 56], false, Runs, NarrowVec4, FoldRuns),  // a batch of 56x56: runs of 3,136
@@ -75,8 +75,9 @@ fn each_shape_class_takes_its_path() {
             FourChannelsVec4,
             FoldRowsVec4,
         ), // channels-last 64
-        (&[111, 224, 224, 3], true, Columns, Wide, FoldRows), // channels-last 3
-        (&[50, 99, 91, 37], true, Columns, FourChannels, FoldRows), // channels-last 37
+        (&[111, 224, 224, 3], true, Columns, Wide, FoldRowsVec4), // channels-last 3
+        (&[50, 99, 91, 37], true, Columns, FourChannels, FoldRowsVec4), // channels-last 37
+        (&[4000, 3, 100], false, Runs, Wide, FoldRows),  // runs of 100: rows of 15
         (&[4096, 4096], true, Columns, FourChannelsVec4, No), // 4,096 channels
         (&[2000, 1001], true, Columns, FourChannels, No), // an odd count past 1,024
         (&[40000, 1], true, Runs, WideVec4, No),         // one channel: one run
@@ -156,6 +157,28 @@ fn far_rows_of_partials_are_read_a_row_at_a_time() {
             "{shape:?}: rows {} apart",
             plan.a_stride
         );
+    }
+}
+
+/// The fold after columns adds rows of whole vec4s whatever the channel
+/// count: the fewest periods that are a multiple of four (a block's
+/// partials hold a whole number of them). Runs' rows are a period each.
+#[test]
+fn the_columns_fold_reads_vec4s_whatever_the_period() {
+    let table: [(&[u64], bool, u64); 6] = [
+        (&[111, 224, 224, 3], true, 12),
+        (&[50, 99, 91, 37], true, 148),
+        (&[16761, 1001], true, 4004),
+        (&[80, 56, 56, 64], true, 64),
+        (&[16384, 1024], true, 1024),
+        (&[300, 3, 100], false, 15), // runs: five partials a run
+    ];
+    for (shape, last, stride) in table {
+        let plan = plan(layout(shape, last), DEFAULT).unwrap();
+        assert_eq!(plan.fold_stride, stride, "{shape:?}");
+        assert!(plan.partials.is_multiple_of(stride), "{shape:?}");
+        assert_eq!(plan.fold == Fold::RowsVec4, stride % 4 == 0, "{shape:?}");
+        assert_eq!(plan.reduced % plan.a_stride, 0, "{shape:?}");
     }
 }
 
