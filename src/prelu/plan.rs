@@ -9,14 +9,14 @@
 //! neighbouring invocations neighbouring memory — and sums each lane of its
 //! vec4s apart, so the four lanes may belong to four channels. On a
 //! software rasteriser the places matter more than anything else: an
-//! invocation's vec4s must lie either side by side (four of them, up to
-//! seven in short runs) or a row apart, the workgroup going through them
-//! a row at a time (a barrier after each: sixteen rows, where eight
-//! without it were 1.1–1.2× slower and sixteen without it 1.3–1.5×), each
-//! workgroup's stretch of a row as long as the row allows; 256 bytes to
-//! 2 KiB apart without the barrier, or sixteen side by side, measured
-//! 1.4–2.8× slower (BENCHMARKS.md). Scalar loads cost as much,
-//! so odd lengths are vec4s too, their lanes masked.
+//! invocation's vec4s must lie either side by side (four to seven of
+//! them, whichever leaves fewest places idle) or a row apart, the
+//! workgroup going through them a row at a time (a barrier after each:
+//! sixteen rows, where eight without it were 1.1–1.2× slower and sixteen
+//! without it 1.3–1.5×), each workgroup's stretch of a row as long as the
+//! row allows; 256 bytes to 2 KiB apart without the barrier, or sixteen
+//! side by side, measured 1.4–2.8× slower (BENCHMARKS.md). Scalar loads
+//! cost as much, so odd lengths are vec4s too, their lanes masked.
 
 use crate::engine::WORKGROUP_SIZE;
 use crate::error::{Error, Result};
@@ -45,12 +45,12 @@ const FOLD_FROM_ROWS: u64 = 256;
 /// A run's partials are folded only where there are this many in all: for
 /// fewer, pass 2 is short and the fold one more dispatch.
 const FOLD_FROM_PARTIALS: u64 = 1 << 15;
-/// Runs with more partials than this fold them (an eighth of them or fewer
-/// stays): pass 2's workgroup per channel read a batch's rows of them a
-/// few hundred bytes at a time, 53 KB apart for `[80, 256, 28, 28]` (its
-/// 52 a run: 1.9–3.4 ms at 16M on lavapipe), where the fold reads them in
-/// order (1.3–2.3 with pass 2).
-const FOLD_RUNS_FROM_SLOTS: u64 = 32;
+/// Runs with this many partials or more, in fours, fold them (a quarter
+/// of them or fewer stays): pass 2's workgroup per channel read a batch's
+/// rows of them a few hundred bytes at a time, 53 KB apart for `[80, 256,
+/// 28, 28]` (its 52 a run: 1.9–3.4 ms at 16M on lavapipe), where the fold
+/// reads them in order (1.3–2.3 with pass 2).
+const FOLD_RUNS_FROM_SLOTS: u64 = 16;
 /// Invocations a software rasteriser runs together (32-bit lanes of 256-bit
 /// vectors): a columns workgroup of a long row is a whole number of them.
 const SIMD_GROUP: u64 = 8;
@@ -88,8 +88,8 @@ pub(crate) struct Limits {
 /// How pass 1 walks the tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Pass1 {
-    /// Inside each channel run: an invocation takes up to four vec4s (up
-    /// to seven in short runs) side by side, all starting in its run, and
+    /// Inside each channel run: an invocation takes four to seven vec4s
+    /// (`walks::run_items`) side by side, all starting in its run, and
     /// leaves one partial. A run's last vec4 may reach into the next run
     /// (runs of any length from 4): those lanes' terms go to the next
     /// run's first partial, its head.
@@ -307,7 +307,7 @@ fn plan_from(layout: Layout, limits: Limits, runs_from: u64) -> Result<Plan> {
     let rows = plan.partials / plan.a_stride;
     let fits = plan.partials * 4 <= limits.binding;
     let many = plan.partials >= FOLD_FROM_PARTIALS;
-    if fits && many && plan.pass1 == Pass1::Runs && plan.slots > FOLD_RUNS_FROM_SLOTS {
+    if fits && many && plan.pass1 == Pass1::Runs && plan.slots >= FOLD_RUNS_FROM_SLOTS {
         // In fours, so that pass 2 reads vec4s.
         let per_run = plan.slots.div_ceil(FOLD_ROWS).next_multiple_of(4);
         plan.fold = Fold::Runs;

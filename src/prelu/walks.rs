@@ -6,14 +6,14 @@ use crate::engine::WORKGROUP_SIZE;
 
 use super::plan::{Chunk, Fold, Layout, Pass1, Pass2, Plan};
 
-/// vec4s an invocation of `weight_grad_runs` takes, side by side, where
-/// runs are long; short runs take up to `RUN_ITEMS_MAX` (`run_items`).
-/// Eight would never leave fewer places idle than four.
+/// vec4s an invocation of `weight_grad_runs` takes, side by side: the
+/// fewest, or up to `RUN_ITEMS_MAX` where that leaves fewer places idle
+/// (`run_items`). Eight would never leave fewer places idle than four.
 const RUN_ITEMS: u64 = 4;
 const RUN_ITEMS_MAX: u64 = 7;
-/// Runs of fewer vec4s than this fit the vec4s an invocation takes to the
-/// run (`run_items`); in longer ones, four leave at most 3/64 idle.
-const FIT_ITEMS_BELOW: u64 = 64;
+/// Runs of this many invocations or more keep their partials in fours
+/// (`run_slots`).
+const PAD_SLOTS_FROM: u64 = 16;
 /// Rows of vec4s an invocation of `weight_grad_columns` takes, a row apart:
 /// each of its four lanes' partials sums 16 elements.
 pub(crate) const COLUMN_ROWS: u64 = 16;
@@ -43,23 +43,35 @@ pub(crate) fn run_vec4s(r: u64, inner: u64) -> (u64, u64) {
     (start.div_ceil(4), (start + inner - 1) / 4)
 }
 
-/// vec4s an invocation of `weight_grad_runs` takes in runs of `inner`:
-/// where runs are short, of `RUN_ITEMS` to `RUN_ITEMS_MAX` the count that
-/// leaves the fewest places of a run's invocations idle (the smallest on a
-/// tie). A software rasteriser runs a SIMD group's loop for its longest
-/// invocation, so an idle place costs nearly a full one: runs of 65 (up
-/// to 17 vec4s) in five invocations of four have 20 places, in three of
-/// six 18 (lavapipe at 16M: backward with the weight's gradient 1.39× the
-/// floor with four, 1.20 with six; forward 1.22 and 1.08; runs of 81, 21
-/// vec4s in 24 places or in three of seven: 1.24 and 1.03; BENCHMARKS.md).
-pub(crate) fn run_items(inner: u64) -> u64 {
+/// vec4s an invocation of `weight_grad_runs` takes in runs of `inner`
+/// with `head` partials before their own (`ragged`): of `RUN_ITEMS` to
+/// `RUN_ITEMS_MAX`, the count that leaves the fewest places of a run's
+/// invocations idle, counting those that pad its partials to fours
+/// (`run_slots`), the smallest on a tie. A software rasteriser runs a
+/// SIMD group's loop for its longest invocation, so an idle place costs
+/// nearly a full one: runs of 65 (up to 17 vec4s) in five invocations of
+/// four have 20 places, in three of six 18 (lavapipe at 16M: backward with
+/// the weight's gradient 1.39× the floor with four, 1.20 with six; forward
+/// 1.22 and 1.08; runs of 81, 21 vec4s in 24 places or in three of seven:
+/// 1.24 and 1.03). Runs of 784 (196 vec4s) took 49 invocations of four
+/// and three idle ones to pad them to 52, where 28 of seven fill 196:
+/// forward 1.16 → 1.04 (BENCHMARKS.md).
+pub(crate) fn run_items(inner: u64, head: u64) -> u64 {
     let vec4s = inner.div_ceil(4);
-    if vec4s >= FIT_ITEMS_BELOW {
-        return RUN_ITEMS;
-    }
+    let places = |items: u64| (run_slots(vec4s.div_ceil(items), head) - head) * items;
     (RUN_ITEMS..=RUN_ITEMS_MAX)
-        .min_by_key(|&items| vec4s.div_ceil(items) * items)
+        .min_by_key(|&items| places(items))
         .unwrap_or(RUN_ITEMS)
+}
+
+/// Partials a run of `per_run` invocations keeps, its `head` first: pass 2
+/// reads a channel's partials as vec4s where each run's lie in fours, so
+/// long runs pad them with idle invocations.
+pub(crate) fn run_slots(per_run: u64, head: u64) -> u64 {
+    match per_run >= PAD_SLOTS_FROM {
+        true => (per_run + head).next_multiple_of(4),
+        false => per_run + head,
+    }
 }
 
 /// `Runs`: `per_run` invocations of `run_items` vec4s per run, one partial
@@ -72,18 +84,12 @@ pub(crate) fn runs(layout: Layout, chunk: u64) -> Plan {
     } = layout;
     let total = outer * c * inner;
     let runs = outer * c;
-    // The most vec4s that start inside one run.
-    let items = run_items(inner);
-    let per_run = inner.div_ceil(4).div_ceil(items).max(1);
     // Runs that end inside a vec4 have a head before their partials; a
     // single run has none (its last vec4 is the tensor's, `TAIL`'s).
     let head = u64::from(ragged(inner, total));
-    // Pass 2 reads a channel's partials as vec4s where each run's lie in
-    // fours: for long runs, worth the idle invocations that pad them.
-    let slots = match per_run >= 16 {
-        true => (per_run + head).next_multiple_of(4),
-        false => per_run + head,
-    };
+    let items = run_items(inner, head);
+    // The most vec4s that start inside one run, over its invocations.
+    let slots = run_slots(inner.div_ceil(4).div_ceil(items).max(1), head);
     let per_run = slots - head;
     let threads = runs * per_run;
     let vec4s = |t: u64| {

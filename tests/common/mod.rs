@@ -113,7 +113,7 @@ pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 31] = [
     &[4, 3, 3000],   // runs, four rows
     &[2, 40, 5],     // odd runs of five, too few rows for columns: every vec4 crosses a run end
     &[16, 3, 3000],  // runs in a batch
-    &[40, 16, 784],  // runs of 784 in a batch: 52 partials a run, folded
+    &[80, 16, 784],  // runs of 784 in a batch: 28 partials a run (seven vec4s each), folded
     &[1280, 4, 16],  // columns (runs of 16 in a batch), folded before pass 2
     &[8192, 4, 16],  //   the same, more rows
     &[300, 4, 7],    // columns, a weight per lane; a workgroup per channel

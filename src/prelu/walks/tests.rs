@@ -142,35 +142,47 @@ fn the_tail_is_one_item_dispatched_alone() {
     assert_eq!(plan.pieces(&plan.chunks[0], 64 * 9).len(), 1);
 }
 
-/// Short runs take the vec4s per invocation that leave the fewest
-/// places idle, four on a tie; runs of 64 vec4s or more take four.
+/// Runs take the vec4s per invocation that leave the fewest places idle,
+/// counting the invocations that pad long runs' partials to fours; four
+/// on a tie.
 #[test]
-fn short_runs_fit_the_vec4s_an_invocation_takes() {
-    let places = |inner: u64, items: u64| inner.div_ceil(4).div_ceil(items) * items;
+fn runs_fit_the_vec4s_an_invocation_takes() {
+    // Places of a run's invocations, padding included.
+    let places = |inner: u64, head: u64, items: u64| {
+        (run_slots(inner.div_ceil(4).div_ceil(items), head) - head) * items
+    };
     for (inner, items) in [
         (4u64, 4u64), // one vec4: four places at least
         (5, 4),
-        (64, 4),  // 16 vec4s: four of four
-        (65, 6),  // 17: 18 places, not 20
-        (68, 6),  // the same 17, whole
-        (81, 7),  // 21: 21, not 24
-        (100, 5), // 25: 25, not 28
-        (129, 5), // 33: 35, not 36
-        (150, 4), // 38: 40 with four, 42 with six or seven
-        (252, 7), // 63: 63, not 64
-        (253, 4), // 64: long enough that four leave at most 3 idle
-        (784, 4),
-        (9009, 4),
+        (64, 4),   // 16 vec4s: four of four
+        (65, 6),   // 17: 18 places, not 20
+        (68, 6),   // the same 17, whole
+        (81, 7),   // 21: 21, not 24
+        (100, 5),  // 25: 25, not 28
+        (129, 5),  // 33: 35, not 36
+        (150, 4),  // 38: 40 with four, 42 with six or seven
+        (252, 7),  // 63: 63, not 64
+        (253, 5),  // 64 and a head: 13 of five, not 16 of four padded to 19
+        (256, 4),  // 64, whole: 16 of four, in fours already
+        (784, 7),  // 196: 28 of seven, not 49 of four padded to 52
+        (3136, 4), // 784: 196 of four, in fours already
+        (9009, 5), // 2,253 and a head: 451 of five, 452 partials
     ] {
-        assert_eq!(run_items(inner), items, "runs of {inner}");
+        let head = u64::from(!inner.is_multiple_of(4));
+        assert_eq!(run_items(inner, head), items, "runs of {inner}");
         assert_eq!(runs_plan(inner, 3).items, items, "runs of {inner}");
     }
-    for inner in 1..1000 {
-        let items = run_items(inner);
-        assert!((RUN_ITEMS..=RUN_ITEMS_MAX).contains(&items), "{inner}");
-        assert!(places(inner, items) <= places(inner, RUN_ITEMS), "{inner}");
-        for other in RUN_ITEMS..items {
-            assert!(places(inner, other) > places(inner, items), "{inner}");
+    for inner in 1..5000 {
+        for head in [0, 1] {
+            let items = run_items(inner, head);
+            assert!((RUN_ITEMS..=RUN_ITEMS_MAX).contains(&items), "{inner}");
+            for other in RUN_ITEMS..=RUN_ITEMS_MAX {
+                let (mine, theirs) = (places(inner, head, items), places(inner, head, other));
+                assert!(
+                    mine < theirs || (mine == theirs && items <= other),
+                    "{inner}"
+                );
+            }
         }
     }
 }
