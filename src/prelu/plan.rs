@@ -45,11 +45,12 @@ const FOLD_FROM_ROWS: u64 = 256;
 /// A run's partials are folded only where there are this many in all: for
 /// fewer, pass 2 is short and the fold one more dispatch.
 const FOLD_FROM_PARTIALS: u64 = 1 << 15;
-/// Runs with this many partials or more, in fours, fold them (a quarter
-/// of them or fewer stays): pass 2's workgroup per channel read a batch's
-/// rows of them a few hundred bytes at a time, 53 KB apart for `[80, 256,
-/// 28, 28]` (its 52 a run: 1.9–3.4 ms at 16M on lavapipe), where the fold
-/// reads them in order (1.3–2.3 with pass 2).
+/// Runs with this many partials or more fold them (four a run, a quarter
+/// or fewer, stay): pass 2's workgroup per channel read a batch's rows of
+/// them a few hundred bytes at a time, 53 KB apart for `[80, 256, 28, 28]`
+/// (52 a run then: 1.9–3.4 ms at 16M on lavapipe), where the fold reads
+/// them in order (1.3–2.3 with pass 2). Its 28 a run now, unfolded, kept
+/// the backward at 1.31× the floor; folded, 1.15 (BENCHMARKS.md).
 const FOLD_RUNS_FROM_SLOTS: u64 = 16;
 /// Invocations a software rasteriser runs together (32-bit lanes of 256-bit
 /// vectors): a columns workgroup of a long row is a whole number of them.
@@ -220,10 +221,10 @@ impl Plan {
     /// one of 7). A software rasteriser runs an idle invocation's walk as
     /// it runs a busy one: in rows of 528 vec4s a third workgroup of 16
     /// made runs of 33 in 64 channels 1.40× the floor with the weight
-    /// gradient, three of 176 1.20. Shares cut off a SIMD group's width were slower where the
-    /// last workgroup was nearly full (four of 251 for rows of 1,001
-    /// vec4s, not three of 256 and one of 233: +0.03 to +0.09;
-    /// BENCHMARKS.md).
+    /// gradient, three of 176 1.20. Shares cut off a SIMD group's width
+    /// were slower where the last workgroup was nearly full (four of 251
+    /// for rows of 1,001 vec4s, not three of 256 and one of 233: +0.03 to
+    /// +0.09; BENCHMARKS.md).
     pub(crate) fn workgroup(&self) -> u64 {
         let engine = u64::from(WORKGROUP_SIZE);
         match self.pass1 {
