@@ -170,14 +170,16 @@ impl Columns {
         let wg = u64::from(WORKGROUP_SIZE);
         let busy = |row: u64| row / row.div_ceil(wg) >= BUSY_SHARE_FROM;
         let fits = |row: u64| 4 * row * COLUMN_ROWS <= chunk;
-        let mut row = step;
-        if step <= wg {
-            row = wg / step * step;
-        } else {
-            while !busy(row) && fits(row + step) {
-                row += step;
+        let row = match step <= wg {
+            true => wg / step * step,
+            false => {
+                let mut row = step;
+                while !busy(row) && fits(row + step) {
+                    row += step;
+                }
+                row
             }
-        }
+        };
         let rows = COLUMN_ROWS.min(chunk / (4 * row));
         (rows > 0).then_some(Self { row, rows })
     }

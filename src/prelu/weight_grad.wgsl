@@ -22,8 +22,8 @@
 override WG: u32 = 256u;
 // Rows of vec4s each invocation of `weight_grad_columns` takes.
 override ROWS: u32 = 16u;
-// vec4s each invocation of `weight_grad_runs` takes side by side: 4, or
-// up to 7 where that leaves fewer idle in short runs (walks.rs).
+// vec4s each invocation of `weight_grad_runs` takes side by side: 4 to 7,
+// whichever leaves a run's invocations fewest places idle (walks.rs).
 override ITEMS: u32 = 4u;
 // A workgroup barrier after each row of the columns walk, on a software
 // rasteriser: it runs a workgroup's SIMD groups one after another up to

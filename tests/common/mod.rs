@@ -124,11 +124,11 @@ pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 31] = [
     &[4001, 3],      // channels last 3, folded twelve partials a row, last vec4 partial
     &[300, 1001],    // channels last 1,001: rows four workgroups wide
     &[1201, 257],    // channels last 257: rows of seven steps, eight workgroups of 232
-    &[8201, 131], // channels last 131: rows of 131 vec4s, one workgroup; folded four periods a row
-    &[40, 2000],  // channels last 2,000: pass 2 four channels a row
-    &[5, 64, 1],  // columns, one row block: every partial its own
-    &[8, 65537],  // channels last 65,537: rows too long for a row of lane weights
-    &[64, 5, 7],  // columns, period 35: pass 2's vec4s straddle channels
+    &[8201, 131],    // channels last 131: one workgroup a row, folded four periods a row
+    &[40, 2000],     // channels last 2,000: pass 2 four channels a row
+    &[5, 64, 1],     // columns, one row block: every partial its own
+    &[8, 65537],     // channels last 65,537: rows too long for a row of lane weights
+    &[64, 5, 7],     // columns, period 35: pass 2's vec4s straddle channels
 ];
 
 /// Every edge case of f32, repeated to fill vec4 bodies and scalar tails.
