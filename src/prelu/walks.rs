@@ -29,6 +29,13 @@ pub(crate) const LANE_WEIGHT_ROW_UP_TO: u64 = 1 << 16;
 /// 136, 1.39; four steps over five of 208, 1.20; eight over nine of 232,
 /// 1.17; BENCHMARKS.md).
 pub(crate) const BUSY_SHARE_FROM: u64 = 224;
+/// Workgroups a columns row is never as wide as: a row of two on lavapipe
+/// read 0.05–0.25 of the floor slower than one of one or of three and
+/// more (channels-last 131: two of 136 against one of 131; 257: two of
+/// 136 against eight of 232; 2,048: two of 256 against four, backward
+/// with the weight gradient 1.31 → 1.21 and forward 1.23 → 1.18 at 16M;
+/// BENCHMARKS.md).
+const ROW_GROUPS_SHUNNED: u64 = 2;
 
 /// Whether runs of `inner` over `total` elements have vec4s that reach
 /// into the next run (`RAGGED`): runs that end inside a vec4, more than one.
@@ -141,9 +148,9 @@ pub(crate) fn runs(layout: Layout, chunk: u64) -> Plan {
     }
 }
 
-/// The rows of `Columns`, where they fit: `row` vec4s, the fewest periods
-/// that make at least 256 vec4s (4 KiB of f32) and a whole number of
-/// vec4s; `rows` of them per block, within a binding.
+/// The rows of `Columns`, where they fit: `row` vec4s, whole steps (the
+/// fewest periods that are whole vec4s; `Columns::new`); `rows` of them
+/// per block, within a binding.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Columns {
     row: u64,
@@ -164,17 +171,21 @@ impl Columns {
         // two steps over two workgroups of 136 read 1.44); where a step
         // is longer, the fewest steps whose workgroups average
         // `BUSY_SHARE_FROM` vec4s or more, over which `Plan::workgroup`
-        // shares the row evenly, as long as a block of its rows fits a
+        // shares the row evenly, and that is not two workgroups wide
+        // (`ROW_GROUPS_SHUNNED`), as long as a block of its rows fits a
         // binding (eight steps longer than a workgroup always average 228
         // or more, so the row grows at most seven times).
         let wg = u64::from(WORKGROUP_SIZE);
-        let busy = |row: u64| row / row.div_ceil(wg) >= BUSY_SHARE_FROM;
+        let settled = |row: u64| {
+            let groups = row.div_ceil(wg);
+            row / groups >= BUSY_SHARE_FROM && groups != ROW_GROUPS_SHUNNED
+        };
         let fits = |row: u64| 4 * row * COLUMN_ROWS <= chunk;
         let row = match step <= wg {
             true => wg / step * step,
             false => {
                 let mut row = step;
-                while !busy(row) && fits(row + step) {
+                while !settled(row) && fits(row + step) {
                     row += step;
                 }
                 row

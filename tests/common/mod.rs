@@ -125,7 +125,7 @@ pub const WEIGHT_GRADIENT_SHAPES: [&[usize]; 31] = [
     &[300, 1001],    // channels last 1,001: rows four workgroups wide
     &[1201, 257],    // channels last 257: rows of seven steps, eight workgroups of 232
     &[8201, 131],    // channels last 131: one workgroup a row, folded four periods a row
-    &[40, 2000],     // channels last 2,000: pass 2 four channels a row
+    &[40, 2000],     // channels last 2,000: two steps a row, pass 2 four channels a row
     &[5, 64, 1],     // columns, one row block: every partial its own
     &[8, 65537],     // channels last 65,537: rows too long for a row of lane weights
     &[64, 5, 7],     // columns, period 35: pass 2's vec4s straddle channels

@@ -209,7 +209,7 @@ fn chunks_split_where_a_binding_ends() {
 /// engine's.
 #[test]
 fn columns_rows_split_evenly_over_their_workgroups() {
-    let table: [(&[u64], bool, u64, u64); 12] = [
+    let table: [(&[u64], bool, u64, u64); 14] = [
         (&[50, 99, 91, 37], true, 222, 1), // 6 periods of 37 vec4s
         (&[111, 224, 224, 3], true, 255, 1),
         (&[80, 56, 56, 64], true, 256, 1),
@@ -221,6 +221,8 @@ fn columns_rows_split_evenly_over_their_workgroups() {
         (&[32700, 513], true, 232, 9),       // four steps of 513: 2,052
         (&[300, 1001], true, 256, 4),        // rows of 1,001 vec4s
         (&[4096, 4096], true, 256, 4),       // rows of 1,024 vec4s
+        (&[8192, 2048], true, 256, 4),       // two steps of 512, not one over two
+        (&[8192, 1800], true, 232, 4),       // two steps of 450: 900
         (&[80, 64, 56, 56], false, 256, 0),  // runs
     ];
     for (shape, last, workgroup, row_groups) in table {
