@@ -8,8 +8,8 @@ const CHUNK: u64 = ((128 << 20) - 252) / 4 / 4096 * 4096;
 
 /// Columns: a row is a whole number of periods and of vec4s; as many
 /// steps as one workgroup holds where a step fits one, else the fewest
-/// whose workgroups average `BUSY_SHARE_FROM` vec4s or more, while a
-/// block of rows fits a binding.
+/// whose workgroups average `BUSY_SHARE_FROM` vec4s or more and are not
+/// two, while a block of rows fits a binding.
 #[test]
 fn column_rows_hold_whole_periods() {
     let wg = 256;
