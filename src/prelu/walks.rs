@@ -29,12 +29,12 @@ pub(crate) const LANE_WEIGHT_ROW_UP_TO: u64 = 1 << 16;
 /// 136, 1.39; four steps over five of 208, 1.20; eight over nine of 232,
 /// 1.17; BENCHMARKS.md).
 pub(crate) const BUSY_SHARE_FROM: u64 = 224;
-/// Workgroups a columns row is never as wide as: a row of two on lavapipe
-/// read 0.05–0.25 of the floor slower than one of one or of three and
-/// more (channels-last 131: two of 136 against one of 131; 257: two of
-/// 136 against eight of 232; 2,048: two of 256 against four, backward
-/// with the weight gradient 1.31 → 1.21 and forward 1.23 → 1.18 at 16M;
-/// BENCHMARKS.md).
+/// Workgroups a columns row is never as wide as: rows two workgroups wide
+/// read 0.05–0.25 of the floor slower on lavapipe than rows of one, or of
+/// three and more (channels-last 131: two of 136 against one of 131; 257:
+/// two of 136 against eight of 232; 2,048: two of 256 against four,
+/// backward with the weight gradient 1.31 → 1.21 and forward 1.23 → 1.18
+/// at 16M; BENCHMARKS.md).
 const ROW_GROUPS_SHUNNED: u64 = 2;
 
 /// Whether runs of `inner` over `total` elements have vec4s that reach

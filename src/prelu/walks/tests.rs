@@ -14,7 +14,8 @@ const CHUNK: u64 = ((128 << 20) - 252) / 4 / 4096 * 4096;
 fn column_rows_hold_whole_periods() {
     let wg = 256;
     let average = |row: u64| row / row.div_ceil(wg);
-    let settled = |row: u64| average(row) >= BUSY_SHARE_FROM && row.div_ceil(wg) != 2;
+    let settled =
+        |row: u64| average(row) >= BUSY_SHARE_FROM && row.div_ceil(wg) != ROW_GROUPS_SHUNNED;
     for period in [
         1u64, 2, 3, 4, 7, 37, 64, 93, 96, 131, 255, 256, 257, 372, 509, 513, 1000, 1001, 1024,
         1800, 2048, 2112, 4096, 25088, 100_003,
