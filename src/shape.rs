@@ -2,6 +2,16 @@
 
 use crate::error::{Error, Result};
 
+/// The greatest common divisor: what a channel period has in common with
+/// the four lanes of a vec4 (or a word's 32 bits), which says how many
+/// periods repeat the same lane pattern.
+pub(crate) fn gcd(a: u64, b: u64) -> u64 {
+    match b {
+        0 => a,
+        _ => gcd(b, a % b),
+    }
+}
+
 /// Number of elements of a shape, or an error if it overflows.
 pub(crate) fn element_count(shape: &[usize]) -> Result<usize> {
     shape

@@ -20,6 +20,7 @@
 
 use crate::engine::WORKGROUP_SIZE;
 use crate::error::{Error, Result};
+use crate::shape::gcd;
 
 use super::walks::{self, runs, Columns};
 
@@ -320,7 +321,7 @@ fn plan_from(layout: Layout, limits: Limits, runs_from: u64) -> Result<Plan> {
         // A columns block's partials are whole vec4s, so whole rows of
         // the fewest periods that are; runs' rows are one period each.
         plan.fold_stride = match plan.pass1 {
-            Pass1::Columns => plan.a_stride * 4 / walks::gcd(plan.a_stride, 4),
+            Pass1::Columns => plan.a_stride * 4 / gcd(plan.a_stride, 4),
             Pass1::Runs => plan.a_stride,
         };
         plan.fold = match plan.fold_stride.is_multiple_of(4) {

@@ -3,6 +3,7 @@
 //! that follow. Pure, as the plan is.
 
 use crate::engine::WORKGROUP_SIZE;
+use crate::shape::gcd;
 
 use super::plan::{Chunk, Fold, Layout, Pass1, Pass2, Plan};
 
@@ -304,13 +305,6 @@ impl Plan {
             .collect(),
             _ => vec![piece(chunk.base, end, false)],
         }
-    }
-}
-
-pub(crate) fn gcd(a: u64, b: u64) -> u64 {
-    match b {
-        0 => a,
-        _ => gcd(b, a % b),
     }
 }
 

@@ -7,6 +7,7 @@ use crate::element::Dtype;
 use crate::engine::elementwise::{mask_words, MASK_BLOCK};
 use crate::engine::{Bound, Engine, KernelSpec, Module, Prepared, WORKGROUP_SIZE};
 use crate::error::Result;
+use crate::shape::gcd;
 use crate::tensor::Tensor;
 
 use super::{ActivityMonitor, Layout};
@@ -141,13 +142,6 @@ fn runs_segments(cpu_adapter: bool) -> u32 {
     match cpu_adapter {
         true => 8,
         false => 1,
-    }
-}
-
-fn gcd(a: u64, b: u64) -> u64 {
-    match b {
-        0 => a,
-        _ => gcd(b, a % b),
     }
 }
 
