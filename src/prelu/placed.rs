@@ -144,8 +144,8 @@ impl<'a> Placed<'a> {
 
     /// The kernel of the walk: with the weight gradient's partials
     /// (`sums`), or the forward or input gradient alone; with a barrier
-    /// after each of the columns walk's rows on a software rasteriser
-    /// (`cpu_adapter`), which schedules it a row at a time; with one index
+    /// after every few of the columns walk's rows on a software rasteriser
+    /// (`cpu_adapter`), which schedules it a few rows at a time; with one index
     /// for the three tensors where they lie at one offset in their
     /// bindings in every chunk (`same_offsets`); with the code for the
     /// tensor's partial last vec4 only in the kernel of its item (`tail`).

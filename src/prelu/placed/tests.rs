@@ -4,8 +4,8 @@ use half::f16;
 
 use crate::{cpu, Activation, Element, Gpu, GradOut, Saved};
 
-/// The barrier after each of the columns walk's rows (a software
-/// rasteriser's) changes the scheduling only: the kernels of the other
+/// The barriers between the columns walk's rows (a software
+/// rasteriser's) change the scheduling only: the kernels of the other
 /// kind of adapter give the same bits, forward, input gradient and
 /// weight gradient, for each way the walk finds its lanes' weights.
 #[test]
