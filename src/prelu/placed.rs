@@ -144,8 +144,9 @@ impl<'a> Placed<'a> {
 
     /// The kernel of the walk: with the weight gradient's partials
     /// (`sums`), or the forward or input gradient alone; with a barrier
-    /// after every few of the columns walk's rows on a software rasteriser
-    /// (`cpu_adapter`), which schedules it a few rows at a time; with one index
+    /// after each of the columns walk's rows, or every few
+    /// (`Plan::barrier_rows`), on a software rasteriser (`cpu_adapter`),
+    /// which schedules it that many rows at a time; with one index
     /// for the three tensors where they lie at one offset in their
     /// bindings in every chunk (`same_offsets`); with the code for the
     /// tensor's partial last vec4 only in the kernel of its item (`tail`).
@@ -196,6 +197,9 @@ impl<'a> Placed<'a> {
         );
         if plan.workgroup() != u64::from(WORKGROUP_SIZE) {
             constants.push(("WG", plan.workgroup() as f64));
+        }
+        if plan.pass1 == Pass1::Columns && cpu_adapter && plan.barrier_rows() != 1 {
+            constants.push(("BARRIER_ROWS", plan.barrier_rows() as f64));
         }
         KernelSpec {
             module: if self.words { &WORDS_MODULE } else { &MODULE },

@@ -11,10 +11,10 @@
 //! software rasteriser the places matter more than anything else: an
 //! invocation's vec4s must lie either side by side (four to seven of
 //! them, whichever leaves fewest places idle) or a row apart, the
-//! workgroup going through them four rows at a time (a barrier after
-//! every fourth of sixteen rows; sixteen without barriers were 1.3–1.5×
-//! slower, a barrier after each row 0.1–0.2 slower on rows wider than a
-//! workgroup), each workgroup's stretch of a row as long as the row
+//! workgroup going through them a row at a time (a barrier after each of
+//! sixteen, or after every fourth where a row is wider than a workgroup:
+//! sixteen rows, where eight without barriers were 1.1–1.2× slower and
+//! sixteen 1.3–1.5×), each workgroup's stretch of a row as long as the row
 //! allows; 256 bytes to 2 KiB apart without the barrier, or sixteen
 //! side by side, measured 1.4–2.8× slower (BENCHMARKS.md). Scalar loads
 //! cost as much, so odd lengths are vec4s too, their lanes masked.

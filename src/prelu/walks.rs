@@ -37,6 +37,15 @@ pub(crate) const BUSY_SHARE_FROM: u64 = 224;
 /// backward with the weight gradient 1.31 → 1.21 and forward 1.23 → 1.18
 /// at 16M; BENCHMARKS.md).
 const ROW_GROUPS_SHUNNED: u64 = 2;
+/// Rows of the columns walk between two of a software rasteriser's
+/// barriers where a row is wider than a workgroup (`Plan::barrier_rows`).
+/// Each workgroup reads 4 KiB or less of each row, rows far apart, and
+/// with a barrier after each row a SIMD group had one row's loads in
+/// flight at a time. lavapipe at 16M, × the floor: channels-last 307 /
+/// 1,021 / 2,048 forward 1.18 / 1.21 / 1.17 with one row, 1.01 / 1.06 /
+/// 0.94 with four; with the weight gradient 1.30 / 1.29 / 1.19 → 1.15 /
+/// 1.18 / 1.18; eight read up to 1.7 (BENCHMARKS.md).
+const WIDE_ROWS_PER_BARRIER: u64 = 4;
 
 /// Whether runs of `inner` over `total` elements have vec4s that reach
 /// into the next run (`RAGGED`): runs that end inside a vec4, more than one.
@@ -274,6 +283,19 @@ impl Plan {
             }
             Pass1::Columns => whole / (self.rows * self.row),
         })
+    }
+
+    /// Rows of the columns walk between two barriers on a software
+    /// rasteriser (`ROW_BARRIER`): `WIDE_ROWS_PER_BARRIER` where a row is
+    /// wider than a workgroup; one where a workgroup holds the row, whose
+    /// rows then lie end to end and stream as they are (four there read
+    /// 0.03–0.12 slower in the backward: channels-last 37, 64, 512 and
+    /// 1,024; BENCHMARKS.md).
+    pub(crate) fn barrier_rows(&self) -> u64 {
+        match self.row_groups > 1 {
+            true => WIDE_ROWS_PER_BARRIER,
+            false => 1,
+        }
     }
 
     /// The workgroups of `items` items of pass 1.

@@ -28,21 +28,19 @@ override ITEMS: u32 = 4u;
 // A workgroup barrier after every BARRIER_ROWS rows of the columns walk, on
 // a software rasteriser: it runs a workgroup's SIMD groups one after
 // another up to each barrier, so that the workgroup's loads and stores go
-// through memory a few rows (at least 192 vec4s of each tensor a row) at a
-// time instead of one SIMD group's eight 16-byte columns down all ROWS
+// through memory a row or a few (at least 192 vec4s of each tensor a row)
+// at a time instead of one SIMD group's eight 16-byte columns down all ROWS
 // rows, which a CPU's prefetchers lose track of (BENCHMARKS.md). The vec4
 // fold and the four-channel pass 2 (reduce.wgsl) take it too, after each
 // row of partials, where those lie far apart (`Plan::rows_apart`). It
 // changes the order of nothing but the scheduling: the sums are the same
 // with and without.
 override ROW_BARRIER: bool = false;
-// Rows of the columns walk between two of ROW_BARRIER's barriers. With a
-// barrier after every row, a SIMD group had one row's loads in flight at a
-// time; with four, it has four, and the rows are still few enough for the
-// prefetchers. lavapipe at 16M, × the floor: channels-last 307 / 1,800 /
-// 2,048 forward 1.20 / 1.24 / 1.17 with one row, 1.02 / 1.03 / 0.94 with
-// four; eight rows read up to 1.7 with the weight gradient.
-const BARRIER_ROWS: u32 = 4u;
+// Rows of the columns walk between two of ROW_BARRIER's barriers, the
+// plan's (`Plan::barrier_rows`): four where a row is wider than a
+// workgroup, so that each SIMD group has four rows' loads in flight, not
+// one.
+override BARRIER_ROWS: u32 = 1u;
 // Runs that are not a whole number of vec4s (inner % 4 != 0): a run's last
 // vec4 may reach into the next. TAIL: the tensor ends inside a vec4 and
 // this dispatch is of the one item (invocation or block) that holds it;

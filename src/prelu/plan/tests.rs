@@ -206,29 +206,31 @@ fn chunks_split_where_a_binding_ends() {
 /// A columns row of steps no longer than the engine's workgroup is the
 /// workgroup, one a row, however short; longer rows split evenly over the
 /// fewest workgroups that hold them, in whole SIMD groups; runs take the
-/// engine's.
+/// engine's. A software rasteriser's barriers come after each row where a
+/// workgroup holds it, after every fourth where it is wider.
 #[test]
 fn columns_rows_split_evenly_over_their_workgroups() {
-    let table: [(&[u64], bool, u64, u64); 14] = [
-        (&[50, 99, 91, 37], true, 222, 1), // 6 periods of 37 vec4s
-        (&[111, 224, 224, 3], true, 255, 1),
-        (&[80, 56, 56, 64], true, 256, 1),
-        (&[128070, 131], true, 131, 1),      // a step of 131 vec4s
-        (&[180400, 93], true, 186, 1),       // two steps of 93
-        (&[640, 512, 7, 7], false, 256, 25), // rows of 6,272 vec4s
-        (&[7943, 64, 33], false, 232, 7),    // three steps of 528 vec4s: 1,584
-        (&[65280, 257], true, 232, 8),       // seven steps of 257: 1,799
-        (&[32700, 513], true, 232, 9),       // four steps of 513: 2,052
-        (&[300, 1001], true, 256, 4),        // rows of 1,001 vec4s
-        (&[4096, 4096], true, 256, 4),       // rows of 1,024 vec4s
-        (&[8192, 2048], true, 256, 4),       // two steps of 512, not one over two
-        (&[8192, 1800], true, 232, 4),       // two steps of 450: 900
-        (&[80, 64, 56, 56], false, 256, 0),  // runs
+    let table: [(&[u64], bool, u64, u64, u64); 14] = [
+        (&[50, 99, 91, 37], true, 222, 1, 1), // 6 periods of 37 vec4s
+        (&[111, 224, 224, 3], true, 255, 1, 1),
+        (&[80, 56, 56, 64], true, 256, 1, 1),
+        (&[128070, 131], true, 131, 1, 1), // a step of 131 vec4s
+        (&[180400, 93], true, 186, 1, 1),  // two steps of 93
+        (&[640, 512, 7, 7], false, 256, 25, 4), // rows of 6,272 vec4s
+        (&[7943, 64, 33], false, 232, 7, 4), // three steps of 528 vec4s: 1,584
+        (&[65280, 257], true, 232, 8, 4),  // seven steps of 257: 1,799
+        (&[32700, 513], true, 232, 9, 4),  // four steps of 513: 2,052
+        (&[300, 1001], true, 256, 4, 4),   // rows of 1,001 vec4s
+        (&[4096, 4096], true, 256, 4, 4),  // rows of 1,024 vec4s
+        (&[8192, 2048], true, 256, 4, 4),  // two steps of 512, not one over two
+        (&[8192, 1800], true, 232, 4, 4),  // two steps of 450: 900
+        (&[80, 64, 56, 56], false, 256, 0, 1), // runs
     ];
-    for (shape, last, workgroup, row_groups) in table {
+    for (shape, last, workgroup, row_groups, barrier_rows) in table {
         let plan = plan(layout(shape, last), DEFAULT).unwrap();
         assert_eq!(plan.workgroup(), workgroup, "{shape:?}");
         assert_eq!(plan.row_groups, row_groups, "{shape:?}");
+        assert_eq!(plan.barrier_rows(), barrier_rows, "{shape:?}");
         if plan.pass1 == Pass1::Columns {
             // The row's workgroups hold it, each a whole number of SIMD
             // groups where there are several, fewer than a SIMD group
