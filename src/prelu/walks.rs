@@ -289,7 +289,7 @@ impl Plan {
     /// rasteriser (`ROW_BARRIER`): `WIDE_ROWS_PER_BARRIER` where a row is
     /// wider than a workgroup; one where a workgroup holds the row, whose
     /// rows then lie end to end and stream as they are (four there read
-    /// 0.03–0.12 slower in the backward: channels-last 37, 64, 512 and
+    /// 0.01–0.1 slower in the backward: channels-last 37, 64, 512 and
     /// 1,024; BENCHMARKS.md).
     pub(crate) fn barrier_rows(&self) -> u64 {
         match self.row_groups > 1 {
