@@ -171,11 +171,14 @@ impl<'a> Placed<'a> {
                 }
             }
         };
+        let row_barrier = plan.pass1 == Pass1::Columns && cpu_adapter;
+        let barrier_rows = plan.barrier_rows();
         let flags = [
+            (row_barrier, "ROW_BARRIER", 1.0),
             (
-                plan.pass1 == Pass1::Columns && cpu_adapter,
-                "ROW_BARRIER",
-                1.0,
+                row_barrier && barrier_rows != 1,
+                "BARRIER_ROWS",
+                barrier_rows as f64,
             ),
             (!self.sums, "SUMS", 0.0),
             (self.operands.g.is_none(), "FORWARD", 1.0),
@@ -197,9 +200,6 @@ impl<'a> Placed<'a> {
         );
         if plan.workgroup() != u64::from(WORKGROUP_SIZE) {
             constants.push(("WG", plan.workgroup() as f64));
-        }
-        if plan.pass1 == Pass1::Columns && cpu_adapter && plan.barrier_rows() != 1 {
-            constants.push(("BARRIER_ROWS", plan.barrier_rows() as f64));
         }
         KernelSpec {
             module: if self.words { &WORDS_MODULE } else { &MODULE },
