@@ -2,9 +2,10 @@
 //! Two streams (read one array, write one: a forward's traffic), three
 //! (read two, write one: a backward's) or four (read three, write one: a
 //! backward that adds into its gradient). By default with the library's
-//! geometry (256 invocations, four vec4s each, 256 apart, the same bounds
-//! check): on a software adapter no element-wise op can beat it, and it is
-//! well above the copy. With `--tuned-floor`, each stream count's fastest
+//! geometry (256 invocations, four vec4s each on a GPU and eight on a CPU
+//! adapter, 256 apart, the same bounds check): on a software adapter no
+//! element-wise op can beat it, and it is well above the copy. With
+//! `--tuned-floor`, each stream count's fastest
 //! of [`TRIED_ITEMS`] vec4s an invocation, timed in the same run: the
 //! tuned copy-only kernel a GPU's ops are held to, where the driver's
 //! `copy_buffer_to_buffer` is no ceiling.
@@ -13,8 +14,14 @@ use wgpu_relu::{wgpu, Gpu};
 
 use super::{compare, reps, row, Row, Timer};
 
-/// vec4s per invocation in the library's geometry.
-const LIBRARY_ITEMS: u32 = 4;
+/// vec4s per invocation in the library's geometry (its element-wise
+/// kernels' `ITEMS`): eight on a CPU adapter, four on a GPU.
+fn library_items(gpu: &Gpu) -> u32 {
+    match gpu.adapter_info().device_type {
+        wgpu::DeviceType::Cpu => 8,
+        _ => 4,
+    }
+}
 /// The geometries `--tuned-floor` tries: vec4s per invocation.
 const TRIED_ITEMS: [u32; 4] = [1, 2, 4, 8];
 
@@ -31,7 +38,7 @@ impl Floor {
     /// `streams` (2, 3 or 4) of `words` u32s each, `words` a multiple of 4,
     /// in the library's geometry.
     pub fn new(gpu: &Gpu, words: usize, streams: u64) -> Self {
-        Self::with_items(gpu, words, streams, LIBRARY_ITEMS)
+        Self::with_items(gpu, words, streams, library_items(gpu))
     }
 
     /// The library's geometry, or with `--tuned-floor` the fastest of

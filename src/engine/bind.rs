@@ -9,14 +9,9 @@
 
 use crate::error::{Error, Result};
 
-use super::kernel::WORKGROUP_SIZE;
+use super::kernel::{vec4_span, WORKGROUP_SIZE};
 use super::Engine;
 
-/// Elements one workgroup of a vec4 element-wise kernel covers (256
-/// invocations, four vec4s each). Chunks are a multiple of it, which keeps
-/// every chunk after the first as vec4-aligned as the first, and each
-/// workgroup's span where it was relative to PReLU's channel runs.
-pub(crate) const VEC4_SPAN: u64 = (WORKGROUP_SIZE * 4 * 4) as u64;
 /// Largest number of elements one dispatch addresses, so that every index
 /// in the shaders fits in a u32 with room to spare.
 const MAX_CHUNK_ELEMENTS: u64 = 1 << 30;
@@ -83,7 +78,11 @@ impl Engine {
         // workgroup, so this many always fit the grid.
         let max_groups = u64::from(self.limits.max_compute_workgroups_per_dimension).pow(3);
         let grid = max_groups.saturating_mul(u64::from(WORKGROUP_SIZE));
-        ((usable / esize).min(grid) / VEC4_SPAN * VEC4_SPAN).clamp(VEC4_SPAN, MAX_CHUNK_ELEMENTS)
+        // Chunks are a multiple of a vec4 workgroup's span, which keeps
+        // every chunk after the first as vec4-aligned as the first, and
+        // each workgroup's span where it was relative to PReLU's runs.
+        let span = vec4_span(self.cpu_adapter());
+        ((usable / esize).min(grid) / span * span).clamp(span, MAX_CHUNK_ELEMENTS)
     }
 
     /// The part of `operand` holding elements `start..start + len` (of

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 
 use super::bind::{Bound, Operand};
 use super::dispatch::Prepared;
-use super::kernel::{KernelSpec, Module, WORKGROUP_SIZE};
+use super::kernel::{items, vec4_span, KernelSpec, Module, WORKGROUP_SIZE};
 use super::word_parts::word_parts;
 use super::Engine;
 
@@ -41,9 +41,6 @@ pub(crate) use super::entries::{G1, G4, X1, X4, Y1, Y4};
 /// Elements of one block of the mask layout (src/mask.rs): a workgroup of
 /// the masked kernels, 256 words.
 pub(crate) const MASK_BLOCK: u64 = WORKGROUP_SIZE as u64 * 32;
-
-/// `vec4`s (or scalars, or words) per invocation, the templates' `ITEMS`.
-const ITEMS: u32 = 4;
 
 /// The first member of every family's element-wise parameter struct,
 /// `Geometry` in the template: where one dispatch's elements are.
@@ -111,11 +108,11 @@ impl<'a> Operands<'a> {
 
     /// Elements one workgroup of the op's vec4 kernel covers: a block of
     /// the mask layout where it reads or writes one (or activity bits),
-    /// else four vec4s an invocation. Chunks start on multiples of it.
-    pub(crate) fn workgroup_span(&self) -> u64 {
+    /// else [`vec4_span`]. Chunks start on multiples of it.
+    pub(crate) fn workgroup_span(&self, cpu_adapter: bool) -> u64 {
         match self.blocked() {
             true => MASK_BLOCK,
-            false => super::bind::VEC4_SPAN,
+            false => vec4_span(cpu_adapter),
         }
     }
 
@@ -190,8 +187,10 @@ impl Engine {
         let constants = op.operands.constants();
         // `vec4`: the entry's invocations take vec4s 4 · WG elements apart;
         // `same_offsets`: x, g and y lie at one offset in their bindings.
+        let items = items(self.cpu_adapter());
         let spec = |(entry, bindings): (&'static str, &[u32]), vec4: bool, same_offsets: bool| {
             let mut constants = constants.clone();
+            constants.push(("ITEMS", f64::from(items)));
             if vec4 {
                 constants.extend(op.vec4_constants.iter().copied());
             }
@@ -222,7 +221,7 @@ impl Engine {
         if let Some(mask) = mask {
             self.bind(mask, 4, 0, mask_words(len))?;
         }
-        let per_group = u64::from(WORKGROUP_SIZE * ITEMS);
+        let per_group = u64::from(WORKGROUP_SIZE * items);
         let mut chunk = self.chunk_elements(esize);
         if entries.blocked {
             // Every chunk starts on a block of the mask.

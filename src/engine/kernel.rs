@@ -14,6 +14,24 @@ use super::Engine;
 /// runs on every adapter.
 pub(crate) const WORKGROUP_SIZE: u32 = 256;
 
+/// `vec4`s (or scalars, or words) per invocation, the templates' `ITEMS`:
+/// eight on a CPU adapter, which pays for an invocation's set-up (PReLU's
+/// weight: two divisions and a load) about as much as for a vec4's load
+/// (lavapipe at 16M: PReLU's forward 1.34 → 1.15 × the floor where its
+/// weights repeat; BENCHMARKS.md); four on a GPU, for its parallelism.
+pub(crate) fn items(cpu_adapter: bool) -> u32 {
+    if cpu_adapter {
+        8
+    } else {
+        4
+    }
+}
+
+/// Elements a workgroup of a vec4 kernel covers; chunks start on multiples.
+pub(crate) fn vec4_span(cpu_adapter: bool) -> u64 {
+    u64::from(WORKGROUP_SIZE * 4 * items(cpu_adapter))
+}
+
 /// A WGSL module: its parts, joined after a one-line precision header that
 /// defines `elem` (f32 or f16).
 #[derive(Debug)]

@@ -19,6 +19,7 @@ pub(crate) mod walks;
 pub(crate) mod weight_grad;
 
 use crate::common::{ADD, EXACT, HALVES, INDEX, SIGN};
+use crate::element::Dtype;
 use crate::engine::elementwise::{
     Elementwise, Geometry, Operands, BLOCKED, BLOCKED_WORDS, ELEMENTWISE, TENSORS,
 };
@@ -142,6 +143,48 @@ impl Weights {
     }
 }
 
+/// The kernel of PReLU's forward, or its input gradient alone, where it
+/// writes no mask and gathers no statistics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Plain {
+    /// The walk of the weight gradient's plan, each vec4 placed by the
+    /// shape (`placed.rs`): every PReLU kernel then reads the tensor in
+    /// the same places, and on lavapipe with four vec4s an invocation it
+    /// beat the element-wise kernel at every layout.
+    Walk,
+    /// The element-wise kernel (`kernels.wgsl`): on a CPU adapter where
+    /// the weights repeat (runs of whole workgroup spans, channels-last
+    /// with a count that divides 1,024, one shared weight), f32. With
+    /// eight vec4s an invocation (`elementwise::items`) it loads one
+    /// weight per eight vec4s, neighbouring invocations on neighbouring
+    /// vec4s, where the walk loads one per four to seven vec4s, each
+    /// invocation's side by side: on lavapipe at 16M, channels-last 64's
+    /// forward 1.45 → 1.26 × the 2-stream floor and its input gradient
+    /// 1.29 → 1.17 × the 3-stream floor, `[1, 64, n/64]`'s forward
+    /// 1.36 → 1.08–1.18 (BENCHMARKS.md). The f16 kernels stay with the
+    /// walk, which takes halves as words on CPU adapters, and so do
+    /// operands off a multiple of four elements, which the element-wise
+    /// template takes one element at a time, each with its own weight.
+    Elementwise,
+}
+
+/// What the element-wise kernel would load the tensors as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Vec4s {
+    pub(crate) dtype: Dtype,
+    /// Every operand on a multiple of four elements in its binding.
+    pub(crate) aligned: bool,
+}
+
+/// The plain kernel for weights fetched as `weights`: a pure function,
+/// pinned by a unit test for every layout class.
+pub(crate) fn plain_kernel(weights: Weights, vec4s: Vec4s, cpu_adapter: bool) -> Plain {
+    match cpu_adapter && weights.repeat && vec4s.dtype == Dtype::F32 && vec4s.aligned {
+        true => Plain::Elementwise,
+        false => Plain::Walk,
+    }
+}
+
 /// Checks that the weight fits one binding: it is bound whole.
 pub(crate) fn check_weight_size(engine: &Engine, weight_bytes: u64) -> Result<()> {
     engine.check_bound_whole(
@@ -160,9 +203,22 @@ pub(crate) fn dispatches(
     w: Operand<'_>,
     channels: &Channels,
 ) -> Result<Vec<Prepared>> {
-    // Plain: the walk of the weight gradient's plan, vec4s placed by the
-    // shape (faster at every layout on lavapipe; BENCHMARKS.md).
-    if operands.mask.is_none() && operands.watch.is_none() {
+    let cpu_adapter = engine.cpu_adapter();
+    let weights = Weights::for_layout(channels, operands.workgroup_span(cpu_adapter));
+    let plain = operands.mask.is_none() && operands.watch.is_none();
+    let tensors = [operands.x, operands.g, Some(operands.y)];
+    let mut aligned = true;
+    for operand in tensors.into_iter().flatten() {
+        aligned &= engine
+            .bind(operand, operands.esize(), 0, 1)?
+            .elem_off
+            .is_multiple_of(4);
+    }
+    let vec4s = Vec4s {
+        dtype: operands.dtype,
+        aligned,
+    };
+    if plain && plain_kernel(weights, vec4s, cpu_adapter) == Plain::Walk {
         if let Some(dispatches) = placed::dispatches(engine, operands, w, channels)? {
             return Ok(dispatches);
         }
@@ -174,7 +230,7 @@ pub(crate) fn dispatches(
         module: &MODULE,
         operands,
         extra: vec![(W1, bw)],
-        vec4_constants: Weights::for_layout(channels, operands.workgroup_span()).constants(),
+        vec4_constants: weights.constants(),
         // f16 as words where the forward runs over blocks on a CPU adapter
         // (its conversions in bit arithmetic; BENCHMARKS.md).
         words: engine.cpu_adapter() && operands.g.is_none() && operands.blocked(),
@@ -197,6 +253,7 @@ pub(crate) fn dispatches(
 mod tests {
     use super::*;
     use crate::engine::elementwise::MASK_BLOCK;
+    use crate::engine::kernel::vec4_span;
     use std::mem::offset_of;
 
     /// The weight fetch each layout class gets: (per vec4, repeat, step).
@@ -205,7 +262,7 @@ mod tests {
         let fetch = |shape: &[usize], weights: usize, axis: usize| {
             let len = shape.iter().product();
             let channels = Channels::new(shape, len, weights, axis).unwrap();
-            let w = Weights::for_layout(&channels, crate::engine::bind::VEC4_SPAN);
+            let w = Weights::for_layout(&channels, vec4_span(false));
             (w.per_vec4, w.repeat, w.step)
         };
         // Shape, weights, channel axis, and the fetch expected.
@@ -234,6 +291,42 @@ mod tests {
         };
         assert!(blocked(4 * 8192));
         assert!(!blocked(3 * 4096));
+    }
+
+    /// The plain forward's kernel for each layout class: on a CPU adapter
+    /// the element-wise kernel where its weights repeat over a workgroup's
+    /// eight vec4s an invocation (f32, operands on multiples of four),
+    /// else the walk; on a GPU always the walk.
+    #[test]
+    fn plain_kernel_per_layout_class() {
+        use Plain::{Elementwise, Walk};
+        let kernel = |shape: &[usize], axis: usize, dtype: Dtype, aligned: bool, cpu: bool| {
+            let len = shape.iter().product();
+            let channels = Channels::new(shape, len, shape[axis], axis).unwrap();
+            let weights = Weights::for_layout(&channels, vec4_span(cpu));
+            plain_kernel(weights, Vec4s { dtype, aligned }, cpu)
+        };
+        // Shape, channel axis, and the kernel on a CPU adapter for f32.
+        let cases: [(&[usize], usize, Plain); 11] = [
+            (&[1, 64, 262_144], 1, Elementwise), // runs of whole spans
+            (&[2, 3, 8192], 1, Elementwise),     // runs of one span
+            (&[2, 3, 4096], 1, Walk),            // runs of half a span
+            (&[262_144, 64], 1, Elementwise),    // channels-last, 64 | 1024
+            (&[16_384, 1024], 1, Elementwise),   // a dense layer
+            (&[4, 32, 32, 4096], 3, Walk),       // channels-last, 4,096
+            (&[111, 224, 224, 3], 3, Walk),      // channels-last, 3
+            (&[80, 64, 56, 56], 1, Walk),        // batched NCHW
+            (&[640, 512, 7, 7], 1, Walk),        // short runs
+            (&[50, 37, 99, 91], 1, Walk),        // odd runs
+            (&[8, 1, 100], 1, Elementwise),      // one channel
+        ];
+        for (shape, axis, expected) in cases {
+            let (f32, f16) = (Dtype::F32, Dtype::F16);
+            assert_eq!(kernel(shape, axis, f32, true, true), expected, "{shape:?}");
+            assert_eq!(kernel(shape, axis, f16, true, true), Walk, "f16 {shape:?}");
+            assert_eq!(kernel(shape, axis, f32, false, true), Walk, "off {shape:?}");
+            assert_eq!(kernel(shape, axis, f32, true, false), Walk, "GPU {shape:?}");
+        }
     }
 
     #[test]
