@@ -107,3 +107,59 @@ fn prelu_with_tensors_at_different_offsets_in_their_bindings() {
         }
     }
 }
+
+/// The weight itself anywhere in an app's buffer: PReLU's element-wise
+/// kernels on a CPU adapter load a vec4's four weights as one vec4 where
+/// channels-last weights lie on a multiple of four elements in their
+/// binding, and one at a time elsewhere. Forward and input gradient alone,
+/// channels-last with 4, 8, 64 and 1,024 channels, the weight at every
+/// element phase of its binding and a vec4 into it.
+#[test]
+fn prelu_weight_anywhere_in_its_binding() {
+    let gpu = Gpu::with_options(GpuOptions::default().limits(wgpu::Limits::default())).unwrap();
+    let mut rng = Rng::new("weight placement");
+    let shapes: [&[usize]; 4] = [&[1000, 4], &[515, 8], &[300, 64], &[9, 1024]];
+    for shape in shapes {
+        let n: usize = shape.iter().product();
+        let c = shape[1];
+        let x: Vec<f32> = rng.values(n);
+        let g: Vec<f32> = (0..n).map(|_| rng.uniform(2.0)).collect();
+        let w: Vec<f32> = (0..c).map(|_| rng.uniform(1.0)).collect();
+        let expected_y = cpu::prelu(&x, shape, &w, 1).unwrap();
+        let (expected_gx, _) = cpu::prelu_backward(&x, &g, shape, &w, 1).unwrap();
+        let op = Op::Prelu {
+            weight: w.clone(),
+            axis: 1,
+        };
+        // Where x is not positive both outputs are products.
+        let prods = products(&op, &x);
+        let xt = gpu.upload(&x).unwrap().reshape(shape).unwrap();
+        let gt = gpu.upload(&g).unwrap().reshape(shape).unwrap();
+        for at in [0u64, 4, 8, 12, 16, 20] {
+            let what = format!("{shape:?}, the weight {at} bytes into its binding");
+            let arena = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+                label: Some("app weights"),
+                size: (c as u64 * 4 + at).next_multiple_of(256),
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            gpu.queue()
+                .write_buffer(&arena, at, bytemuck::cast_slice(&w));
+            let weight = Tensor::<f32>::from_buffer(arena, at, &[c]).unwrap();
+            let prelu = Activation::Prelu {
+                weight: &weight,
+                channel_axis: 1,
+            };
+            let y = gpu.forward(&prelu, &xt).unwrap();
+            let y = gpu.download(&y).unwrap();
+            assert_same_products(&y, &expected_y, &prods, &format!("{what}: forward"));
+            let yt = gpu.empty::<f32>(shape).unwrap();
+            let mut encoder = gpu.device().create_command_encoder(&Default::default());
+            gpu.encode_backward(&mut encoder, &prelu, &xt, &gt, &yt, None)
+                .unwrap();
+            gpu.queue().submit([encoder.finish()]);
+            let gx = gpu.download(&yt).unwrap();
+            assert_same_products(&gx, &expected_gx, &prods, &format!("{what}: grad_x"));
+        }
+    }
+}

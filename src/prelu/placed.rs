@@ -13,11 +13,7 @@ use crate::shape::Channels;
 use super::plan::{self, Layout, Limits, Pass1, Plan};
 use super::walks;
 use super::weight_grad::{Params, MODULE, PARTIALS, PARTIALS4, WORDS_MODULE};
-use super::W1;
-
-/// The weights, or a row of lane weights, seen as vec4s, for
-/// `weight_grad_columns_w4` (and written by `weight_grad_lane_weights`).
-const W4: u32 = 19;
+use super::{W1, W4};
 
 /// How the walk finds each invocation's weights.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

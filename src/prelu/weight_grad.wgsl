@@ -62,8 +62,8 @@ override FORWARD: bool = false;
 // multiple of four. A software rasteriser pays for each load and each
 // division: finding four lanes' channels in the walk cost lavapipe's
 // forward 6–9%.
+// (`w4` is declared with the weight in weights.wgsl.)
 override ROW_WEIGHTS: bool = false;
-@group(0) @binding(19) var<storage, read_write> w4: array<vec4<elem>>;
 
 // One block for every weight-gradient kernel; each reads the fields it
 // needs. Offsets are in elements from the start of their binding.

@@ -5,6 +5,9 @@
 // a dispatch may start anywhere in the tensor.
 
 @group(0) @binding(7) var<storage, read_write> w1: array<elem>;
+// The weight seen as vec4s (WEIGHTS_VEC4 below), or in the weight
+// gradient's walk a row of lane weights (`weight_grad_columns_w4`).
+@group(0) @binding(19) var<storage, read_write> w4: array<vec4<elem>>;
 
 fn weight_at(e: u32) -> f32 {
     let run = div_by(params.phase + e, params.inner_div);
@@ -45,6 +48,12 @@ override WEIGHTS_REPEAT: bool = false;
 override WEIGHTS_STEP: bool = false;
 override RUNS_LONG: bool = false;
 override RUNS_OF_ONE: bool = false;
+// WEIGHTS_VEC4: every element its own run (channels-last), a multiple of
+// four channels, the weight on a multiple of four elements of its binding:
+// a vec4's four weights are four consecutive channels from a multiple of
+// four, one load of `w4` where they were four. Elsewhere the element-wise
+// kernels' `w4` is bound to a stand-in that nothing reads.
+override WEIGHTS_VEC4: bool = false;
 
 var<private> first_weights: vec4<f32>;
 // WEIGHTS_STEP's position: the next item's offset in its run, and its
@@ -59,6 +68,10 @@ fn next_channel(c: u32) -> u32 {
 fn vec4_weights(e: u32) -> vec4<f32> {
     if WEIGHT_PER_VEC4 {
         return vec4<f32>(weight_at(e));
+    }
+    if WEIGHTS_VEC4 {
+        // Runs of one: the element's index is its run's.
+        return vec4<f32>(w4[(params.w_off + channel_of_run(params.phase + e)) / 4u]);
     }
     return vec4<f32>(weight_at(e), weight_at(e + 1u), weight_at(e + 2u), weight_at(e + 3u));
 }

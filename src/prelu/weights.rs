@@ -1,0 +1,242 @@
+//! How PReLU's element-wise kernels fetch their weights (the pipeline
+//! constants of weights.wgsl) and which kernel its plain forward and input
+//! gradient take: pure functions of the layout, pinned by unit tests for
+//! every class.
+
+use crate::element::Dtype;
+use crate::engine::WORKGROUP_SIZE;
+use crate::shape::Channels;
+
+/// How PReLU's vec4 kernels fetch weights: the pipeline constants of the
+/// same names in weights.wgsl.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct Weights {
+    /// The four elements of a vec4 share one channel.
+    pub(crate) per_vec4: bool,
+    /// Every item of an invocation has the weights of its first.
+    pub(crate) repeat: bool,
+    /// The weights do not repeat and runs are at least four elements long
+    /// (or one, channels-last): the channel is stepped from item to item,
+    /// not divided for, a vec4 taking at most two weights (or four
+    /// consecutive ones).
+    pub(crate) step: bool,
+    /// Runs are at least the distance between an invocation's items long:
+    /// a step crosses at most one run's end, and needs no division.
+    pub(crate) runs_long: bool,
+    /// Every element its own run (channels-last), at least three channels:
+    /// a vec4's channels follow each other.
+    pub(crate) runs_of_one: bool,
+    /// Runs of one with a multiple of four channels, the weights repeating
+    /// and bound on a multiple of four elements (`with_vec4_load`): a
+    /// vec4's four weights are one vec4 of the weight, one load.
+    pub(crate) vec4_load: bool,
+}
+
+impl Weights {
+    /// The cheapest fetch `channels` allows in a vec4 dispatch whose
+    /// workgroups cover `span` elements each (chunks start on multiples of
+    /// it), their invocations' items 4 · WG elements apart.
+    pub(crate) fn for_layout(channels: &Channels, span: u64) -> Self {
+        // One shared weight: every element has the same.
+        let shared = channels.channels == 1;
+        let inner = channels.inner as u64;
+        let period = channels.channels as u64 * inner;
+        let item_stride = 4 * u64::from(WORKGROUP_SIZE);
+        let repeat = shared || inner.is_multiple_of(span) || item_stride.is_multiple_of(period);
+        let per_vec4 = shared || inner.is_multiple_of(4);
+        let runs_long = inner >= item_stride;
+        let runs_of_one = inner == 1 && channels.channels >= 3;
+        Self {
+            per_vec4,
+            repeat,
+            // With one weight per vec4 and short runs, stepping divides as
+            // often as finding each vec4's weight does: nothing to gain.
+            step: !repeat && ((inner >= 4 && (runs_long || !per_vec4)) || runs_of_one),
+            runs_long,
+            runs_of_one,
+            vec4_load: false,
+        }
+    }
+
+    /// With the weight bound `elem_off` elements into its binding, as
+    /// `dtype`: its four weights a vec4 in one load where that lies on a
+    /// multiple of four (f32; on lavapipe each load costs about as much
+    /// as a vec4 of the tensor's: BENCHMARKS.md).
+    pub(crate) fn with_vec4_load(self, channels: &Channels, elem_off: u32, dtype: Dtype) -> Self {
+        let fours = channels.inner == 1 && channels.channels.is_multiple_of(4);
+        Self {
+            vec4_load: self.repeat && fours && elem_off.is_multiple_of(4) && dtype == Dtype::F32,
+            ..self
+        }
+    }
+
+    /// As pipeline constants.
+    pub(crate) fn constants(self) -> Vec<(&'static str, f64)> {
+        let mut constants = Vec::new();
+        if self.per_vec4 {
+            constants.push(("WEIGHT_PER_VEC4", 1.0));
+        }
+        if self.repeat {
+            constants.push(("WEIGHTS_REPEAT", 1.0));
+        }
+        if self.vec4_load {
+            constants.push(("WEIGHTS_VEC4", 1.0));
+        }
+        if self.step {
+            constants.push(("WEIGHTS_STEP", 1.0));
+            if self.runs_long {
+                constants.push(("RUNS_LONG", 1.0));
+            }
+            if self.runs_of_one {
+                constants.push(("RUNS_OF_ONE", 1.0));
+            }
+        }
+        constants
+    }
+}
+
+/// The kernel of PReLU's forward, or its input gradient alone, where it
+/// writes no mask and gathers no statistics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Plain {
+    /// The walk of the weight gradient's plan, each vec4 placed by the
+    /// shape (`placed.rs`): every PReLU kernel then reads the tensor in
+    /// the same places, and on lavapipe with four vec4s an invocation it
+    /// beat the element-wise kernel at every layout.
+    Walk,
+    /// The element-wise kernel (`kernels.wgsl`): on a CPU adapter where
+    /// the weights repeat (runs of whole workgroup spans, channels-last
+    /// with a count that divides 1,024, one shared weight), f32. With
+    /// eight vec4s an invocation (`kernel::items`) it loads one weight
+    /// per eight vec4s, neighbouring invocations on neighbouring vec4s,
+    /// where the walk loads one per four to seven vec4s, each
+    /// invocation's side by side: on lavapipe at 16M, `[1, 64, n/64]`'s
+    /// forward 1.34 → 1.15 × the 2-stream floor, channels-last 64's
+    /// 1.44 → 1.30 and its input gradient 1.29 → 1.22 × the 3-stream
+    /// floor (BENCHMARKS.md). The f16 kernels stay with the
+    /// walk, which takes halves as words on CPU adapters, and so do
+    /// operands off a multiple of four elements, which the element-wise
+    /// template takes one element at a time, each with its own weight.
+    Elementwise,
+}
+
+/// What the element-wise kernel would load the tensors as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Vec4s {
+    pub(crate) dtype: Dtype,
+    /// Every operand on a multiple of four elements in its binding.
+    pub(crate) aligned: bool,
+}
+
+/// The plain kernel for weights fetched as `weights`: a pure function,
+/// pinned by a unit test for every layout class.
+pub(crate) fn plain_kernel(weights: Weights, vec4s: Vec4s, cpu_adapter: bool) -> Plain {
+    match cpu_adapter && weights.repeat && vec4s.dtype == Dtype::F32 && vec4s.aligned {
+        true => Plain::Elementwise,
+        false => Plain::Walk,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::elementwise::MASK_BLOCK;
+    use crate::engine::kernel::vec4_span;
+
+    /// The weight fetch each layout class gets: (per vec4, repeat, step).
+    #[test]
+    fn weight_fetch_per_layout_class() {
+        let fetch = |shape: &[usize], weights: usize, axis: usize| {
+            let len = shape.iter().product();
+            let channels = Channels::new(shape, len, weights, axis).unwrap();
+            let w = Weights::for_layout(&channels, vec4_span(false));
+            (w.per_vec4, w.repeat, w.step)
+        };
+        // Shape, weights, channel axis, and the fetch expected.
+        type Case<'a> = (&'a [usize], usize, usize, (bool, bool, bool));
+        let cases: [Case; 10] = [
+            (&[8, 64, 100], 1, 1, (true, true, false)), // one shared weight
+            (&[1, 64, 262_144], 64, 1, (true, true, false)), // runs of whole spans
+            (&[80, 64, 56, 56], 64, 1, (true, false, true)), // runs >= a step, of fours
+            (&[50, 37, 99, 91], 37, 1, (false, false, true)), // runs >= a step, odd
+            (&[80, 256, 28, 28], 256, 1, (true, false, false)), // runs < a step, of fours
+            (&[640, 512, 7, 7], 512, 1, (false, false, true)), // runs of 49: stepped, dividing
+            (&[262_144, 64], 64, 1, (false, true, false)), // channels-last, 64 | 1024
+            (&[111, 224, 224, 3], 3, 3, (false, false, true)), // channels-last, 3: runs of one
+            (&[50, 99, 91, 37], 37, 3, (false, false, true)), // channels-last, 37
+            (&[16_384, 1024], 1024, 1, (false, true, false)), // a dense layer
+        ];
+        for (shape, weights, axis, expected) in cases {
+            assert_eq!(fetch(shape, weights, axis), expected, "{shape:?}");
+        }
+        // Over the blocks of the mask layout (the forward with statistics)
+        // a workgroup spans a block: runs of whole blocks repeat, runs of
+        // an odd number of vec4 spans no longer do.
+        let blocked = |inner: usize| {
+            let channels = Channels::new(&[2, 8, inner], 16 * inner, 8, 1).unwrap();
+            Weights::for_layout(&channels, MASK_BLOCK).repeat
+        };
+        assert!(blocked(4 * 8192));
+        assert!(!blocked(3 * 4096));
+    }
+
+    /// The plain forward's kernel for each layout class: on a CPU adapter
+    /// the element-wise kernel where its weights repeat over a workgroup's
+    /// eight vec4s an invocation (f32, operands on multiples of four),
+    /// else the walk; on a GPU always the walk.
+    #[test]
+    fn plain_kernel_per_layout_class() {
+        use Plain::{Elementwise, Walk};
+        let kernel = |shape: &[usize], axis: usize, dtype: Dtype, aligned: bool, cpu: bool| {
+            let len = shape.iter().product();
+            let channels = Channels::new(shape, len, shape[axis], axis).unwrap();
+            let weights = Weights::for_layout(&channels, vec4_span(cpu));
+            plain_kernel(weights, Vec4s { dtype, aligned }, cpu)
+        };
+        // Shape, channel axis, and the kernel on a CPU adapter for f32.
+        let cases: [(&[usize], usize, Plain); 11] = [
+            (&[1, 64, 262_144], 1, Elementwise), // runs of whole spans
+            (&[2, 3, 8192], 1, Elementwise),     // runs of one span
+            (&[2, 3, 4096], 1, Walk),            // runs of half a span
+            (&[262_144, 64], 1, Elementwise),    // channels-last, 64 | 1024
+            (&[16_384, 1024], 1, Elementwise),   // a dense layer
+            (&[4, 32, 32, 4096], 3, Walk),       // channels-last, 4,096
+            (&[111, 224, 224, 3], 3, Walk),      // channels-last, 3
+            (&[80, 64, 56, 56], 1, Walk),        // batched NCHW
+            (&[640, 512, 7, 7], 1, Walk),        // short runs
+            (&[50, 37, 99, 91], 1, Walk),        // odd runs
+            (&[8, 1, 100], 1, Elementwise),      // one channel
+        ];
+        for (shape, axis, expected) in cases {
+            let (f32, f16) = (Dtype::F32, Dtype::F16);
+            assert_eq!(kernel(shape, axis, f32, true, true), expected, "{shape:?}");
+            assert_eq!(kernel(shape, axis, f16, true, true), Walk, "f16 {shape:?}");
+            assert_eq!(kernel(shape, axis, f32, false, true), Walk, "off {shape:?}");
+            assert_eq!(kernel(shape, axis, f32, true, false), Walk, "GPU {shape:?}");
+        }
+    }
+
+    /// The weights as one vec4 load: channels-last with a multiple of four
+    /// channels whose weights repeat over a workgroup, f32, the weight on a
+    /// multiple of four elements of its binding.
+    #[test]
+    fn vec4_weight_loads_per_layout_class() {
+        let vec4 = |shape: &[usize], elem_off: u32, dtype: Dtype| {
+            let axis = shape.len() - 1;
+            let len = shape.iter().product();
+            let channels = Channels::new(shape, len, shape[axis], axis).unwrap();
+            let weights = Weights::for_layout(&channels, vec4_span(true));
+            weights.with_vec4_load(&channels, elem_off, dtype).vec4_load
+        };
+        let f32 = Dtype::F32;
+        assert!(vec4(&[300, 64], 0, f32));
+        assert!(vec4(&[300, 64], 4, f32));
+        assert!(vec4(&[9, 1024], 0, f32)); // a dense layer
+        assert!(vec4(&[1000, 4], 0, f32));
+        assert!(!vec4(&[300, 64], 2, f32)); // the weight off a vec4
+        assert!(!vec4(&[300, 64], 0, Dtype::F16));
+        assert!(!vec4(&[1000, 2], 0, f32)); // two channels
+        assert!(!vec4(&[300, 37], 0, f32)); // weights not repeating
+        assert!(!vec4(&[300, 4096], 0, f32));
+    }
+}
