@@ -16,6 +16,25 @@ use wgpu_relu::{cpu, wgpu, Activation, Gpu, GpuOptions, Tensor};
 /// the scalar views, at three different element phases.
 const PLACES: [[u64; 3]; 4] = [[16, 48, 32], [0, 64, 0], [32, 32, 96], [4, 8, 12]];
 
+/// PReLU's inputs for a shape with its channels on axis 1: x, the
+/// output's gradient g and the weight w.
+struct Inputs {
+    x: Vec<f32>,
+    g: Vec<f32>,
+    w: Vec<f32>,
+}
+
+impl Inputs {
+    fn new(rng: &mut Rng, shape: &[usize]) -> Self {
+        let n = shape.iter().product();
+        Inputs {
+            x: rng.values(n),
+            g: (0..n).map(|_| rng.uniform(2.0)).collect(),
+            w: (0..shape[1]).map(|_| rng.uniform(1.0)).collect(),
+        }
+    }
+}
+
 #[test]
 fn prelu_with_tensors_at_different_offsets_in_their_bindings() {
     // WebGPU's default limits: bindings start on 256 bytes, so a tensor 16
@@ -38,11 +57,8 @@ fn prelu_with_tensors_at_different_offsets_in_their_bindings() {
         &[2, 3, 1000],
     ];
     for shape in shapes {
-        let n: usize = shape.iter().product();
-        let c = shape[1];
-        let x: Vec<f32> = rng.values(n);
-        let g: Vec<f32> = (0..n).map(|_| rng.uniform(2.0)).collect();
-        let w: Vec<f32> = (0..c).map(|_| rng.uniform(1.0)).collect();
+        let (n, c) = (shape.iter().product::<usize>(), shape[1]);
+        let Inputs { x, g, w } = Inputs::new(&mut rng, shape);
         let weight = gpu.upload(&w).unwrap();
         let prelu = Activation::Prelu {
             weight: &weight,
@@ -120,11 +136,8 @@ fn prelu_weight_anywhere_in_its_binding() {
     let mut rng = Rng::new("weight placement");
     let shapes: [&[usize]; 4] = [&[1000, 4], &[515, 8], &[300, 64], &[9, 1024]];
     for shape in shapes {
-        let n: usize = shape.iter().product();
         let c = shape[1];
-        let x: Vec<f32> = rng.values(n);
-        let g: Vec<f32> = (0..n).map(|_| rng.uniform(2.0)).collect();
-        let w: Vec<f32> = (0..c).map(|_| rng.uniform(1.0)).collect();
+        let Inputs { x, g, w } = Inputs::new(&mut rng, shape);
         let expected_y = cpu::prelu(&x, shape, &w, 1).unwrap();
         let (expected_gx, _) = cpu::prelu_backward(&x, &g, shape, &w, 1).unwrap();
         let op = Op::Prelu {

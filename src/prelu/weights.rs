@@ -72,26 +72,18 @@ impl Weights {
 
     /// As pipeline constants.
     pub(crate) fn constants(self) -> Vec<(&'static str, f64)> {
-        let mut constants = Vec::new();
-        if self.per_vec4 {
-            constants.push(("WEIGHT_PER_VEC4", 1.0));
-        }
-        if self.repeat {
-            constants.push(("WEIGHTS_REPEAT", 1.0));
-        }
-        if self.vec4_load {
-            constants.push(("WEIGHTS_VEC4", 1.0));
-        }
-        if self.step {
-            constants.push(("WEIGHTS_STEP", 1.0));
-            if self.runs_long {
-                constants.push(("RUNS_LONG", 1.0));
-            }
-            if self.runs_of_one {
-                constants.push(("RUNS_OF_ONE", 1.0));
-            }
-        }
-        constants
+        [
+            (self.per_vec4, "WEIGHT_PER_VEC4"),
+            (self.repeat, "WEIGHTS_REPEAT"),
+            (self.vec4_load, "WEIGHTS_VEC4"),
+            (self.step, "WEIGHTS_STEP"),
+            (self.step && self.runs_long, "RUNS_LONG"),
+            (self.step && self.runs_of_one, "RUNS_OF_ONE"),
+        ]
+        .into_iter()
+        .filter(|&(on, _)| on)
+        .map(|(_, name)| (name, 1.0))
+        .collect()
     }
 }
 
