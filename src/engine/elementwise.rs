@@ -116,6 +116,17 @@ impl<'a> Operands<'a> {
         }
     }
 
+    /// Whether every tensor operand (x, g, y) lies on a multiple of four
+    /// elements of its binding, so that its vec4s load as vec4s.
+    pub(crate) fn on_vec4s(&self, engine: &Engine) -> Result<bool> {
+        let mut aligned = true;
+        for operand in [self.x, self.g, Some(self.y)].into_iter().flatten() {
+            let bound = engine.bind(operand, self.esize(), 0, 1)?;
+            aligned &= bound.elem_off.is_multiple_of(4);
+        }
+        Ok(aligned)
+    }
+
     /// Whether the op runs over the blocks of the mask layout: it reads or
     /// writes a mask, or writes activity bits.
     pub(crate) fn blocked(&self) -> bool {

@@ -105,17 +105,9 @@ pub(crate) fn dispatches(
     let cpu_adapter = engine.cpu_adapter();
     let weights = Weights::for_layout(channels, operands.workgroup_span(cpu_adapter));
     if operands.mask.is_none() && operands.watch.is_none() {
-        let tensors = [operands.x, operands.g, Some(operands.y)];
-        let mut aligned = true;
-        for operand in tensors.into_iter().flatten() {
-            aligned &= engine
-                .bind(operand, operands.esize(), 0, 1)?
-                .elem_off
-                .is_multiple_of(4);
-        }
         let vec4s = Vec4s {
             dtype: operands.dtype,
-            aligned,
+            aligned: operands.on_vec4s(engine)?,
         };
         if plain_kernel(weights, vec4s, cpu_adapter) == Plain::Walk {
             if let Some(dispatches) = placed::dispatches(engine, operands, w, channels)? {

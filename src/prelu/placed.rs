@@ -84,13 +84,7 @@ impl<'a> Placed<'a> {
             false => plan::plan_alone(layout, limits)?,
         };
         let bw = engine.bind(w, esize, 0, c)?;
-        let mut aligned = true;
-        for operand in [x, g, operands.y] {
-            aligned &= engine
-                .bind(operand, esize, 0, 1)?
-                .elem_off
-                .is_multiple_of(4);
-        }
+        let aligned = operands.on_vec4s(engine)?;
         // On a CPU the f16 views' 16-bit lanes and the rasteriser's f16
         // conversions cost more than the words' bit arithmetic; on GPUs
         // the hardware converts and the f16 views are memory-bound.
