@@ -125,11 +125,12 @@ fn prelu_with_tensors_at_different_offsets_in_their_bindings() {
 }
 
 /// The weight itself anywhere in an app's buffer: PReLU's element-wise
-/// kernels on a CPU adapter load a vec4's four weights as one vec4 where
+/// forward on a CPU adapter loads a vec4's four weights as one vec4 where
 /// channels-last weights lie on a multiple of four elements in their
-/// binding, and one at a time elsewhere. Forward and input gradient alone,
-/// channels-last with 4, 8, 64 and 1,024 channels, the weight at every
-/// element phase of its binding and a vec4 into it.
+/// binding, and one at a time elsewhere; the input gradient alone takes
+/// the walk, which finds them its own way. Both, channels-last with 4, 8,
+/// 64 and 1,024 channels, the weight at every element phase of its
+/// binding and a vec4 into it.
 #[test]
 fn prelu_weight_anywhere_in_its_binding() {
     let gpu = Gpu::with_options(GpuOptions::default().limits(wgpu::Limits::default())).unwrap();

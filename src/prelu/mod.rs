@@ -109,7 +109,8 @@ pub(crate) fn dispatches(
             dtype: operands.dtype,
             aligned: operands.on_vec4s(engine)?,
         };
-        if plain_kernel(weights, vec4s, cpu_adapter) == Plain::Walk {
+        let gradient = operands.g.is_some();
+        if plain_kernel(weights, vec4s, cpu_adapter, gradient) == Plain::Walk {
             if let Some(dispatches) = placed::dispatches(engine, operands, w, channels)? {
                 return Ok(dispatches);
             }

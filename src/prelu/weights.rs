@@ -94,21 +94,28 @@ pub(crate) enum Plain {
     /// The walk of the weight gradient's plan, each vec4 placed by the
     /// shape (`placed.rs`): every PReLU kernel then reads the tensor in
     /// the same places, and on lavapipe with four vec4s an invocation it
-    /// beat the element-wise kernel at every layout.
+    /// beat the element-wise kernel at every layout. The input gradient
+    /// always takes it: where the element-wise kernel could run it, the
+    /// walk's three streams, an invocation's vec4s side by side, read
+    /// 0.82–1.02 × the 3-stream floor at 16M on a sixth machine, by
+    /// turns, and the element-wise kernel 1.06–1.21 (`[1, 64, n/64]` 1.06
+    /// → 0.82, the dense layer 1.21 → 1.02, channels-last 64 and 256
+    /// 1.08–1.20 → 0.86–0.95; on the fifth machine the element-wise
+    /// kernel had won by 0.07 at channels-last 64; BENCHMARKS.md).
     Walk,
-    /// The element-wise kernel (`kernels.wgsl`): on a CPU adapter where
-    /// the weights repeat (runs of whole workgroup spans, channels-last
-    /// with a count that divides 1,024, one shared weight), f32. With
-    /// eight vec4s an invocation (`kernel::items`) it loads one weight
-    /// per eight vec4s, neighbouring invocations on neighbouring vec4s,
-    /// where the walk loads one per four to seven vec4s, each
+    /// The element-wise kernel (`kernels.wgsl`), for the forward: on a CPU
+    /// adapter where the weights repeat (runs of whole workgroup spans,
+    /// channels-last with a count that divides 1,024, one shared weight),
+    /// f32. With eight vec4s an invocation (`kernel::items`) it loads one
+    /// weight per eight vec4s, neighbouring invocations on neighbouring
+    /// vec4s, where the walk loads one per four to seven vec4s, each
     /// invocation's side by side: on lavapipe at 16M, `[1, 64, n/64]`'s
-    /// forward 1.34 → 1.15 × the 2-stream floor, channels-last 64's
-    /// 1.44 → 1.30 and its input gradient 1.29 → 1.22 × the 3-stream
-    /// floor (BENCHMARKS.md). The f16 kernels stay with the
-    /// walk, which takes halves as words on CPU adapters, and so do
-    /// operands off a multiple of four elements, which the element-wise
-    /// template takes one element at a time, each with its own weight.
+    /// forward 1.34 → 1.15 × the 2-stream floor and channels-last 64's
+    /// 1.44 → 1.30 on the fifth machine, 1.17 → 1.08 and 1.16 → 1.10 on
+    /// the sixth (BENCHMARKS.md). The f16 kernels stay with the walk,
+    /// which takes halves as words on CPU adapters, and so do operands off
+    /// a multiple of four elements, which the element-wise template takes
+    /// one element at a time, each with its own weight.
     Elementwise,
 }
 
@@ -120,10 +127,17 @@ pub(crate) struct Vec4s {
     pub(crate) aligned: bool,
 }
 
-/// The plain kernel for weights fetched as `weights`: a pure function,
+/// The plain kernel of the forward (`gradient` false) or the input
+/// gradient alone for weights fetched as `weights`: a pure function,
 /// pinned by a unit test for every layout class.
-pub(crate) fn plain_kernel(weights: Weights, vec4s: Vec4s, cpu_adapter: bool) -> Plain {
-    match cpu_adapter && weights.repeat && vec4s.dtype == Dtype::F32 && vec4s.aligned {
+pub(crate) fn plain_kernel(
+    weights: Weights,
+    vec4s: Vec4s,
+    cpu_adapter: bool,
+    gradient: bool,
+) -> Plain {
+    let f32_on_vec4s = vec4s.dtype == Dtype::F32 && vec4s.aligned;
+    match cpu_adapter && !gradient && weights.repeat && f32_on_vec4s {
         true => Plain::Elementwise,
         false => Plain::Walk,
     }
@@ -175,16 +189,19 @@ mod tests {
     /// The plain forward's kernel for each layout class: on a CPU adapter
     /// the element-wise kernel where its weights repeat over a workgroup's
     /// eight vec4s an invocation (f32, operands on multiples of four),
-    /// else the walk; on a GPU always the walk.
+    /// else the walk; on a GPU, and for the input gradient, always the
+    /// walk.
     #[test]
     fn plain_kernel_per_layout_class() {
         use Plain::{Elementwise, Walk};
-        let kernel = |shape: &[usize], axis: usize, dtype: Dtype, aligned: bool, cpu: bool| {
+        let choose = |shape: &[usize], axis: usize, dtype, aligned, cpu, gradient| {
             let len = shape.iter().product();
             let channels = Channels::new(shape, len, shape[axis], axis).unwrap();
             let weights = Weights::for_layout(&channels, vec4_span(cpu));
-            plain_kernel(weights, Vec4s { dtype, aligned }, cpu)
+            plain_kernel(weights, Vec4s { dtype, aligned }, cpu, gradient)
         };
+        let kernel =
+            |shape, axis, dtype, aligned, cpu| choose(shape, axis, dtype, aligned, cpu, false);
         // Shape, channel axis, and the kernel on a CPU adapter for f32.
         let cases: [(&[usize], usize, Plain); 11] = [
             (&[1, 64, 262_144], 1, Elementwise), // runs of whole spans
@@ -205,6 +222,8 @@ mod tests {
             assert_eq!(kernel(shape, axis, f16, true, true), Walk, "f16 {shape:?}");
             assert_eq!(kernel(shape, axis, f32, false, true), Walk, "off {shape:?}");
             assert_eq!(kernel(shape, axis, f32, true, false), Walk, "GPU {shape:?}");
+            let gradient = choose(shape, axis, f32, true, true, true);
+            assert_eq!(gradient, Walk, "input gradient {shape:?}");
         }
     }
 
