@@ -8,6 +8,7 @@ pub(crate) mod dispatch;
 pub(crate) mod elementwise;
 mod entries;
 pub(crate) mod kernel;
+mod operands;
 pub(crate) mod poll;
 pub(crate) mod probe;
 mod word_parts;
