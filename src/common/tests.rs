@@ -1,7 +1,7 @@
 //! The sign tests as float compares (FLOAT_COMPARES, on lavapipe) and as
 //! bit tests give the same bits in every family's kernels.
 
-use crate::{wgpu, Activation, Gpu, RreluMode, Saved};
+use crate::{wgpu, Activation, Gpu, GradOut, RreluMode, Saved};
 
 /// Values where a compare could go wrong, as bits: NaNs of either sign,
 /// quiet and signalling, with payloads; the zeros; the infinities; the
@@ -123,4 +123,98 @@ fn float_compares_where_they_change_no_bit() {
     for (i, (a, b)) in a.iter().zip(&b).enumerate() {
         assert_eq!(a, b, "result {i}");
     }
+}
+
+/// An invocation's vec4s side by side (a CPU adapter's element-wise
+/// kernels, `SIDE_BY_SIDE`) or 4 · WG elements apart (a GPU's) give the
+/// same bits in every family: forward, backward, backward from the output
+/// and added into the gradient, over several workgroups and a tail, f32
+/// and f16 (a CPU adapter's f16 words), PReLU with one shared weight and
+/// with runs of whole workgroup spans (its element-wise forward side by
+/// side on a CPU adapter).
+#[test]
+fn item_layouts_change_no_bit() {
+    let one = Gpu::new().unwrap();
+    let other = one.with_engine_changed(|e| e.set_cpu_adapter(!one.engine().cpu_adapter()));
+    let (x, g) = inputs();
+    let shapes: [&[usize]; 2] = [&[1, 1, 40_013], &[2, 2, 16_384]];
+    let f16 = one.device().features().contains(wgpu::Features::SHADER_F16);
+    for shape in shapes {
+        let n: usize = shape.iter().product();
+        let x: Vec<f32> = x.iter().cycle().take(n).copied().collect();
+        let g: Vec<f32> = g.iter().cycle().take(n).copied().collect();
+        let same = |a: Vec<Vec<u32>>, b: Vec<Vec<u32>>, what: &str| {
+            assert_eq!(a.len(), b.len());
+            for (i, (a, b)) in a.iter().zip(&b).enumerate() {
+                let first = a.iter().zip(b).position(|(a, b)| a != b);
+                assert_eq!(first, None, "{what} {shape:?}: result {i}");
+            }
+        };
+        same(
+            layout_bits(&one, &x, &g, shape),
+            layout_bits(&other, &x, &g, shape),
+            "f32",
+        );
+        if f16 {
+            // lavapipe's f16 conversions (the views, a GPU's kernels here)
+            // lose a signalling NaN's payload, which the words keep: any
+            // NaN is the same NaN between the two.
+            let (x, g) = (halves(&x), halves(&g));
+            let (a, b) = (
+                layout_bits(&one, &x, &g, shape),
+                layout_bits(&other, &x, &g, shape),
+            );
+            same(a, b, "f16");
+        }
+    }
+}
+
+fn halves(v: &[f32]) -> Vec<half::f16> {
+    v.iter().map(|&e| half::f16::from_f32(e)).collect()
+}
+
+/// The bits of every family's element-wise results on `gpu`, each NaN as
+/// one NaN for f16, PReLU's weight gradient aside (its walk sums in an
+/// order of its own).
+fn layout_bits<T: crate::Element>(gpu: &Gpu, x: &[T], g: &[T], shape: &[usize]) -> Vec<Vec<u32>> {
+    let weight = gpu.upload(&vec![T::from_f32(-0.375); shape[1]]).unwrap();
+    let activations = [
+        Activation::Relu,
+        Activation::LeakyRelu {
+            negative_slope: 0.125,
+        },
+        Activation::Prelu {
+            weight: &weight,
+            channel_axis: 1,
+        },
+        Activation::Rrelu {
+            lower: 0.125,
+            upper: 1.0 / 3.0,
+            mode: RreluMode::Training { seed: 7, stream: 1 },
+        },
+    ];
+    let xt = gpu.upload(x).unwrap().reshape(shape).unwrap();
+    let gt = gpu.upload(g).unwrap().reshape(shape).unwrap();
+    let mut out = Vec::new();
+    let mut keep = |t: &crate::Tensor<T>| {
+        let v = gpu.download(t).unwrap();
+        let bits = |e: &T| match T::SIZE {
+            2 if e.is_nan() => 0x7e00,
+            2 => u32::from(bytemuck::cast::<T, u16>(*e)),
+            _ => bytemuck::cast::<T, u32>(*e),
+        };
+        out.push(v.iter().map(bits).collect());
+    };
+    for act in &activations {
+        keep(&gpu.forward(act, &xt).unwrap());
+        keep(&gpu.backward(act, &xt, &gt).unwrap().input);
+        if let Ok(grads) = gpu.backward_from(act, Saved::Output(&xt), &gt) {
+            keep(&grads.input);
+        }
+        let sum = gpu.upload(g).unwrap().reshape(shape).unwrap();
+        gpu.backward_into(act, Saved::Input(&xt), &gt, GradOut::add_to(&sum))
+            .unwrap();
+        keep(&sum);
+    }
+    out
 }

@@ -72,6 +72,11 @@ pub(crate) struct Elementwise<'a> {
     /// Whether f16 data runs as u32 words where the offsets allow (the
     /// module then has the word entries).
     pub(crate) words: bool,
+    /// Whether nothing the family computes per vec4 assumes an
+    /// invocation's vec4s 4 · WG elements apart, so that on a CPU adapter,
+    /// outside the blocks of the mask layout, they may lie side by side
+    /// (`SIDE_BY_SIDE` in elementwise.wgsl).
+    pub(crate) side_by_side: bool,
 }
 
 /// The words of the mask of `len` elements, or the first word of the
@@ -111,9 +116,16 @@ impl Engine {
         // `vec4`: the entry's invocations take vec4s 4 · WG elements apart;
         // `same_offsets`: x, g and y lie at one offset in their bindings.
         let items = items(self.cpu_adapter());
+        // (Over the mask layout's blocks, whose words hold vec4s WG apart,
+        // a workgroup put together side by side in workgroup memory read
+        // 1.45-2.1 x the floor where WG apart reads 1.3; BENCHMARKS.md.)
+        let side_by_side = self.cpu_adapter() && op.side_by_side && !entries.blocked;
         let spec = |(entry, bindings): (&'static str, &[u32]), vec4: bool, same_offsets: bool| {
             let mut constants = constants.clone();
             constants.push(("ITEMS", f64::from(items)));
+            if side_by_side {
+                constants.push(("SIDE_BY_SIDE", 1.0));
+            }
             if vec4 {
                 constants.extend(op.vec4_constants.iter().copied());
             }

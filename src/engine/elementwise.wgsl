@@ -14,8 +14,29 @@
 // 16 at a time).
 override WG: u32 = 256u;
 // Vectors (or scalars) each invocation handles, WG apart so that
-// neighbouring invocations touch neighbouring memory.
+// neighbouring invocations touch neighbouring memory (a GPU's lanes load
+// together).
 override ITEMS: u32 = 4u;
+// SIDE_BY_SIDE: an invocation's ITEMS lie in a row instead (a CPU
+// adapter, outside the mask layout's blocks). A software rasteriser runs
+// a SIMD group's lanes one after another for each access; WG apart, one
+// group touched ITEMS stretches 16 * WG bytes apart in every tensor, side
+// by side it touches one (lavapipe at 16M: a copy-only kernel of three
+// streams 27.2 → 17.3 ms; BENCHMARKS.md).
+override SIDE_BY_SIDE: bool = false;
+
+// The first of an invocation's items, counted from the dispatch's first.
+fn first_item(group: u32, lid: u32) -> u32 {
+    if SIDE_BY_SIDE {
+        return (group * WG + lid) * ITEMS;
+    }
+    return group * WG * ITEMS + lid;
+}
+
+// How far apart an invocation's items lie.
+fn item_step() -> u32 {
+    return select(WG, 1u, SIDE_BY_SIDE);
+}
 
 // SAME_OFFSETS: every tensor at one offset in its binding (each bound from
 // the same element of its buffer, or in place), so that one index finds a
@@ -68,11 +89,11 @@ fn forward_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_
     let geo = params.geometry;
     let n4 = geo.len / 4u;
     let group = flat_workgroup(wg);
-    let base = group * WG * ITEMS + lid;
+    let base = first_item(group, lid);
     begin_invocation(base * 4u);
     let o = vec4_offsets();
     for (var k = 0u; k < ITEMS; k++) {
-        let v = base + k * WG;
+        let v = base + k * item_step();
         if v < n4 {
             y4[o.y + v] = forward4(x4[o.x + v], v * 4u);
         }
@@ -87,9 +108,9 @@ fn forward_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_
 @compute @workgroup_size(WG)
 fn forward_scalar(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let geo = params.geometry;
-    let base = flat_workgroup(wg) * WG * ITEMS + lid;
+    let base = first_item(flat_workgroup(wg), lid);
     for (var k = 0u; k < ITEMS; k++) {
-        let e = base + k * WG;
+        let e = base + k * item_step();
         if e < geo.len {
             y1[geo.y_off + e] = forward1(x1[geo.x_off + e], e);
         }
@@ -101,11 +122,11 @@ fn backward_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
     let geo = params.geometry;
     let n4 = geo.len / 4u;
     let group = flat_workgroup(wg);
-    let base = group * WG * ITEMS + lid;
+    let base = first_item(group, lid);
     begin_invocation(base * 4u);
     let o = vec4_offsets();
     for (var k = 0u; k < ITEMS; k++) {
-        let v = base + k * WG;
+        let v = base + k * item_step();
         if v < n4 {
             y4[o.y + v] = output4(o.y + v, backward4(x4[o.x + v], g4[o.g + v], v * 4u));
         }
@@ -120,9 +141,9 @@ fn backward_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
 @compute @workgroup_size(WG)
 fn backward_scalar(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let geo = params.geometry;
-    let base = flat_workgroup(wg) * WG * ITEMS + lid;
+    let base = first_item(flat_workgroup(wg), lid);
     for (var k = 0u; k < ITEMS; k++) {
-        let e = base + k * WG;
+        let e = base + k * item_step();
         if e < geo.len {
             y1[geo.y_off + e] = output1(geo.y_off + e, backward1(x1[geo.x_off + e], g1[geo.g_off + e], e));
         }

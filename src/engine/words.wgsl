@@ -25,10 +25,10 @@ fn forward_packed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocatio
     let geo = params.geometry;
     let n4 = geo.len / 4u;
     let group = flat_workgroup(wg);
-    let base = group * WG * ITEMS + lid;
+    let base = first_item(group, lid);
     let o = vec4_offsets();
     for (var k = 0u; k < ITEMS; k++) {
-        let v = base + k * WG;
+        let v = base + k * item_step();
         if v < n4 {
             yw4[o.y + v] = forward_words_at(xw4[o.x + v], 8u * v, 8u * v + 4u);
         }
@@ -45,10 +45,10 @@ fn backward_packed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
     let geo = params.geometry;
     let n4 = geo.len / 4u;
     let group = flat_workgroup(wg);
-    let base = group * WG * ITEMS + lid;
+    let base = first_item(group, lid);
     let o = vec4_offsets();
     for (var k = 0u; k < ITEMS; k++) {
-        let v = base + k * WG;
+        let v = base + k * item_step();
         if v < n4 {
             let r = backward_words_at(xw4[o.x + v], gw4[o.g + v], 8u * v, 8u * v + 4u);
             yw4[o.y + v] = output_words4(o.y + v, r);

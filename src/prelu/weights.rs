@@ -15,6 +15,11 @@ pub(crate) struct Weights {
     pub(crate) per_vec4: bool,
     /// Every item of an invocation has the weights of its first.
     pub(crate) repeat: bool,
+    /// Every vec4 of a workgroup's span has the weights of its first,
+    /// however its invocations' items lie: one shared weight, or runs a
+    /// whole number of spans long. The element-wise kernel may then take
+    /// an invocation's vec4s side by side (`Elementwise::side_by_side`).
+    pub(crate) span_in_one_run: bool,
     /// The weights do not repeat and runs are at least four elements long
     /// (or one, channels-last): the channel is stepped from item to item,
     /// not divided for, a vec4 taking at most two weights (or four
@@ -42,13 +47,15 @@ impl Weights {
         let inner = channels.inner as u64;
         let period = channels.channels as u64 * inner;
         let item_stride = 4 * u64::from(WORKGROUP_SIZE);
-        let repeat = shared || inner.is_multiple_of(span) || item_stride.is_multiple_of(period);
+        let span_in_one_run = shared || inner.is_multiple_of(span);
+        let repeat = span_in_one_run || item_stride.is_multiple_of(period);
         let per_vec4 = shared || inner.is_multiple_of(4);
         let runs_long = inner >= item_stride;
         let runs_of_one = inner == 1 && channels.channels >= 3;
         Self {
             per_vec4,
             repeat,
+            span_in_one_run,
             // With one weight per vec4 and short runs, stepping divides as
             // often as finding each vec4's weight does: nothing to gain.
             step: !repeat && ((inner >= 4 && (runs_long || !per_vec4)) || runs_of_one),
@@ -184,6 +191,26 @@ mod tests {
         };
         assert!(blocked(4 * 8192));
         assert!(!blocked(3 * 4096));
+    }
+
+    /// Where the element-wise kernel may take an invocation's vec4s side
+    /// by side: a workgroup's span in one run (one shared weight, runs of
+    /// whole spans), not channels-last, whose weights repeat only for
+    /// items 4 · WG elements apart.
+    #[test]
+    fn side_by_side_per_layout_class() {
+        let side_by_side = |shape: &[usize], weights: usize, axis: usize| {
+            let len = shape.iter().product();
+            let channels = Channels::new(shape, len, weights, axis).unwrap();
+            Weights::for_layout(&channels, vec4_span(true)).span_in_one_run
+        };
+        assert!(side_by_side(&[8, 64, 100], 1, 1)); // one shared weight
+        assert!(side_by_side(&[1, 64, 262_144], 64, 1)); // runs of whole spans
+        assert!(side_by_side(&[2, 3, 8192], 3, 1)); // runs of one span
+        assert!(!side_by_side(&[2, 3, 4096], 3, 1)); // runs of half a span
+        assert!(!side_by_side(&[262_144, 64], 64, 1)); // channels-last, 64 | 1024
+        assert!(!side_by_side(&[16_384, 1024], 1024, 1)); // a dense layer
+        assert!(!side_by_side(&[80, 64, 56, 56], 64, 1)); // batched NCHW
     }
 
     /// The plain forward's kernel for each layout class: on a CPU adapter
