@@ -2,28 +2,38 @@
 //! Two streams (read one array, write one: a forward's traffic), three
 //! (read two, write one: a backward's) or four (read three, write one: a
 //! backward that adds into its gradient). By default with the library's
-//! geometry (256 invocations, four vec4s each on a GPU and eight on a CPU
-//! adapter, 256 apart, the same bounds check): on a software adapter no
-//! element-wise op can beat it, and it is well above the copy. With
-//! `--tuned-floor`, each stream count's fastest
-//! of [`TRIED_ITEMS`] vec4s an invocation, timed in the same run: the
-//! tuned copy-only kernel a GPU's ops are held to, where the driver's
-//! `copy_buffer_to_buffer` is no ceiling.
+//! geometry (256 invocations; four vec4s each, 256 apart, on a GPU; eight
+//! side by side on a CPU adapter; the same bounds check): on a software
+//! adapter no element-wise op can beat it, and it is well above the copy.
+//! With `--tuned-floor`, each stream count's fastest of the geometries
+//! [`TRIED`], timed in the same run: the tuned copy-only kernel a GPU's
+//! ops are held to, where the driver's `copy_buffer_to_buffer` is no
+//! ceiling.
 
 use wgpu_relu::{wgpu, Gpu};
 
 use super::{compare, reps, row, Row, Timer};
 
-/// vec4s per invocation in the library's geometry (its element-wise
-/// kernels' `ITEMS`): eight on a CPU adapter, four on a GPU.
-fn library_items(gpu: &Gpu) -> u32 {
+/// The library's geometry (its element-wise kernels' `ITEMS` and
+/// `SIDE_BY_SIDE`): eight vec4s an invocation side by side on a CPU
+/// adapter, four 256 apart on a GPU.
+fn library_geometry(gpu: &Gpu) -> (u32, bool) {
     match gpu.adapter_info().device_type {
-        wgpu::DeviceType::Cpu => 8,
-        _ => 4,
+        wgpu::DeviceType::Cpu => (8, true),
+        _ => (4, false),
     }
 }
-/// The geometries `--tuned-floor` tries: vec4s per invocation.
-const TRIED_ITEMS: [u32; 4] = [1, 2, 4, 8];
+/// The geometries `--tuned-floor` tries: vec4s per invocation, and
+/// whether an invocation's vec4s lie side by side (as PReLU's walks take
+/// them) or 256 apart (as the element-wise kernels do).
+const TRIED: [(u32, bool); 6] = [
+    (1, false),
+    (2, false),
+    (4, false),
+    (8, false),
+    (4, true),
+    (8, true),
+];
 
 /// A floor kernel over `words` u32s per stream, ready to record: one
 /// dispatch per slice of at most one storage binding.
@@ -38,12 +48,13 @@ impl Floor {
     /// `streams` (2, 3 or 4) of `words` u32s each, `words` a multiple of 4,
     /// in the library's geometry.
     pub fn new(gpu: &Gpu, words: usize, streams: u64) -> Self {
-        Self::with_items(gpu, words, streams, library_items(gpu))
+        let (items, side_by_side) = library_geometry(gpu);
+        Self::with_geometry(gpu, words, streams, items, side_by_side)
     }
 
     /// The library's geometry, or with `--tuned-floor` the fastest of
-    /// [`TRIED_ITEMS`] vec4s an invocation, each timed here against the
-    /// copy of its bytes (a row each in `rows`).
+    /// [`TRIED`], each timed here against the copy of its bytes (a row
+    /// each in `rows`).
     pub fn chosen(
         gpu: &Gpu,
         timer: &Timer,
@@ -57,13 +68,17 @@ impl Floor {
         }
         let bytes = (words * 4) as u64;
         let mut best: Option<(f64, Floor)> = None;
-        for items in TRIED_ITEMS {
-            let floor = Self::with_items(gpu, words, streams, items);
+        for (items, side_by_side) in TRIED {
+            let floor = Self::with_geometry(gpu, words, streams, items, side_by_side);
             let times = compare(gpu, timer, trials, reps(words), streams * bytes / 2, &|e| {
                 floor.record(e)
             });
+            let layout = match side_by_side {
+                true => "side_by_side",
+                false => "items",
+            };
             let row = row(
-                &format!("shader_floor_{streams}_streams_{items}_items"),
+                &format!("shader_floor_{streams}_streams_{items}_{layout}"),
                 "u32",
                 words,
                 &times,
@@ -89,7 +104,13 @@ impl Floor {
         }
     }
 
-    fn with_items(gpu: &Gpu, words: usize, streams: u64, items: u32) -> Self {
+    fn with_geometry(
+        gpu: &Gpu,
+        words: usize,
+        streams: u64,
+        items: u32,
+        side_by_side: bool,
+    ) -> Self {
         // Two streams copy a to c; three also read b, four b and d.
         let value = match streams {
             2 => "a[i]",
@@ -98,6 +119,11 @@ impl Floor {
             _ => panic!("a floor has 2, 3 or 4 streams, not {streams}"),
         };
         let span = 256 * items;
+        // Where an invocation's vec4 k lies from its workgroup's first.
+        let (first, step) = match side_by_side {
+            true => (format!("lid * {items}u"), "1u"),
+            false => ("lid".to_string(), "256u"),
+        };
         let source = format!(
             "
             @group(0) @binding(0) var<storage, read_write> a: array<vec4<u32>>;
@@ -108,9 +134,9 @@ impl Floor {
             fn main(@builtin(workgroup_id) wg: vec3<u32>,
                     @builtin(num_workgroups) groups: vec3<u32>,
                     @builtin(local_invocation_index) lid: u32) {{
-                let base = (wg.y * groups.x + wg.x) * {span}u + lid;
+                let base = (wg.y * groups.x + wg.x) * {span}u + {first};
                 for (var k = 0u; k < {items}u; k++) {{
-                    let i = base + k * 256u;
+                    let i = base + k * {step};
                     if i < arrayLength(&a) {{
                         c[i] = {value};
                     }}
