@@ -44,6 +44,25 @@ fn inputs() -> (Vec<f32>, Vec<f32>) {
     (x, g)
 }
 
+/// One activation of every family, PReLU's weight along axis 1.
+fn every_family<T: crate::Element>(weight: &crate::Tensor<T>) -> [Activation<'_, T>; 4] {
+    [
+        Activation::Relu,
+        Activation::LeakyRelu {
+            negative_slope: 0.125,
+        },
+        Activation::Prelu {
+            weight,
+            channel_axis: 1,
+        },
+        Activation::Rrelu {
+            lower: 0.125,
+            upper: 1.0 / 3.0,
+            mode: RreluMode::Training { seed: 7, stream: 1 },
+        },
+    ]
+}
+
 /// Where the engine takes float compares (lavapipe), every result is the
 /// bit tests'; where it does not (llvmpipe under GL), forced float compares
 /// break PyTorch's rules for NaN and -0: the reason it does not.
@@ -59,21 +78,7 @@ fn float_compares_where_they_change_no_bit() {
     let shape = [2, 3, x.len() / 6];
     let bits = |gpu: &Gpu| {
         let weight = gpu.upload(&[0.25f32, -0.5, f32::MIN_POSITIVE]).unwrap();
-        let activations = [
-            Activation::Relu,
-            Activation::LeakyRelu {
-                negative_slope: 0.125,
-            },
-            Activation::Prelu {
-                weight: &weight,
-                channel_axis: 1,
-            },
-            Activation::Rrelu {
-                lower: 0.125,
-                upper: 1.0 / 3.0,
-                mode: RreluMode::Training { seed: 7, stream: 1 },
-            },
-        ];
+        let activations = every_family(&weight);
         let xt = gpu.upload(&x).unwrap().reshape(&shape).unwrap();
         let gt = gpu.upload(&g).unwrap().reshape(&shape).unwrap();
         let mut out: Vec<Vec<u32>> = Vec::new();
@@ -178,21 +183,7 @@ fn halves(v: &[f32]) -> Vec<half::f16> {
 /// order of its own).
 fn layout_bits<T: crate::Element>(gpu: &Gpu, x: &[T], g: &[T], shape: &[usize]) -> Vec<Vec<u32>> {
     let weight = gpu.upload(&vec![T::from_f32(-0.375); shape[1]]).unwrap();
-    let activations = [
-        Activation::Relu,
-        Activation::LeakyRelu {
-            negative_slope: 0.125,
-        },
-        Activation::Prelu {
-            weight: &weight,
-            channel_axis: 1,
-        },
-        Activation::Rrelu {
-            lower: 0.125,
-            upper: 1.0 / 3.0,
-            mode: RreluMode::Training { seed: 7, stream: 1 },
-        },
-    ];
+    let activations = every_family(&weight);
     let xt = gpu.upload(x).unwrap().reshape(shape).unwrap();
     let gt = gpu.upload(g).unwrap().reshape(shape).unwrap();
     let mut out = Vec::new();
