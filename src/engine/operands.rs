@@ -26,7 +26,7 @@ pub(crate) struct Operands<'a> {
     /// The output: y, or grad_x.
     pub(crate) y: Operand<'a>,
     /// The mask a forward writes beside y, or the one a backward reads
-    /// instead of x (u32 words, bit `i % 32` of word `i / 32`).
+    /// instead of x (u32 words in the layout src/mask.rs documents).
     pub(crate) mask: Option<Operand<'a>>,
     /// Whether a backward adds to the output instead of overwriting it.
     pub(crate) accumulate: bool,
