@@ -66,8 +66,10 @@ pub(crate) struct Elementwise<'a> {
     /// weight), bound whole.
     pub(crate) extra: Vec<(u32, Bound<'a>)>,
     /// Pipeline constants of the entries whose invocations take vec4s
-    /// 4 · WG elements apart (PReLU's weight fetch): the vec4 entry, and
-    /// over the blocks of the mask layout the f16 word entry too.
+    /// (PReLU's weight fetch): the vec4 entry, and over the blocks of the
+    /// mask layout the f16 word entry too. The family sets `side_by_side`
+    /// only where they hold for items side by side as well as 4 · WG
+    /// elements apart.
     pub(crate) vec4_constants: Vec<(&'static str, f64)>,
     /// Whether f16 data runs as u32 words where the offsets allow (the
     /// module then has the word entries).
