@@ -136,13 +136,15 @@ fn float_compares_where_they_change_no_bit() {
 /// and added into the gradient, over several workgroups and a tail, f32
 /// and f16 (a CPU adapter's f16 words), PReLU with one shared weight and
 /// with runs of whole workgroup spans (its element-wise forward side by
-/// side on a CPU adapter).
+/// side on a CPU adapter) and channels-last (its items a period apart).
 #[test]
 fn item_layouts_change_no_bit() {
     let one = Gpu::new().unwrap();
     let other = one.with_engine_changed(|e| e.set_cpu_adapter(!one.engine().cpu_adapter()));
     let (x, g) = inputs();
-    let shapes: [&[usize]; 2] = [&[1, 1, 40_013], &[2, 2, 16_384]];
+    // Channels-last PReLU's items lie its period apart: 64 and 8 channels,
+    // 16 and 2 vec4s.
+    let shapes: [&[usize]; 4] = [&[1, 1, 40_013], &[2, 2, 16_384], &[2_001, 64], &[4_001, 8]];
     let f16 = one.device().features().contains(wgpu::Features::SHADER_F16);
     for shape in shapes {
         let n: usize = shape.iter().product();
@@ -182,7 +184,12 @@ fn halves(v: &[f32]) -> Vec<half::f16> {
 /// one NaN for f16, PReLU's weight gradient aside (its walk sums in an
 /// order of its own).
 fn layout_bits<T: crate::Element>(gpu: &Gpu, x: &[T], g: &[T], shape: &[usize]) -> Vec<Vec<u32>> {
-    let weight = gpu.upload(&vec![T::from_f32(-0.375); shape[1]]).unwrap();
+    // A weight of its own for each channel, so that a vec4 given another
+    // channel's weights changes bits.
+    let weights: Vec<T> = (0..shape[1])
+        .map(|c| T::from_f32(-0.125 - (c % 7) as f32 * 0.0625))
+        .collect();
+    let weight = gpu.upload(&weights).unwrap();
     let activations = every_family(&weight);
     let xt = gpu.upload(x).unwrap().reshape(shape).unwrap();
     let gt = gpu.upload(g).unwrap().reshape(shape).unwrap();

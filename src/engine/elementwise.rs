@@ -67,18 +67,18 @@ pub(crate) struct Elementwise<'a> {
     pub(crate) extra: Vec<(u32, Bound<'a>)>,
     /// Pipeline constants of the entries whose invocations take vec4s
     /// (PReLU's weight fetch): the vec4 entry, and over the blocks of the
-    /// mask layout the f16 word entry too. The family sets `side_by_side`
-    /// only where they hold for items side by side as well as 4 · WG
-    /// elements apart.
+    /// mask layout the f16 word entry too. The family sets
+    /// `cpu_item_step` only as close as they hold for.
     pub(crate) vec4_constants: Vec<(&'static str, f64)>,
     /// Whether f16 data runs as u32 words where the offsets allow (the
     /// module then has the word entries).
     pub(crate) words: bool,
-    /// Whether nothing the family computes per vec4 assumes an
-    /// invocation's vec4s 4 · WG elements apart, so that on a CPU adapter,
-    /// outside the blocks of the mask layout, they may lie side by side
-    /// (`SIDE_BY_SIDE` in elementwise.wgsl).
-    pub(crate) side_by_side: bool,
+    /// On a CPU adapter, outside the blocks of the mask layout, how many
+    /// vectors apart an invocation's items lie (`ITEM_STEP` in
+    /// elementwise.wgsl): 1, side by side, where nothing the family
+    /// computes per item assumes them WG apart; a power of two that
+    /// divides WG.
+    pub(crate) cpu_item_step: u32,
 }
 
 /// The words of the mask of `len` elements, or the first word of the
@@ -121,12 +121,15 @@ impl Engine {
         // (Over the mask layout's blocks, whose words hold vec4s WG apart,
         // a workgroup put together side by side in workgroup memory read
         // 1.45-2.1 x the floor where WG apart reads 1.3; BENCHMARKS.md.)
-        let side_by_side = self.cpu_adapter() && op.side_by_side && !entries.blocked;
+        let item_step = match self.cpu_adapter() && !entries.blocked {
+            true => op.cpu_item_step,
+            false => WORKGROUP_SIZE,
+        };
         let spec = |(entry, bindings): (&'static str, &[u32]), vec4: bool, same_offsets: bool| {
             let mut constants = constants.clone();
             constants.push(("ITEMS", f64::from(items)));
-            if side_by_side {
-                constants.push(("SIDE_BY_SIDE", 1.0));
+            if item_step < WORKGROUP_SIZE {
+                constants.push(("ITEM_STEP", f64::from(item_step)));
             }
             if vec4 {
                 constants.extend(op.vec4_constants.iter().copied());

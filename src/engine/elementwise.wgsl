@@ -17,25 +17,28 @@ override WG: u32 = 256u;
 // neighbouring invocations touch neighbouring memory (a GPU's lanes load
 // together).
 override ITEMS: u32 = 4u;
-// SIDE_BY_SIDE: an invocation's ITEMS lie in a row instead (a CPU
-// adapter, outside the mask layout's blocks). A software rasteriser runs
-// a SIMD group's lanes one after another for each access; WG apart, one
-// group touched ITEMS stretches 16 * WG bytes apart in every tensor, side
-// by side it touches one (lavapipe at 16M: a copy-only kernel of three
-// streams 27.2 → 17.3 ms; BENCHMARKS.md).
-override SIDE_BY_SIDE: bool = false;
-
-// The first of an invocation's items, counted from the dispatch's first.
-fn first_item(group: u32, lid: u32) -> u32 {
-    if SIDE_BY_SIDE {
-        return (group * WG + lid) * ITEMS;
-    }
-    return group * WG * ITEMS + lid;
-}
+// ITEM_STEP: how many vectors (or scalars) apart an invocation's ITEMS lie
+// where not WG apart (0): a power of two that divides WG. ITEM_STEP
+// neighbouring invocations take a tile of ITEMS * ITEM_STEP, so that a
+// workgroup still covers ITEMS * WG from its first. A CPU adapter takes
+// them side by side (1), or as close as a family's per-invocation set-up
+// allows (PReLU's weights repeat every ITEM_STEP vec4s channels-last). A
+// software rasteriser runs a SIMD group's lanes one after another for
+// each access; WG apart, one group touched ITEMS stretches 16 * WG bytes
+// apart in every tensor, side by side it touches one (lavapipe at 16M: a
+// copy-only kernel of three streams 27.2 -> 17.3 ms; BENCHMARKS.md).
+override ITEM_STEP: u32 = 0u;
 
 // How far apart an invocation's items lie.
 fn item_step() -> u32 {
-    return select(WG, 1u, SIDE_BY_SIDE);
+    return select(ITEM_STEP, WG, ITEM_STEP == 0u);
+}
+
+// The first of an invocation's items, counted from the dispatch's first.
+fn first_item(group: u32, lid: u32) -> u32 {
+    let step = item_step();
+    let g = group * WG + lid;
+    return g / step * ITEMS * step + g % step;
 }
 
 // SAME_OFFSETS: every tensor at one offset in its binding (each bound from

@@ -68,7 +68,7 @@ pub(crate) fn dispatches(
         // arithmetic: there loads cost more than that arithmetic, where on
         // GPUs the hardware converts and the f16 kernels are memory-bound.
         words: engine.cpu_adapter(),
-        side_by_side: true,
+        cpu_item_step: 1,
     };
     engine.elementwise(&op, |geometry, _| {
         let params = Params {

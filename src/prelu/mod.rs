@@ -139,10 +139,10 @@ pub(crate) fn dispatches(
         // f16 as words where the forward runs over blocks on a CPU adapter
         // (its conversions in bit arithmetic; BENCHMARKS.md).
         words: engine.cpu_adapter() && operands.g.is_none() && operands.blocked(),
-        // Side by side where a workgroup's span lies in one run (REPEAT
-        // holds for any order of its items); channels-last weights repeat
-        // only for items 4 · WG elements apart.
-        side_by_side: weights.span_in_one_run,
+        // As close as REPEAT allows: side by side where a workgroup's span
+        // lies in one run, channels-last a period apart where that is
+        // close (`Weights::item_step`).
+        cpu_item_step: weights.item_step,
     };
     engine.elementwise(&op, |geometry, start| {
         let params = Params {

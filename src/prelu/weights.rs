@@ -7,6 +7,13 @@ use crate::element::Dtype;
 use crate::engine::WORKGROUP_SIZE;
 use crate::shape::Channels;
 
+/// The widest step (in vec4s) at which a CPU adapter's items, a period
+/// apart, beat WG apart. On lavapipe at 16M f32, channels-last forward ×
+/// the 2-stream floor, WG apart → the period apart: 8 channels 1.44 →
+/// 1.24, 32 1.56 → 1.17, 64 1.40 → 1.15, but 128 1.41 → 1.50, 256 1.41
+/// → 1.96 and 512 1.52 → 2.22 (BENCHMARKS.md).
+const CLOSEST_STEP: u32 = 16;
+
 /// How PReLU's vec4 kernels fetch weights: the pipeline constants of the
 /// same names in weights.wgsl.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -15,11 +22,14 @@ pub(crate) struct Weights {
     pub(crate) per_vec4: bool,
     /// Every item of an invocation has the weights of its first.
     pub(crate) repeat: bool,
-    /// Every vec4 of a workgroup's span has the weights of its first,
-    /// however its invocations' items lie: one shared weight, or runs a
-    /// whole number of spans long. The element-wise kernel may then take
-    /// an invocation's vec4s side by side (`Elementwise::side_by_side`).
-    pub(crate) span_in_one_run: bool,
+    /// With `repeat`, the closest (in vec4s) an invocation's items may lie
+    /// and keep their first one's weights (`Elementwise::cpu_item_step`):
+    /// side by side (1) where a workgroup's span lies in one run (one
+    /// shared weight, runs a whole number of spans long), the channels'
+    /// period in vec4s where it divides 4 · WG elements and is at most
+    /// `CLOSEST_STEP` (channels-last with a power-of-two count up to 64),
+    /// WG otherwise.
+    pub(crate) item_step: u32,
     /// The weights do not repeat and runs are at least four elements long
     /// (or one, channels-last): the channel is stepped from item to item,
     /// not divided for, a vec4 taking at most two weights (or four
@@ -48,14 +58,21 @@ impl Weights {
         let period = channels.channels as u64 * inner;
         let item_stride = 4 * u64::from(WORKGROUP_SIZE);
         let span_in_one_run = shared || inner.is_multiple_of(span);
-        let repeat = span_in_one_run || item_stride.is_multiple_of(period);
+        let period_repeats = item_stride.is_multiple_of(period);
+        let repeat = span_in_one_run || period_repeats;
+        let item_step = match (span_in_one_run, period_repeats) {
+            (true, _) => 1,
+            // The period is a power of two that divides 4 · WG.
+            (false, true) if period <= 4 * u64::from(CLOSEST_STEP) => (period / 4).max(1) as u32,
+            (false, _) => WORKGROUP_SIZE,
+        };
         let per_vec4 = shared || inner.is_multiple_of(4);
         let runs_long = inner >= item_stride;
         let runs_of_one = inner == 1 && channels.channels >= 3;
         Self {
             per_vec4,
             repeat,
-            span_in_one_run,
+            item_step,
             // With one weight per vec4 and short runs, stepping divides as
             // often as finding each vec4's weight does: nothing to gain.
             step: !repeat && ((inner >= 4 && (runs_long || !per_vec4)) || runs_of_one),
@@ -193,24 +210,29 @@ mod tests {
         assert!(!blocked(3 * 4096));
     }
 
-    /// Where the element-wise kernel may take an invocation's vec4s side
-    /// by side: a workgroup's span in one run (one shared weight, runs of
-    /// whole spans), not channels-last, whose weights repeat only for
-    /// items 4 · WG elements apart.
+    /// How close the element-wise kernel's items lie on a CPU adapter:
+    /// side by side where a workgroup's span lies in one run (one shared
+    /// weight, runs of whole spans), the channels' period apart where it
+    /// divides 1,024 elements and is at most 64 (channels-last, a power of
+    /// two), WG apart where it is longer or the weights do not repeat.
     #[test]
-    fn side_by_side_per_layout_class() {
-        let side_by_side = |shape: &[usize], weights: usize, axis: usize| {
+    fn item_step_per_layout_class() {
+        let step = |shape: &[usize], weights: usize, axis: usize| {
             let len = shape.iter().product();
             let channels = Channels::new(shape, len, weights, axis).unwrap();
-            Weights::for_layout(&channels, vec4_span(true)).span_in_one_run
+            Weights::for_layout(&channels, vec4_span(true)).item_step
         };
-        assert!(side_by_side(&[8, 64, 100], 1, 1)); // one shared weight
-        assert!(side_by_side(&[1, 64, 262_144], 64, 1)); // runs of whole spans
-        assert!(side_by_side(&[2, 3, 8192], 3, 1)); // runs of one span
-        assert!(!side_by_side(&[2, 3, 4096], 3, 1)); // runs of half a span
-        assert!(!side_by_side(&[262_144, 64], 64, 1)); // channels-last, 64 | 1024
-        assert!(!side_by_side(&[16_384, 1024], 1024, 1)); // a dense layer
-        assert!(!side_by_side(&[80, 64, 56, 56], 64, 1)); // batched NCHW
+        assert_eq!(step(&[8, 64, 100], 1, 1), 1); // one shared weight
+        assert_eq!(step(&[1, 64, 262_144], 64, 1), 1); // runs of whole spans
+        assert_eq!(step(&[2, 3, 8192], 3, 1), 1); // runs of one span
+        assert_eq!(step(&[1000, 2], 2, 1), 1); // channels-last, a vec4's period
+        assert_eq!(step(&[1000, 8], 8, 1), 2);
+        assert_eq!(step(&[262_144, 64], 64, 1), 16); // channels-last, 64
+        assert_eq!(step(&[131_072, 128], 128, 1), 256); // 128: farther than 256 bytes
+        assert_eq!(step(&[16_384, 1024], 1024, 1), 256); // a dense layer
+        assert_eq!(step(&[2, 3, 4096], 3, 1), 256); // runs of half a span
+        assert_eq!(step(&[80, 64, 56, 56], 64, 1), 256); // batched NCHW
+        assert_eq!(step(&[50, 99, 91, 37], 37, 3), 256); // channels-last, 37
     }
 
     /// The plain forward's kernel for each layout class: on a CPU adapter

@@ -55,7 +55,7 @@ pub(crate) fn dispatches(engine: &Engine, operands: Operands<'_>) -> Result<Vec<
         extra: Vec::new(),
         vec4_constants: Vec::new(),
         words: true,
-        side_by_side: true,
+        cpu_item_step: 1,
     };
     engine.elementwise(&op, |geometry, _| {
         bytemuck::bytes_of(&Params { geometry }).to_vec()

@@ -120,7 +120,7 @@ pub(crate) fn dispatches(
         extra: Vec::new(),
         vec4_constants: Vec::new(),
         words: engine.cpu_adapter() && !operands.blocked() && on_fours,
-        side_by_side: true,
+        cpu_item_step: 1,
     };
     let split = |v: u64| [v as u32, (v >> 32) as u32];
     engine.elementwise(&op, |geometry, start| {
