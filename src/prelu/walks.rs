@@ -7,11 +7,18 @@ use crate::shape::gcd;
 
 use super::plan::{Chunk, Fold, Layout, Pass1, Pass2, Plan};
 
-/// vec4s an invocation of `weight_grad_runs` takes, side by side: the
-/// fewest, or up to `RUN_ITEMS_MAX` where that leaves fewer places idle
-/// (`run_items`). Eight would never leave fewer places idle than four.
+/// vec4s an invocation of `weight_grad_runs` takes, side by side: from
+/// `RUN_ITEMS` to `RUN_ITEMS_MAX`, whichever costs a run least
+/// (`run_items`).
 const RUN_ITEMS: u64 = 4;
-const RUN_ITEMS_MAX: u64 = 7;
+const RUN_ITEMS_MAX: u64 = 8;
+/// What an invocation's set-up (its run's division, the weight's load, the
+/// range's clamps) costs, in vec4s' places: about one on lavapipe, where
+/// eight vec4s an invocation in place of four read 0.13–0.17 of the
+/// 2-stream floor faster in the forward at 16M f32 (`[80, 64, 56, 56]`
+/// 1.32 → 1.18, `[111, 3, 224, 224]` 1.37 → 1.19, `[4, 4096, 32, 32]`
+/// 1.35 → 1.20, by turns; BENCHMARKS.md).
+const SET_UP_PLACES: u64 = 1;
 /// Runs of this many invocations or more keep their partials in fours
 /// (`run_slots`).
 const PAD_SLOTS_FROM: u64 = 16;
@@ -62,23 +69,29 @@ pub(crate) fn run_vec4s(r: u64, inner: u64) -> (u64, u64) {
 
 /// vec4s an invocation of `weight_grad_runs` takes in runs of `inner`
 /// with `head` partials before their own (`ragged`): of `RUN_ITEMS` to
-/// `RUN_ITEMS_MAX`, the count that leaves the fewest places of a run's
-/// invocations idle, counting those that pad its partials to fours
-/// (`run_slots`), the smallest on a tie. A software rasteriser runs a
-/// SIMD group's loop for its longest invocation, so an idle place costs
-/// nearly a full one: runs of 65 (up to 17 vec4s) in five invocations of
-/// four have 20 places, in three of six 18 (lavapipe at 16M: backward with
-/// the weight's gradient 1.39× the floor with four, 1.20 with six; forward
-/// 1.22 and 1.08; runs of 81, 21 vec4s in 24 places or in three of seven:
-/// 1.24 and 1.03). Runs of 784 (196 vec4s) took 49 invocations of four
-/// and three idle ones to pad them to 52, where 28 of seven fill 196:
-/// forward 1.16 → 1.04 (BENCHMARKS.md).
+/// `RUN_ITEMS_MAX`, the count whose invocations cost a run least, each
+/// its places and `SET_UP_PLACES`, counting those that pad its partials
+/// to fours (`run_slots`), the largest on a tie. A software rasteriser
+/// runs a SIMD group's loop for its longest invocation, so an idle place
+/// costs nearly a full one: runs of 65 (up to 17 vec4s) in five
+/// invocations of four have 20 places, in three of six 18 (lavapipe at
+/// 16M: backward with the weight's gradient 1.39× the floor with four,
+/// 1.20 with six; forward 1.22 and 1.08; runs of 81, 21 vec4s in 24
+/// places or in three of seven: 1.24 and 1.03). Runs of 784 (196 vec4s)
+/// took 49 invocations of four and three idle ones to pad them to 52,
+/// where 28 of seven fill 196: forward 1.16 → 1.04 (BENCHMARKS.md).
 pub(crate) fn run_items(inner: u64, head: u64) -> u64 {
-    let vec4s = inner.div_ceil(4);
-    let places = |items: u64| (run_slots(vec4s.div_ceil(items), head) - head) * items;
     (RUN_ITEMS..=RUN_ITEMS_MAX)
-        .min_by_key(|&items| places(items))
+        .rev()
+        .min_by_key(|&items| run_cost(inner, head, items))
         .unwrap_or(RUN_ITEMS)
+}
+
+/// What a run of `inner` costs in invocations of `items` vec4s: their
+/// places and set-up, padding included.
+fn run_cost(inner: u64, head: u64, items: u64) -> u64 {
+    let invocations = run_slots(inner.div_ceil(4).div_ceil(items), head) - head;
+    invocations * (items + SET_UP_PLACES)
 }
 
 /// Partials a run of `per_run` invocations keeps, its `head` first: pass 2

@@ -46,12 +46,12 @@ fn each_shape_class_takes_its_path() {
     }
     let table: [(&[u64], bool, Pass1, Pass2, Folds); 28] = [
         (&[1, 64, 512, 512], false, Runs, NarrowVec4, FoldRuns), // one large image: long runs
-        (&[1, 2, 32768], false, Runs, WideVec4, No),             // two channels, few partials
+        (&[1, 2, 65536], false, Runs, WideVec4, No),             // two channels, few partials
         (&[80, 64, 56, 56], false, Runs, NarrowVec4, FoldRuns),  // a batch of 56x56: runs of 3,136
         (&[80, 256, 28, 28], false, Runs, NarrowVec4, FoldRuns), // runs of 784
         (&[111, 3, 224, 224], false, Runs, WideVec4, FoldRuns),  // an RGB batch
         (&[50, 37, 99, 91], false, Runs, NarrowVec4, FoldRuns),  // odd everything: runs of 9,009
-        (&[2, 3, 1_000_003], false, Runs, WideVec4, FoldRuns),   // odd runs of a million
+        (&[4, 3, 1_000_003], false, Runs, WideVec4, FoldRuns),   // odd runs of a million
         (&[8, 2, 1000, 1000], false, Runs, WideVec4, FoldRuns),  // a batch of runs of a million
         (&[64, 1, 512, 512], false, Runs, WideVec4, FoldRuns),   // one shared weight, 16M
         (&[4033, 64, 65], false, Runs, WideVec4, FoldRowsVec4),  // many short odd runs

@@ -148,31 +148,31 @@ fn the_tail_is_one_item_dispatched_alone() {
     assert_eq!(plan.pieces(&plan.chunks[0], 64 * 9).len(), 1);
 }
 
-/// Runs take the vec4s per invocation that leave the fewest places idle,
-/// counting the invocations that pad long runs' partials to fours; four
-/// on a tie.
+/// Runs take the vec4s per invocation that cost them least, each
+/// invocation its places and a vec4's worth of set-up, counting the
+/// invocations that pad long runs' partials to fours; the most on a tie.
 #[test]
 fn runs_fit_the_vec4s_an_invocation_takes() {
-    // Places of a run's invocations, padding included.
-    let places = |inner: u64, head: u64, items: u64| {
-        (run_slots(inner.div_ceil(4).div_ceil(items), head) - head) * items
+    // A run's invocations, padding included, each its places and set-up.
+    let cost = |inner: u64, head: u64, items: u64| {
+        (run_slots(inner.div_ceil(4).div_ceil(items), head) - head) * (items + 1)
     };
     for (inner, items) in [
         (4u64, 4u64), // one vec4: four places at least
         (5, 4),
-        (64, 4),   // 16 vec4s: four of four
+        (64, 8),   // 16 vec4s: two of eight, not four of four
         (65, 6),   // 17: 18 places, not 20
         (68, 6),   // the same 17, whole
         (81, 7),   // 21: 21, not 24
         (100, 5),  // 25: 25, not 28
-        (129, 5),  // 33: 35, not 36
-        (150, 4),  // 38: 40 with four, 42 with six or seven
-        (252, 7),  // 63: 63, not 64
-        (253, 5),  // 64 and a head: 13 of five, not 16 of four padded to 19
-        (256, 4),  // 64, whole: 16 of four, in fours already
-        (784, 7),  // 196: 28 of seven, not 49 of four padded to 52
-        (3136, 4), // 784: 196 of four, in fours already
-        (9009, 5), // 2,253 and a head: 451 of five, 452 partials
+        (129, 7),  // 33: five of seven, not seven of five
+        (150, 8),  // 38: 40 in five, not ten
+        (252, 8),  // 63: 64 in eight, as dear as 63 in nine
+        (253, 8),  // 64 and a head: eight of eight, not 16 of four padded to 19
+        (256, 8),  // 64, whole: eight of eight
+        (784, 7),  // 196: 28 of seven, not 25 of eight
+        (3136, 7), // 784: 112 of seven, not 98 of eight padded to 100
+        (9009, 8), // 2,253 and a head: 282 of eight, 284 partials
     ] {
         let head = u64::from(!inner.is_multiple_of(4));
         assert_eq!(run_items(inner, head), items, "runs of {inner}");
@@ -183,9 +183,9 @@ fn runs_fit_the_vec4s_an_invocation_takes() {
             let items = run_items(inner, head);
             assert!((RUN_ITEMS..=RUN_ITEMS_MAX).contains(&items), "{inner}");
             for other in RUN_ITEMS..=RUN_ITEMS_MAX {
-                let (mine, theirs) = (places(inner, head, items), places(inner, head, other));
+                let (mine, theirs) = (cost(inner, head, items), cost(inner, head, other));
                 assert!(
-                    mine < theirs || (mine == theirs && items <= other),
+                    mine < theirs || (mine == theirs && items >= other),
                     "{inner}"
                 );
             }
