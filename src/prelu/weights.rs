@@ -131,9 +131,10 @@ pub(crate) enum Plain {
     /// adapter where the weights repeat (runs of whole workgroup spans,
     /// channels-last with a count that divides 1,024, one shared weight),
     /// f32. With eight vec4s an invocation (`kernel::items`) it loads one
-    /// weight per eight vec4s, neighbouring invocations on neighbouring
-    /// vec4s, where the walk loads one per four to seven vec4s, each
-    /// invocation's side by side: on lavapipe at 16M, `[1, 64, n/64]`'s
+    /// weight per eight vec4s, side by side or a period apart
+    /// (`Weights::item_step`), where the walk's columns load a row's lane
+    /// weights and its runs one per four to eight vec4s: on lavapipe at
+    /// 16M, `[1, 64, n/64]`'s
     /// forward 1.34 → 1.15 × the 2-stream floor and channels-last 64's
     /// 1.44 → 1.30 on the fifth machine, 1.17 → 1.08 and 1.16 → 1.10 on
     /// the sixth (BENCHMARKS.md). The f16 kernels stay with the walk,
