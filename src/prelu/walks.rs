@@ -14,7 +14,7 @@ const RUN_ITEMS: u64 = 4;
 const RUN_ITEMS_MAX: u64 = 8;
 /// What an invocation's set-up (its run's division, the weight's load, the
 /// range's clamps) costs, in vec4s' places: about one on lavapipe, where
-/// eight vec4s an invocation in place of four read 0.13–0.17 of the
+/// eight vec4s an invocation in place of four read 0.14–0.18 of the
 /// 2-stream floor faster in the forward at 16M f32 (`[80, 64, 56, 56]`
 /// 1.32 → 1.18, `[111, 3, 224, 224]` 1.37 → 1.19, `[4, 4096, 32, 32]`
 /// 1.35 → 1.20, by turns; BENCHMARKS.md).

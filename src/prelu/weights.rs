@@ -9,9 +9,9 @@ use crate::shape::Channels;
 
 /// The widest step (in vec4s) at which a CPU adapter's items, a period
 /// apart, beat WG apart. On lavapipe at 16M f32, channels-last forward ×
-/// the 2-stream floor, WG apart → the period apart: 8 channels 1.44 →
-/// 1.24, 32 1.56 → 1.17, 64 1.40 → 1.15, but 128 1.41 → 1.50, 256 1.41
-/// → 1.96 and 512 1.52 → 2.22 (BENCHMARKS.md).
+/// the 2-stream floor, WG apart → the period apart: 8 channels 1.46 →
+/// 1.23, 32 1.49 → 1.17, 64 1.42–1.50 → 1.13, but 128 1.41 → 1.50, 256
+/// 1.41 → 1.96 and 512 1.52 → 2.22 (BENCHMARKS.md).
 const CLOSEST_STEP: u32 = 16;
 
 /// How PReLU's vec4 kernels fetch weights: the pipeline constants of the
@@ -134,10 +134,9 @@ pub(crate) enum Plain {
     /// weight per eight vec4s, side by side or a period apart
     /// (`Weights::item_step`), where the walk's columns load a row's lane
     /// weights and its runs one per four to eight vec4s: on lavapipe at
-    /// 16M, `[1, 64, n/64]`'s
-    /// forward 1.34 → 1.15 × the 2-stream floor and channels-last 64's
-    /// 1.44 → 1.30 on the fifth machine, 1.17 → 1.08 and 1.16 → 1.10 on
-    /// the sixth (BENCHMARKS.md). The f16 kernels stay with the walk,
+    /// 16M, `[1, 64, n/64]`'s forward 1.34 → 1.15 × the 2-stream floor and
+    /// channels-last 64's 1.44 → 1.30 on the fifth machine, 1.17 → 1.08
+    /// and 1.16 → 1.10 on the sixth (BENCHMARKS.md). The f16 kernels stay with the walk,
     /// which takes halves as words on CPU adapters, and so do operands off
     /// a multiple of four elements, which the element-wise template takes
     /// one element at a time, each with its own weight.
