@@ -15,7 +15,7 @@ use wgpu_relu::{wgpu, Gpu};
 use super::{compare, reps, row, Row, Timer};
 
 /// The library's geometry (its element-wise kernels' `ITEMS` and
-/// `SIDE_BY_SIDE`): eight vec4s an invocation side by side on a CPU
+/// `ITEM_STEP`): eight vec4s an invocation side by side on a CPU
 /// adapter, four 256 apart on a GPU.
 fn library_geometry(gpu: &Gpu) -> (u32, bool) {
     match gpu.adapter_info().device_type {

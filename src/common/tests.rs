@@ -131,7 +131,7 @@ fn float_compares_where_they_change_no_bit() {
 }
 
 /// An invocation's vec4s side by side (a CPU adapter's element-wise
-/// kernels, `SIDE_BY_SIDE`) or 4 · WG elements apart (a GPU's) give the
+/// kernels, `ITEM_STEP`) or 4 · WG elements apart (a GPU's) give the
 /// same bits in every family: forward, backward, backward from the output
 /// and added into the gradient, over several workgroups and a tail, f32
 /// and f16 (a CPU adapter's f16 words), PReLU with one shared weight and
