@@ -115,7 +115,7 @@ impl Engine {
         }
         let entries = op.operands.entries();
         let constants = op.operands.constants();
-        // `vec4`: the entry's invocations take vec4s 4 · WG elements apart;
+        // `vec4`: the entry's invocations take vec4s (`item_step` apart);
         // `same_offsets`: x, g and y lie at one offset in their bindings.
         let items = items(self.cpu_adapter());
         // (Over the mask layout's blocks, whose words hold vec4s WG apart,

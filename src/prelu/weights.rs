@@ -28,7 +28,8 @@ pub(crate) struct Weights {
     /// shared weight, runs a whole number of spans long), the channels'
     /// period in vec4s where it divides 4 · WG elements and is at most
     /// `CLOSEST_STEP` (channels-last with a power-of-two count up to 64),
-    /// WG otherwise.
+    /// WG otherwise, and always where the weights are stepped (weights.wgsl
+    /// steps 4 · WG elements from item to item).
     pub(crate) item_step: u32,
     /// The weights do not repeat and runs are at least four elements long
     /// (or one, channels-last): the channel is stepped from item to item,
@@ -136,10 +137,10 @@ pub(crate) enum Plain {
     /// weights and its runs one per four to eight vec4s: on lavapipe at
     /// 16M, `[1, 64, n/64]`'s forward 1.34 → 1.15 × the 2-stream floor and
     /// channels-last 64's 1.44 → 1.30 on the fifth machine, 1.17 → 1.08
-    /// and 1.16 → 1.10 on the sixth (BENCHMARKS.md). The f16 kernels stay with the walk,
-    /// which takes halves as words on CPU adapters, and so do operands off
-    /// a multiple of four elements, which the element-wise template takes
-    /// one element at a time, each with its own weight.
+    /// and 1.16 → 1.10 on the sixth (BENCHMARKS.md). The f16 kernels stay
+    /// with the walk, which takes halves as words on CPU adapters, and so
+    /// do operands off a multiple of four elements, which the element-wise
+    /// template takes one element at a time, each with its own weight.
     Elementwise,
 }
 
@@ -220,7 +221,10 @@ mod tests {
         let step = |shape: &[usize], weights: usize, axis: usize| {
             let len = shape.iter().product();
             let channels = Channels::new(shape, len, weights, axis).unwrap();
-            Weights::for_layout(&channels, vec4_span(true)).item_step
+            let w = Weights::for_layout(&channels, vec4_span(true));
+            // Stepped weights advance WG apart: never closer.
+            assert!(!w.step || w.item_step == WORKGROUP_SIZE, "{shape:?}");
+            w.item_step
         };
         assert_eq!(step(&[8, 64, 100], 1, 1), 1); // one shared weight
         assert_eq!(step(&[1, 64, 262_144], 64, 1), 1); // runs of whole spans

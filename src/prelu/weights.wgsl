@@ -32,12 +32,14 @@ override WEIGHT_PER_VEC4: bool = false;
 // WEIGHTS_REPEAT: every item of an invocation has the weights of its first
 // one, because the workgroup's span lies in one channel run (runs a whole
 // number of spans long), because the channel pattern repeats every
-// 4 * WG elements (channels-last with few channels) or because one weight
-// is shared: loaded once per invocation.
+// 4 * item_step() elements (channels-last with few channels: the host
+// puts the items a period apart, or WG) or because one weight is shared:
+// loaded once per invocation.
 override WEIGHTS_REPEAT: bool = false;
 
 // WEIGHTS_STEP: the run and channel are found by division once per
-// invocation and stepped from item to item (4 * WG elements apart) after.
+// invocation and stepped from item to item (4 * WG elements apart: the
+// host never puts stepped items closer, `Weights::item_step`) after.
 // Runs are at least four elements long, so that a vec4 crosses at most one
 // run's end and needs at most two weights — or, with RUNS_OF_ONE
 // (channels-last, every element its own run, at least three channels), a
