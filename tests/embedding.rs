@@ -203,6 +203,15 @@ fn binding_limited_to_one_mebibyte_channels_last() {
     run_in_one_encoder(true, (Some(1 << 20), Some(16)), 3_000_000, 64, true);
 }
 
+/// Channels-last whose forward reads its weights from the engine's table
+/// on a CPU adapter: chunks that start mid-period, the weight anywhere in
+/// the app's buffer.
+#[test]
+fn binding_limited_channels_last_from_the_table() {
+    run_in_one_encoder(false, (Some(1 << 20), Some(16)), 132 * 8_000, 132, true);
+    run_in_one_encoder(true, (Some(1 << 20), Some(16)), 132 * 8_000, 132, true);
+}
+
 #[test]
 fn binding_limited_rows_longer_than_a_binding() {
     // Shape [2, 1000, 600]: one row of channels * inner = 600,000 elements is
@@ -358,7 +367,38 @@ fn activations_share_the_apps_compute_pass() {
         gpu.encode_backward_in_pass(&mut pass, &prelu, &xt, &gt, &gx, Some(&gw))
             .unwrap();
     }
+    // Two PReLU forwards whose weights the engine's table holds in turn
+    // (channels-last, 132 channels): each reads its own.
+    let last = [30, 132];
+    let weights: [Vec<f32>; 2] = [0, 1].map(|k| (0..132).map(|c| (c + k) as f32 / -64.0).collect());
+    let xl = gpu.upload(&x[..30 * 132]).unwrap().reshape(&last).unwrap();
+    let uploaded = weights.each_ref().map(|w| gpu.upload(w).unwrap());
+    let outputs = [0, 1].map(|_| poisoned::<f32>(gpu, &last));
+    {
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        for (w, y) in uploaded.iter().zip(&outputs) {
+            let prelu = Activation::Prelu {
+                weight: w,
+                channel_axis: 1,
+            };
+            gpu.encode_forward_in_pass(&mut pass, &prelu, &xl, y)
+                .unwrap();
+        }
+    }
     gpu.queue().submit([encoder.finish()]);
+    for (w, y) in weights.iter().zip(&outputs) {
+        let op = Op::Prelu {
+            weight: w.clone(),
+            axis: 1,
+        };
+        let xs = &x[..30 * 132];
+        assert_same_products(
+            &gpu.download(y).unwrap(),
+            &cpu::prelu(xs, &last, w, 1).unwrap(),
+            &products(&op, xs),
+            "prelu forwards one after another in the pass",
+        );
+    }
     let op = Op::Prelu {
         weight: w.to_vec(),
         axis: 1,

@@ -134,6 +134,11 @@ fn prelu_layouts_that_step_the_channel() {
                 vec![40, 257],
                 vec![150, 131],
                 vec![30, 7, 7, 5],
+                // Channels-last from the engine's table on a CPU adapter:
+                // a power of two, the most it holds, and neither.
+                vec![77, 256],
+                vec![45, 1024],
+                vec![61, 132],
             ],
         ),
         (
@@ -143,6 +148,9 @@ fn prelu_layouts_that_step_the_channel() {
                 vec![3, 2, 65_536 + 4],
                 vec![200, 7, 1001],
                 vec![300_001, 3],
+                // The table over chunks that start mid-period.
+                vec![2001, 132],
+                vec![300, 1024],
             ],
         ),
     ] {

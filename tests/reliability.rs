@@ -218,6 +218,7 @@ fn soak_ten_thousand_calls() {
         "parameter cache is bounded"
     );
     assert!(allocations.scratch_buffers <= 1);
+    assert!(allocations.table_buffers <= 1);
     assert!(
         end < warm + (64 << 20),
         "RSS grew from {warm} to {end} bytes"

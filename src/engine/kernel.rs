@@ -14,6 +14,16 @@ use super::Engine;
 /// runs on every adapter.
 pub(crate) const WORKGROUP_SIZE: u32 = 256;
 
+/// The binding of a family's table: a few KiB of values its kernels read
+/// but never write, in uniform memory (`var<uniform>`), where the engine
+/// binds every other binding as storage. A software rasteriser loads
+/// storage lane by lane but a uniform array with one gather per component:
+/// on lavapipe a storage load per vec4 costs nearly a stream, a uniform one
+/// a sixth of that (BENCHMARKS.md).
+pub(crate) const TABLE: u32 = 21;
+/// The table's size (`Engine::table`): 256 vec4s of 32-bit values.
+pub(crate) const TABLE_BYTES: u64 = 4096;
+
 /// `vec4`s (or scalars, or words) per invocation, the templates' `ITEMS`:
 /// eight on a CPU adapter, which pays for an invocation's set-up (PReLU's
 /// weight: two divisions and a load) about as much as for a vec4's load
@@ -142,7 +152,10 @@ impl Engine {
         // per buffer, so an input and an output in one buffer (in place, or
         // side by side in an app's arena) would otherwise conflict.
         let storage = wgpu::BufferBindingType::Storage { read_only: false };
-        entries.extend(spec.bindings.iter().map(|&b| entry(b, storage)));
+        entries.extend(spec.bindings.iter().map(|&b| match b {
+            TABLE => entry(b, wgpu::BufferBindingType::Uniform),
+            _ => entry(b, storage),
+        }));
         let layout = self
             .device
             .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {

@@ -23,7 +23,7 @@ use crate::options::{ExactProducts, GpuOptions};
 
 pub(crate) use bind::{Bound, Operand};
 pub(crate) use dispatch::{record_clear, record_in_encoder, record_in_pass, ErrorScopes, Prepared};
-pub(crate) use kernel::{Kernel, KernelSpec, Module, WORKGROUP_SIZE};
+pub(crate) use kernel::{Kernel, KernelSpec, Module, TABLE, TABLE_BYTES, WORKGROUP_SIZE};
 
 /// Distinct parameter blocks kept before the cache starts again.
 const PARAMS_CACHE_CAPACITY: usize = 1024;
@@ -55,6 +55,10 @@ pub(crate) struct Engine {
     /// never shrunk. The queue runs ops one after another, and wgpu places
     /// a barrier between dispatches that write it.
     scratch: Mutex<Option<wgpu::Buffer>>,
+    /// The families' table (`TABLE`), made on first use. Each op writes
+    /// it in a dispatch of its own just before the dispatches that read
+    /// it, so ops that follow each other may share it.
+    table: Mutex<Option<wgpu::Buffer>>,
 }
 
 /// How many buffers the library has created on this device, by purpose:
@@ -66,6 +70,9 @@ pub struct Allocations {
     pub params_buffers: usize,
     /// The shared scratch buffer of the PReLU weight gradient (0 or 1).
     pub scratch_buffers: usize,
+    /// The 4 KiB table that PReLU's element-wise kernels bind, and its
+    /// forward reads its weights from on a CPU adapter (0 or 1).
+    pub table_buffers: usize,
     /// Buffers of dropped tensors kept for the next tensors of their sizes
     /// (see [`Gpu::empty`](crate::Gpu::empty)).
     pub pooled_buffers: usize,
@@ -108,6 +115,7 @@ impl Engine {
             pipelines: Mutex::default(),
             params: Mutex::default(),
             scratch: Mutex::default(),
+            table: Mutex::default(),
         };
         let forced = match options.exact_products_in_effect() {
             ExactProducts::Always => Some(true),
@@ -176,6 +184,7 @@ impl Engine {
         Allocations {
             params_buffers: lock(&self.params).len(),
             scratch_buffers: lock(&self.scratch).is_some() as usize,
+            table_buffers: lock(&self.table).is_some() as usize,
             ..Allocations::default()
         }
     }
@@ -201,6 +210,21 @@ impl Engine {
         )?;
         cache.insert(params.into(), buffer.clone());
         Ok(buffer)
+    }
+
+    /// The table (`TABLE_BYTES`), bound as a uniform where kernels read it
+    /// and as storage where a kernel writes it.
+    pub(crate) fn table(&self) -> wgpu::Buffer {
+        lock(&self.table)
+            .get_or_insert_with(|| {
+                self.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("wgpu_relu.table"),
+                    size: TABLE_BYTES,
+                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::UNIFORM,
+                    mapped_at_creation: false,
+                })
+            })
+            .clone()
     }
 
     /// The scratch buffer, at least `bytes` long.

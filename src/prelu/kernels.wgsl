@@ -12,11 +12,39 @@ struct Params {
     channels_div: vec2<u32>,
 }
 
+// The weights as f32 vec4s, a vec4 of channels each (WEIGHTS_TABLE in
+// weights.wgsl): the engine's table, bound as a uniform by every
+// element-wise kernel of this module and written as storage by
+// `weights_to_table`, a dispatch of its own before the forward.
+@group(0) @binding(21) var<uniform> weight_table: array<vec4<f32>, 256>;
+@group(0) @binding(22) var<storage, read_write> table_out: array<f32>;
+
+// The weights into the table, an invocation a channel.
+@compute @workgroup_size(WG)
+fn weights_to_table(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let c = flat_workgroup(wg) * WG + lid;
+    if c < params.channels {
+        table_out[c] = f32(w1[params.w_off + c]);
+    }
+}
+
+// The next item's weights from the table, items side by side: after the
+// last channels' vec4 the position goes back to the first.
+fn table_weights4() -> vec4<f32> {
+    let w = weight_table[table_vec4];
+    let next = table_vec4 + 1u;
+    table_vec4 = select(next, 0u, next == params.channels / 4u);
+    return w;
+}
+
 fn forward1(x: elem, e: u32) -> elem {
     return prelu_forward(x, weight_at(e));
 }
 
 fn forward4(x: vec4<elem>, e: u32) -> vec4<elem> {
+    if WEIGHTS_TABLE {
+        return prelu_forward4(x, table_weights4());
+    }
     return prelu_forward4(x, weights4(e));
 }
 

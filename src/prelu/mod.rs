@@ -22,10 +22,13 @@ pub(crate) mod weight_grad;
 pub(crate) mod weights;
 
 use crate::common::{ADD, EXACT, HALVES, INDEX, SIGN};
+use crate::element::Dtype;
 use crate::engine::elementwise::{
     Elementwise, Geometry, Operands, BLOCKED, BLOCKED_WORDS, ELEMENTWISE, TENSORS,
 };
-use crate::engine::{Bound, Engine, Module, Operand, Prepared};
+use crate::engine::{
+    Bound, Engine, KernelSpec, Module, Operand, Prepared, TABLE, TABLE_BYTES, WORKGROUP_SIZE,
+};
 use crate::error::Result;
 use crate::shape::Channels;
 
@@ -66,6 +69,9 @@ pub(crate) static MODULE: Module = Module {
 
 /// The binding of the weight, in both modules.
 pub(crate) const W1: u32 = 7;
+/// The engine's table as storage, which `weights_to_table` writes (the
+/// kernels that read it bind it as `TABLE`).
+const TABLE_OUT: u32 = 22;
 /// The weight seen as vec4s, in both modules: the element-wise kernels'
 /// `WEIGHTS_VEC4`, or a row of lane weights for `weight_grad_columns_w4`
 /// (written by `weight_grad_lane_weights`).
@@ -73,7 +79,7 @@ pub(crate) const W4: u32 = 19;
 
 /// `Params` in kernels.wgsl.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
 pub(crate) struct Params {
     pub(crate) geometry: Geometry,
     pub(crate) w_off: u32,
@@ -103,17 +109,22 @@ pub(crate) fn dispatches(
     channels: &Channels,
 ) -> Result<Vec<Prepared>> {
     let cpu_adapter = engine.cpu_adapter();
-    let weights = Weights::for_layout(channels, operands.workgroup_span(cpu_adapter));
+    let mut weights = Weights::for_layout(channels, operands.workgroup_span(cpu_adapter));
     if operands.mask.is_none() && operands.watch.is_none() {
         let vec4s = Vec4s {
             dtype: operands.dtype,
             aligned: operands.on_vec4s(engine)?,
         };
         let gradient = operands.g.is_some();
-        if plain_kernel(weights, vec4s, cpu_adapter, gradient) == Plain::Walk {
-            if let Some(dispatches) = placed::dispatches(engine, operands, w, channels)? {
-                return Ok(dispatches);
+        let plain = |weights| plain_kernel(weights, vec4s, cpu_adapter, gradient);
+        match Weights::table(channels).filter(|&t| plain(t) == Plain::Elementwise) {
+            Some(table) => weights = table,
+            None if plain(weights) == Plain::Walk => {
+                if let Some(dispatches) = placed::dispatches(engine, operands, w, channels)? {
+                    return Ok(dispatches);
+                }
             }
+            None => {}
         }
     }
     let bw = engine.bind(w, operands.esize(), 0, channels.channels as u64)?;
@@ -129,12 +140,32 @@ pub(crate) fn dispatches(
             elem_off: 0,
         },
     };
+    // Every element-wise kernel of the module binds the table (its forward
+    // reads it where WEIGHTS_TABLE is set); only the fetch from it reads
+    // it, after `weights_to_table` has written it.
+    let table = engine.table();
+    let table_bound = Bound {
+        buffer: &table,
+        offset: 0,
+        size: TABLE_BYTES,
+        elem_off: 0,
+    };
     let period = (channels.channels * channels.inner) as u64;
     let w_off = bw.elem_off;
+    let mut dispatches = match weights.table {
+        true => vec![weights_to_table(
+            engine,
+            operands.dtype,
+            &bw,
+            &table_bound,
+            channels.channels,
+        )?],
+        false => Vec::new(),
+    };
     let op = Elementwise {
         module: &MODULE,
         operands,
-        extra: vec![(W1, bw), (W4, w4)],
+        extra: vec![(W1, bw), (W4, w4), (TABLE, table_bound)],
         vec4_constants: weights.constants(),
         // f16 as words where the forward runs over blocks on a CPU adapter
         // (its conversions in bit arithmetic; BENCHMARKS.md).
@@ -144,7 +175,7 @@ pub(crate) fn dispatches(
         // close (`Weights::item_step`).
         cpu_item_step: weights.item_step,
     };
-    engine.elementwise(&op, |geometry, start| {
+    dispatches.extend(engine.elementwise(&op, |geometry, start| {
         let params = Params {
             geometry,
             w_off,
@@ -155,7 +186,46 @@ pub(crate) fn dispatches(
             channels_div: crate::divisor::pack(channels.channels as u32),
         };
         bytemuck::bytes_of(&params).to_vec()
-    })
+    })?);
+    Ok(dispatches)
+}
+
+/// The dispatch that copies the weight `bw`'s `channels` weights, as f32,
+/// into the engine's table for the fetch from it (`Weights::table`).
+fn weights_to_table(
+    engine: &Engine,
+    dtype: Dtype,
+    bw: &Bound<'_>,
+    table: &Bound<'_>,
+    channels: usize,
+) -> Result<Prepared> {
+    let spec = KernelSpec {
+        module: &MODULE,
+        entry: "weights_to_table",
+        bindings: vec![W1, TABLE_OUT],
+        constants: Vec::new(),
+    };
+    let kernel = engine.kernel(&spec, dtype)?;
+    let groups = (channels as u64).div_ceil(u64::from(WORKGROUP_SIZE));
+    let grid = engine
+        .grid(groups)?
+        .expect("the table takes more than 64 channels");
+    let params = Params {
+        geometry: Geometry {
+            groups_x: grid.x,
+            groups_y: grid.y,
+            ..Geometry::default()
+        },
+        w_off: bw.elem_off,
+        channels: channels as u32,
+        ..Params::default()
+    };
+    engine.prepare(
+        &kernel,
+        bytemuck::bytes_of(&params),
+        grid,
+        &[(W1, bw), (TABLE_OUT, table)],
+    )
 }
 
 #[cfg(test)]

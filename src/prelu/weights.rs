@@ -4,7 +4,7 @@
 //! every class.
 
 use crate::element::Dtype;
-use crate::engine::WORKGROUP_SIZE;
+use crate::engine::{TABLE_BYTES, WORKGROUP_SIZE};
 use crate::shape::Channels;
 
 /// The widest step (in vec4s) at which a CPU adapter's items, a period
@@ -13,6 +13,9 @@ use crate::shape::Channels;
 /// 1.23, 32 1.49 → 1.17, 64 1.42–1.50 → 1.13, but 128 1.41 → 1.50, 256
 /// 1.41 → 1.96 and 512 1.52 → 2.22 (BENCHMARKS.md).
 const CLOSEST_STEP: u32 = 16;
+
+/// The most channels the table holds (`Weights::table`): its f32s.
+const TABLE_CHANNELS: usize = (TABLE_BYTES / 4) as usize;
 
 /// How PReLU's vec4 kernels fetch weights: the pipeline constants of the
 /// same names in weights.wgsl.
@@ -46,6 +49,8 @@ pub(crate) struct Weights {
     /// and bound on a multiple of four elements (`with_vec4_load`): a
     /// vec4's four weights are one vec4 of the weight, one load.
     pub(crate) vec4_load: bool,
+    /// The weights read from the engine's table (`Weights::table`).
+    pub(crate) table: bool,
 }
 
 impl Weights {
@@ -80,6 +85,7 @@ impl Weights {
             runs_long,
             runs_of_one,
             vec4_load: false,
+            table: false,
         }
     }
 
@@ -95,6 +101,29 @@ impl Weights {
         }
     }
 
+    /// The fetch from the engine's table, items side by side, where the
+    /// layout is channels-last with a multiple of four channels, more than
+    /// a period apart takes (`CLOSEST_STEP`) and at most the table holds.
+    /// For the plain forward on a CPU adapter (`plain_kernel`): on
+    /// lavapipe at 16M f32, × the 2-stream floor, six rounds by turns in
+    /// one binary, the kernels before (items 256 apart, or the walk) → the
+    /// table: channels-last 128 1.34 → 1.29, 132 1.59 → 1.38, 256 1.21 →
+    /// 1.13, 512 1.22 → 1.14, dense layers of 768 1.33 → 1.21 and 1,024
+    /// 1.39 → 1.26 (BENCHMARKS.md). A 64 KiB table for 4,096 channels
+    /// was slower in a throw-away kernel.
+    pub(crate) fn table(channels: &Channels) -> Option<Self> {
+        let c = channels.channels;
+        let fits = channels.inner == 1
+            && c.is_multiple_of(4)
+            && c > 4 * CLOSEST_STEP as usize
+            && c <= TABLE_CHANNELS;
+        fits.then_some(Self {
+            item_step: 1,
+            table: true,
+            ..Self::default()
+        })
+    }
+
     /// As pipeline constants.
     pub(crate) fn constants(self) -> Vec<(&'static str, f64)> {
         [
@@ -104,6 +133,7 @@ impl Weights {
             (self.step, "WEIGHTS_STEP"),
             (self.step && self.runs_long, "RUNS_LONG"),
             (self.step && self.runs_of_one, "RUNS_OF_ONE"),
+            (self.table, "WEIGHTS_TABLE"),
         ]
         .into_iter()
         .filter(|&(on, _)| on)
@@ -141,6 +171,8 @@ pub(crate) enum Plain {
     /// with the walk, which takes halves as words on CPU adapters, and so
     /// do operands off a multiple of four elements, which the element-wise
     /// template takes one element at a time, each with its own weight.
+    /// Channels-last with more channels, up to what the engine's table
+    /// holds, reads each vec4's weights from the table (`Weights::table`).
     Elementwise,
 }
 
@@ -162,7 +194,8 @@ pub(crate) fn plain_kernel(
     gradient: bool,
 ) -> Plain {
     let f32_on_vec4s = vec4s.dtype == Dtype::F32 && vec4s.aligned;
-    match cpu_adapter && !gradient && weights.repeat && f32_on_vec4s {
+    let fetch = weights.repeat || weights.table;
+    match cpu_adapter && !gradient && fetch && f32_on_vec4s {
         true => Plain::Elementwise,
         false => Plain::Walk,
     }
@@ -277,6 +310,49 @@ mod tests {
             assert_eq!(kernel(shape, axis, f32, true, false), Walk, "GPU {shape:?}");
             let gradient = choose(shape, axis, f32, true, true, true);
             assert_eq!(gradient, Walk, "input gradient {shape:?}");
+        }
+    }
+
+    /// The fetch from the engine's table: channels-last, a multiple of four
+    /// channels from 68 (64 and fewer lie a period apart) to the table's
+    /// 1,024, items side by side; and the plain kernel it makes on each
+    /// kind of adapter, operands and op.
+    #[test]
+    fn table_per_layout_class() {
+        let table = |shape: &[usize], axis: usize| {
+            let len = shape.iter().product();
+            let channels = Channels::new(shape, len, shape[axis], axis).unwrap();
+            Weights::table(&channels)
+        };
+        // Shape, channel axis, and whether the weights fit the table.
+        let cases: [(&[usize], usize, bool); 10] = [
+            (&[131_072, 128], 1, true),     // channels-last 128
+            (&[80, 28, 28, 256], 3, true),  // channels-last 256
+            (&[16_384, 1024], 1, true),     // a dense layer
+            (&[1001, 132], 1, true),        // channels-last, not dividing 1,024
+            (&[1001, 68], 1, true),         // the fewest
+            (&[262_144, 64], 1, false),     // a period apart instead
+            (&[4, 32, 32, 4096], 3, false), // more than the table holds
+            (&[4, 1028], 1, false),
+            (&[50, 99, 91, 37], 3, false),  // not a multiple of four
+            (&[80, 256, 28, 28], 1, false), // batched NCHW
+        ];
+        for (shape, axis, fits) in cases {
+            let weights = table(shape, axis);
+            assert_eq!(weights.is_some(), fits, "{shape:?}");
+            let Some(weights) = weights else { continue };
+            assert_eq!(weights.item_step, 1, "{shape:?}");
+            assert!(!weights.repeat && !weights.step && !weights.vec4_load);
+            assert!(weights.constants().contains(&("WEIGHTS_TABLE", 1.0)));
+            let (f32, f16) = (Dtype::F32, Dtype::F16);
+            let plain = |dtype, aligned, cpu, gradient| {
+                plain_kernel(weights, Vec4s { dtype, aligned }, cpu, gradient)
+            };
+            assert_eq!(plain(f32, true, true, false), Plain::Elementwise);
+            assert_eq!(plain(f16, true, true, false), Plain::Walk, "f16");
+            assert_eq!(plain(f32, false, true, false), Plain::Walk, "unaligned");
+            assert_eq!(plain(f32, true, false, false), Plain::Walk, "GPU");
+            assert_eq!(plain(f32, true, true, true), Plain::Walk, "gradient");
         }
     }
 
