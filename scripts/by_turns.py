@@ -5,11 +5,17 @@
 
 BASE and CHANGED are commits (anything `git rev-parse` takes), or `.` for
 the working tree as it is. Each commit's bench is built afresh from a
-detached worktree of it, never taken from an earlier build: a binary a few
-commits off read 0.1-0.3 of the floor apart from a fresh one on kernels
-neither revision changed (BENCHMARKS.md). The builds share
-target/by-turns, where the crate's own artifacts are cleaned before each
-(cargo takes two checkouts of it for one), the dependencies kept.
+detached worktree of it, never taken from an earlier build. The builds
+share target/by-turns, where the crate's own artifacts are cleaned before
+each (cargo takes two checkouts of it for one), the dependencies kept.
+
+Two binaries are two sides even where their kernels are the same: on
+lavapipe, rows neither revision changed read up to 0.17 of the floor apart,
+as an offset fixed for the whole comparison, in either direction from one
+comparison to the next (BENCHMARKS.md). Give the bench rows that neither
+side changes (the filter and shapes decide) and read each change against
+theirs. A change smaller than that is measured in one binary instead, with
+an environment variable that turns it off in a throw-away build.
 
 Each round runs both benches one after the other with BENCH_ARGS and
 `--json`, the order swapped every round, so that drift within a round
