@@ -104,13 +104,15 @@ impl Weights {
     /// The fetch from the engine's table, items side by side, where the
     /// layout is channels-last with a multiple of four channels, more than
     /// a period apart takes (`CLOSEST_STEP`) and at most the table holds.
-    /// For the plain forward on a CPU adapter (`plain_kernel`): on
+    /// For the plain forward on a CPU adapter (`plain_kernel`). On
     /// lavapipe at 16M f32, × the 2-stream floor, six rounds by turns in
     /// one binary, the kernels before (items 256 apart, or the walk) → the
     /// table: channels-last 128 1.34 → 1.29, 132 1.59 → 1.38, 256 1.21 →
     /// 1.13, 512 1.22 → 1.14, dense layers of 768 1.33 → 1.21 and 1,024
-    /// 1.39 → 1.26 (BENCHMARKS.md). A 64 KiB table for 4,096 channels
-    /// was slower in a throw-away kernel.
+    /// 1.39 → 1.26. Most of those rounds were contended, which closes the
+    /// ratios up: quiet, 256 and 512 read 1.18–1.33 with the table
+    /// (BENCHMARKS.md). A 64 KiB table for 4,096 channels was slower in a
+    /// throw-away kernel.
     pub(crate) fn table(channels: &Channels) -> Option<Self> {
         let c = channels.channels;
         let fits = channels.inner == 1
