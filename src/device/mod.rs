@@ -259,8 +259,8 @@ impl Gpu {
     }
 
     /// How many buffers the library itself holds on this device (parameter
-    /// blocks, scratch, and the buffers of dropped tensors kept for reuse),
-    /// for apps that account for their memory.
+    /// blocks, scratch, PReLU's weight table, and the buffers of dropped
+    /// tensors kept for reuse), for apps that account for their memory.
     pub fn allocations(&self) -> Allocations {
         let (pooled_buffers, pooled_bytes) = self.inner.pool.held();
         Allocations {

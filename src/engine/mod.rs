@@ -14,7 +14,7 @@ pub(crate) mod probe;
 mod word_parts;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::element::Dtype;
 use crate::error::Result;
@@ -58,7 +58,7 @@ pub(crate) struct Engine {
     /// The families' table (`TABLE`), made on first use. Each op writes
     /// it in a dispatch of its own just before the dispatches that read
     /// it, so ops that follow each other may share it.
-    table: Mutex<Option<wgpu::Buffer>>,
+    table: OnceLock<wgpu::Buffer>,
 }
 
 /// How many buffers the library has created on this device, by purpose:
@@ -115,7 +115,7 @@ impl Engine {
             pipelines: Mutex::default(),
             params: Mutex::default(),
             scratch: Mutex::default(),
-            table: Mutex::default(),
+            table: OnceLock::new(),
         };
         let forced = match options.exact_products_in_effect() {
             ExactProducts::Always => Some(true),
@@ -184,7 +184,7 @@ impl Engine {
         Allocations {
             params_buffers: lock(&self.params).len(),
             scratch_buffers: lock(&self.scratch).is_some() as usize,
-            table_buffers: lock(&self.table).is_some() as usize,
+            table_buffers: self.table.get().is_some() as usize,
             ..Allocations::default()
         }
     }
@@ -215,8 +215,8 @@ impl Engine {
     /// The table (`TABLE_BYTES`), bound as a uniform where kernels read it
     /// and as storage where a kernel writes it.
     pub(crate) fn table(&self) -> wgpu::Buffer {
-        lock(&self.table)
-            .get_or_insert_with(|| {
+        self.table
+            .get_or_init(|| {
                 self.device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some("wgpu_relu.table"),
                     size: TABLE_BYTES,
