@@ -135,10 +135,14 @@ fn prelu_layouts_that_step_the_channel() {
                 vec![150, 131],
                 vec![30, 7, 7, 5],
                 // Channels-last from the engine's table on a CPU adapter:
-                // a power of two, the most it holds, and neither.
+                // a power of two, the most it holds, and neither; counts
+                // below 64 that do not divide 1,024, the table's period
+                // three and twelve vec4s.
                 vec![77, 256],
                 vec![45, 1024],
                 vec![61, 132],
+                vec![1001, 12],
+                vec![333, 48],
             ],
         ),
         (
@@ -151,6 +155,7 @@ fn prelu_layouts_that_step_the_channel() {
                 // The table over chunks that start mid-period.
                 vec![2001, 132],
                 vec![300, 1024],
+                vec![22_001, 12],
             ],
         ),
     ] {

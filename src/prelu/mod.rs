@@ -209,7 +209,7 @@ fn weights_to_table(
     let groups = (channels as u64).div_ceil(u64::from(WORKGROUP_SIZE));
     let grid = engine
         .grid(groups)?
-        .expect("the table takes more than 64 channels");
+        .expect("the table takes at least four channels");
     let params = Params {
         geometry: Geometry {
             groups_x: grid.x,

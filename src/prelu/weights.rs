@@ -102,8 +102,10 @@ impl Weights {
     }
 
     /// The fetch from the engine's table, items side by side, where the
-    /// layout is channels-last with a multiple of four channels, more than
-    /// a period apart takes (`CLOSEST_STEP`) and at most the table holds.
+    /// layout is channels-last with a multiple of four channels, at most
+    /// the table holds, whose items cannot lie a period apart: more
+    /// channels than `CLOSEST_STEP` allows, or a count that does not divide
+    /// 4 · WG elements (12, 20, 48, 60: else the walk).
     /// For the plain forward on a CPU adapter (`plain_kernel`). On
     /// lavapipe at 16M f32, × the 2-stream floor, six rounds by turns in
     /// one binary, the kernels before (items 256 apart, or the walk) → the
@@ -111,14 +113,16 @@ impl Weights {
     /// 1.13, 512 1.22 → 1.14, dense layers of 768 1.33 → 1.21 and 1,024
     /// 1.39 → 1.26. Most of those rounds were contended, which closes the
     /// ratios up: quiet, 256 and 512 read 1.18–1.33 with the table
-    /// (BENCHMARKS.md). A 64 KiB table for 4,096 channels was slower in a
-    /// throw-away kernel.
+    /// (BENCHMARKS.md). Counts below 68, four rounds on another machine,
+    /// the walk → the table: 12 1.41 → 1.31, 20 1.38 → 1.27, 48 1.57 →
+    /// 1.34, 60 1.43 → 1.32. A 64 KiB table for 4,096 channels was slower
+    /// in a throw-away kernel.
     pub(crate) fn table(channels: &Channels) -> Option<Self> {
         let c = channels.channels;
-        let fits = channels.inner == 1
-            && c.is_multiple_of(4)
-            && c > 4 * CLOSEST_STEP as usize
-            && c <= TABLE_CHANNELS;
+        let period_apart =
+            c <= 4 * CLOSEST_STEP as usize && (4 * WORKGROUP_SIZE as usize).is_multiple_of(c);
+        let fits =
+            channels.inner == 1 && c.is_multiple_of(4) && !period_apart && c <= TABLE_CHANNELS;
         fits.then_some(Self {
             item_step: 1,
             table: true,
@@ -316,9 +320,9 @@ mod tests {
     }
 
     /// The fetch from the engine's table: channels-last, a multiple of four
-    /// channels from 68 (64 and fewer lie a period apart) to the table's
-    /// 1,024, items side by side; and the plain kernel it makes on each
-    /// kind of adapter, operands and op.
+    /// channels up to the table's 1,024, but for the counts up to 64 that
+    /// divide 1,024 (they lie a period apart), items side by side; and the
+    /// plain kernel it makes on each kind of adapter, operands and op.
     #[test]
     fn table_per_layout_class() {
         let table = |shape: &[usize], axis: usize| {
@@ -327,16 +331,21 @@ mod tests {
             Weights::table(&channels)
         };
         // Shape, channel axis, and whether the weights fit the table.
-        let cases: [(&[usize], usize, bool); 10] = [
+        let cases: [(&[usize], usize, bool); 15] = [
             (&[131_072, 128], 1, true),     // channels-last 128
             (&[80, 28, 28, 256], 3, true),  // channels-last 256
             (&[16_384, 1024], 1, true),     // a dense layer
             (&[1001, 132], 1, true),        // channels-last, not dividing 1,024
-            (&[1001, 68], 1, true),         // the fewest
+            (&[1001, 68], 1, true),         // more than a period apart takes
+            (&[85, 64, 64, 48], 3, true),   // fewer, not dividing 1,024
+            (&[1001, 12], 1, true),         // the fewest not dividing it
             (&[262_144, 64], 1, false),     // a period apart instead
+            (&[1001, 8], 1, false),         // a period apart instead
+            (&[1001, 4], 1, false),         // a period apart instead
             (&[4, 32, 32, 4096], 3, false), // more than the table holds
             (&[4, 1028], 1, false),
             (&[50, 99, 91, 37], 3, false),  // not a multiple of four
+            (&[1001, 6], 1, false),         // not a multiple of four
             (&[80, 256, 28, 28], 1, false), // batched NCHW
         ];
         for (shape, axis, fits) in cases {
