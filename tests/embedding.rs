@@ -364,11 +364,11 @@ fn activations_share_the_apps_compute_pass() {
         );
         gpu.encode_forward_in_pass(&mut pass, &leaky, &xt, &leaky_y)
             .unwrap();
-        gpu.encode_backward_in_pass(&mut pass, &prelu, &xt, &gt, &gx, Some(&gw))
-            .unwrap();
     }
     // Two PReLU forwards whose weights the engine's table holds in turn
-    // (channels-last, 132 channels): each reads its own.
+    // (channels-last, 132 channels), then the backward of runs of 1,000,
+    // whose walk reads its three weights from the table too on a CPU
+    // adapter: each reads its own.
     let last = [30, 132];
     let weights: [Vec<f32>; 2] = [0, 1].map(|k| (0..132).map(|c| (c + k) as f32 / -64.0).collect());
     let xl = gpu.upload(&x[..30 * 132]).unwrap().reshape(&last).unwrap();
@@ -384,6 +384,8 @@ fn activations_share_the_apps_compute_pass() {
             gpu.encode_forward_in_pass(&mut pass, &prelu, &xl, y)
                 .unwrap();
         }
+        gpu.encode_backward_in_pass(&mut pass, &prelu, &xt, &gt, &gx, Some(&gw))
+            .unwrap();
     }
     gpu.queue().submit([encoder.finish()]);
     for (w, y) in weights.iter().zip(&outputs) {

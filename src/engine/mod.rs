@@ -70,8 +70,9 @@ pub struct Allocations {
     pub params_buffers: usize,
     /// The shared scratch buffer of the PReLU weight gradient (0 or 1).
     pub scratch_buffers: usize,
-    /// The 4 KiB table that PReLU's element-wise kernels bind, and its
-    /// forward reads its weights from on a CPU adapter (0 or 1).
+    /// The 4 KiB table that PReLU's element-wise kernels and its walk of
+    /// channel runs bind, and read their weights from on a CPU adapter (0
+    /// or 1).
     pub table_buffers: usize,
     /// Buffers of dropped tensors kept for the next tensors of their sizes
     /// (see [`Gpu::empty`](crate::Gpu::empty)).

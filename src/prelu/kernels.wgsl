@@ -12,14 +12,11 @@ struct Params {
     channels_div: vec2<u32>,
 }
 
-// The weights as f32 vec4s, a vec4 of channels each (WEIGHTS_TABLE in
-// weights.wgsl): the engine's table, bound as a uniform by every
-// element-wise kernel of this module and written as storage by
-// `weights_to_table`, a dispatch of its own before the forward.
-@group(0) @binding(21) var<uniform> weight_table: array<vec4<f32>, 256>;
+// The engine's table as storage (`weight_table` in weights.wgsl).
 @group(0) @binding(22) var<storage, read_write> table_out: array<f32>;
 
-// The weights into the table, an invocation a channel.
+// The weights into the table, an invocation a channel: a dispatch of its
+// own before the kernels that read it.
 @compute @workgroup_size(WG)
 fn weights_to_table(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let c = flat_workgroup(wg) * WG + lid;

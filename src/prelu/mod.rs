@@ -152,16 +152,11 @@ pub(crate) fn dispatches(
     };
     let period = (channels.channels * channels.inner) as u64;
     let w_off = bw.elem_off;
-    let mut dispatches = match weights.table {
-        true => vec![weights_to_table(
-            engine,
-            operands.dtype,
-            &bw,
-            &table_bound,
-            channels.channels,
-        )?],
-        false => Vec::new(),
-    };
+    let mut dispatches = Vec::new();
+    if weights.table {
+        let copy = weights_to_table(engine, operands.dtype, &bw, &table_bound, channels.channels)?;
+        dispatches.extend(copy);
+    }
     let op = Elementwise {
         module: &MODULE,
         operands,
@@ -191,14 +186,16 @@ pub(crate) fn dispatches(
 }
 
 /// The dispatch that copies the weight `bw`'s `channels` weights, as f32,
-/// into the engine's table for the fetch from it (`Weights::table`).
-fn weights_to_table(
+/// into the engine's table for the kernels that read it: the element-wise
+/// forward (`Weights::table`) and the runs walk (`placed.rs`); none for no
+/// channel.
+pub(crate) fn weights_to_table(
     engine: &Engine,
     dtype: Dtype,
     bw: &Bound<'_>,
     table: &Bound<'_>,
     channels: usize,
-) -> Result<Prepared> {
+) -> Result<Option<Prepared>> {
     let spec = KernelSpec {
         module: &MODULE,
         entry: "weights_to_table",
@@ -207,9 +204,9 @@ fn weights_to_table(
     };
     let kernel = engine.kernel(&spec, dtype)?;
     let groups = (channels as u64).div_ceil(u64::from(WORKGROUP_SIZE));
-    let grid = engine
-        .grid(groups)?
-        .expect("the table takes at least four channels");
+    let Some(grid) = engine.grid(groups)? else {
+        return Ok(None);
+    };
     let params = Params {
         geometry: Geometry {
             groups_x: grid.x,
@@ -220,12 +217,14 @@ fn weights_to_table(
         channels: channels as u32,
         ..Params::default()
     };
-    engine.prepare(
-        &kernel,
-        bytemuck::bytes_of(&params),
-        grid,
-        &[(W1, bw), (TABLE_OUT, table)],
-    )
+    engine
+        .prepare(
+            &kernel,
+            bytemuck::bytes_of(&params),
+            grid,
+            &[(W1, bw), (TABLE_OUT, table)],
+        )
+        .map(Some)
 }
 
 #[cfg(test)]

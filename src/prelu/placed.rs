@@ -6,14 +6,17 @@
 
 use crate::element::Dtype;
 use crate::engine::elementwise::{Operands, G1, G4, X1, X4, Y1, Y4};
-use crate::engine::{Bound, Engine, KernelSpec, Operand, Prepared, WORKGROUP_SIZE};
+use crate::engine::{
+    Bound, Engine, KernelSpec, Operand, Prepared, TABLE, TABLE_BYTES, WORKGROUP_SIZE,
+};
 use crate::error::Result;
 use crate::shape::Channels;
 
 use super::plan::{self, Layout, Limits, Pass1, Plan};
 use super::walks;
 use super::weight_grad::{Params, MODULE, PARTIALS, PARTIALS4, WORDS_MODULE};
-use super::{W1, W4};
+use super::weights::TABLE_CHANNELS;
+use super::{weights_to_table, W1, W4};
 
 /// How the walk finds each invocation's weights.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,9 +27,36 @@ enum LaneWeights {
     /// Columns: one vec4 of a row of lane weights made before the walk in
     /// scratch.
     Row,
+    /// Runs: each run's weight from the engine's table, into which a
+    /// dispatch copies the weights before the walk.
+    Table,
     /// The walk finds them itself: runs (a weight per run), and columns
     /// whose rows are too long for the row.
     InWalk,
+}
+
+impl LaneWeights {
+    /// Where the walk of `plan` finds its weights, `channels` of them bound
+    /// `w_elem_off` elements into their binding. On a CPU adapter the runs
+    /// walk reads them from the table where it holds them: lavapipe loads
+    /// a storage weight lane by lane, a uniform one in one gather. On
+    /// lavapipe at 16M f32, × the floor, four rounds by turns in one
+    /// binary, batched NCHW (runs of 3,136, 784, 50,176 and 9,009): the
+    /// forward 1.02–1.19 → 1.04–1.15, the input gradient alone 1.17–1.24 →
+    /// 1.10–1.17, with the weight gradient 1.27–1.35 → 1.24–1.31
+    /// (BENCHMARKS.md).
+    fn choose(plan: &Plan, channels: u64, w_elem_off: u32, cpu_adapter: bool) -> Self {
+        let runs = plan.pass1 == Pass1::Runs;
+        let table = runs && cpu_adapter && channels <= TABLE_CHANNELS as u64;
+        let fours = plan.inner == 1 && channels.is_multiple_of(4);
+        match () {
+            _ if table => Self::Table,
+            _ if runs => Self::InWalk,
+            _ if fours && w_elem_off.is_multiple_of(4) => Self::Direct,
+            _ if plan.row <= walks::LANE_WEIGHT_ROW_UP_TO => Self::Row,
+            _ => Self::InWalk,
+        }
+    }
 }
 
 /// A PReLU op's tensors bound for the plan of its shape.
@@ -92,14 +122,7 @@ impl<'a> Placed<'a> {
         // One shared weight is one run: the plan's runs are what the
         // kernels see.
         let inner = plan.inner;
-        let lane_weights = match () {
-            _ if plan.pass1 == Pass1::Runs => LaneWeights::InWalk,
-            _ if inner == 1 && c.is_multiple_of(4) && bw.elem_off.is_multiple_of(4) => {
-                LaneWeights::Direct
-            }
-            _ if plan.row <= walks::LANE_WEIGHT_ROW_UP_TO => LaneWeights::Row,
-            _ => LaneWeights::InWalk,
-        };
+        let lane_weights = LaneWeights::choose(&plan, c, bw.elem_off, engine.cpu_adapter());
         let period = c * inner;
         let common = Params {
             w_off: bw.elem_off,
@@ -157,7 +180,10 @@ impl<'a> Placed<'a> {
                         PARTIALS4,
                         vec![rows, ("ROW_WEIGHTS", 1.0)],
                     ),
-                    LaneWeights::InWalk => ("weight_grad_columns", PARTIALS4, vec![rows]),
+                    // (The table is the runs walk's only.)
+                    LaneWeights::InWalk | LaneWeights::Table => {
+                        ("weight_grad_columns", PARTIALS4, vec![rows])
+                    }
                 }
             }
         };
@@ -181,6 +207,7 @@ impl<'a> Placed<'a> {
             (!self.aligned, "ALIGNED", 0.0),
             (same_offsets, "SAME_OFFSETS", 1.0),
             (self.operands.accumulate, "ACCUMULATE", 1.0),
+            (self.lane_weights == LaneWeights::Table, "RUNS_TABLE", 1.0),
         ];
         constants.extend(
             flags
@@ -194,8 +221,12 @@ impl<'a> Placed<'a> {
         KernelSpec {
             module: if self.words { &WORDS_MODULE } else { &MODULE },
             entry,
-            // Eight storage buffers, the most a kernel may bind by default.
+            // Eight storage buffers, the most a kernel may bind by default;
+            // the runs walk's table is a uniform.
             bindings: match self.lane_weights {
+                _ if plan.pass1 == Pass1::Runs => {
+                    vec![X4, G4, Y4, X1, G1, Y1, partials, W1, TABLE]
+                }
                 LaneWeights::InWalk => vec![X4, G4, Y4, X1, G1, Y1, partials, W1],
                 _ => vec![X4, G4, Y4, X1, G1, Y1, partials, W4],
             },
@@ -238,7 +269,8 @@ impl<'a> Placed<'a> {
     }
 
     /// The walk's dispatches, chunk by chunk, after the row of lane weights
-    /// where it reads one (into `row`, `row_bytes` of scratch); with the
+    /// where it reads one (into `row`, `row_bytes` of scratch) or the copy
+    /// into the engine's table where it reads that; with the
     /// sums, leaving the weight gradient's partials in `partials`. `scratch` (16
     /// bytes or more) stands in for the bindings a dispatch does not read:
     /// the partials of a walk without sums, the vec4 views of a tensor too
@@ -292,6 +324,22 @@ impl<'a> Placed<'a> {
             }
             None => self.common.w_off,
         };
+        // The runs walk binds the table whether it reads it or not.
+        let table = match self.plan.pass1 {
+            Pass1::Runs => Some(engine.table()),
+            Pass1::Columns => None,
+        };
+        let table_bound = table.as_ref().map(|buffer| Bound {
+            buffer,
+            offset: 0,
+            size: TABLE_BYTES,
+            elem_off: 0,
+        });
+        if self.lane_weights == LaneWeights::Table {
+            let (dtype, channels) = (self.operands.dtype, self.common.channels as usize);
+            let table = table_bound.as_ref().expect("the runs walk binds the table");
+            dispatches.extend(weights_to_table(engine, dtype, &self.bw, table, channels)?);
+        }
         for (chunk, [bx, bg, by]) in chunks {
             let (p0, p1) = chunk.partials;
             let bp = match self.sums {
@@ -303,7 +351,7 @@ impl<'a> Placed<'a> {
                 true => [&bx, &bg, &by],
                 false => [&stand_in; 3],
             };
-            let bound = [
+            let mut bound = vec![
                 (W4, w4),
                 (X1, &bx),
                 (G1, &bg),
@@ -315,6 +363,7 @@ impl<'a> Placed<'a> {
                 (PARTIALS, &bp),
                 (PARTIALS4, &bp),
             ];
+            bound.extend(table_bound.as_ref().map(|table| (TABLE, table)));
             for piece in self.plan.pieces(chunk, self.operands.len) {
                 let Some(grid) = engine.grid(piece.workgroups)? else {
                     continue;

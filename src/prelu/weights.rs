@@ -15,7 +15,7 @@ use crate::shape::Channels;
 const CLOSEST_STEP: u32 = 16;
 
 /// The most channels the table holds (`Weights::table`): its f32s.
-const TABLE_CHANNELS: usize = (TABLE_BYTES / 4) as usize;
+pub(crate) const TABLE_CHANNELS: usize = (TABLE_BYTES / 4) as usize;
 
 /// How PReLU's vec4 kernels fetch weights: the pipeline constants of the
 /// same names in weights.wgsl.

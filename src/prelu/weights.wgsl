@@ -8,6 +8,18 @@
 // The weight seen as vec4s (WEIGHTS_VEC4 below), or in the weight
 // gradient's walk a row of lane weights (`weight_grad_columns_w4`).
 @group(0) @binding(19) var<storage, read_write> w4: array<vec4<elem>>;
+// The weights as f32, four channels a vec4: the engine's table, written
+// by `weights_to_table` (kernels.wgsl) before the kernels that read it,
+// the element-wise forward (WEIGHTS_TABLE below) and the runs walk
+// (RUNS_TABLE in weight_grad.wgsl), on CPU adapters. A uniform: lavapipe
+// loads storage lane by lane even at one index, and a uniform array in
+// one gather. Every kernel that may read it binds it.
+@group(0) @binding(21) var<uniform> weight_table: array<vec4<f32>, 256>;
+
+// The weight of channel c from the table.
+fn table_weight(c: u32) -> f32 {
+    return weight_table[c / 4u][c % 4u];
+}
 
 fn weight_at(e: u32) -> f32 {
     let run = div_by(params.phase + e, params.inner_div);

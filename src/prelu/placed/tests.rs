@@ -140,3 +140,42 @@ fn prelu_outputs<T: Element>(gpu: &Gpu, x: &[T], g: &[T], w: &[T], shape: &[usiz
     let grad_w = grads.weight.unwrap();
     [&y, &grads.input, &grad_w].map(|t| gpu.download(t).unwrap())
 }
+
+/// Where each class's walk finds its weights, on each kind of adapter: the
+/// runs walk from the engine's table on a CPU adapter where it holds them,
+/// the columns walk as one vec4 of the weight or of a row of lane weights.
+#[test]
+fn lane_weights_per_class() {
+    use super::LaneWeights::{self, Direct, InWalk, Row, Table};
+    use crate::prelu::plan::{plan, Layout, Limits};
+    let limits = Limits {
+        chunk: ((128 << 20) - 252) / 4 / 4096 * 4096,
+        binding: 128 << 20,
+        align: 256,
+    };
+    let choose = |[outer, channels, inner]: [u64; 3], w_off: u32, cpu: bool| {
+        let layout = Layout {
+            outer,
+            channels,
+            inner,
+        };
+        LaneWeights::choose(&plan(layout, limits).unwrap(), channels, w_off, cpu)
+    };
+    // [outer, channels, inner], the weight's offset, and the choice on a
+    // CPU adapter and on a GPU.
+    let cases: [([u64; 3], u32, LaneWeights, LaneWeights); 9] = [
+        ([80, 64, 3136], 0, Table, InWalk),    // batched NCHW: runs
+        ([111, 3, 50_176], 0, Table, InWalk),  // an RGB batch
+        ([50, 37, 9009], 3, Table, InWalk),    // odd runs, an odd offset
+        ([4, 1024, 1024], 0, Table, InWalk),   // the most the table holds
+        ([16, 1, 1 << 20], 0, Table, InWalk),  // one shared weight
+        ([4, 4096, 1024], 0, InWalk, InWalk),  // more than the table holds
+        ([250_880, 64, 1], 0, Direct, Direct), // channels-last
+        ([250_880, 64, 1], 2, Row, Row),       // channels-last off a vec4
+        ([640, 512, 49], 0, Row, Row),         // short runs: columns
+    ];
+    for (layout, w_off, cpu, gpu) in cases {
+        assert_eq!(choose(layout, w_off, true), cpu, "CPU {layout:?}");
+        assert_eq!(choose(layout, w_off, false), gpu, "GPU {layout:?}");
+    }
+}
