@@ -134,8 +134,9 @@ fn prelu_layouts_that_step_the_channel() {
                 vec![40, 257],
                 vec![150, 131],
                 vec![30, 7, 7, 5],
-                // Channels-last from the engine's table on a CPU adapter:
-                // a power of two, the most it holds, and neither; counts
+                // Channels-last from the engine's table on a CPU adapter
+                // (and above, 3, 37 and 5): a power of two, the most it
+                // holds, and neither; counts
                 // below 64 that do not divide 1,024, the table's period
                 // three and twelve vec4s.
                 vec![77, 256],
@@ -143,6 +144,10 @@ fn prelu_layouts_that_step_the_channel() {
                 vec![61, 132],
                 vec![1001, 12],
                 vec![333, 48],
+                // Counts not of four: the table holds two periods of six,
+                // four of 255.
+                vec![45, 6],
+                vec![33, 255],
             ],
         ),
         (
@@ -156,6 +161,7 @@ fn prelu_layouts_that_step_the_channel() {
                 vec![2001, 132],
                 vec![300, 1024],
                 vec![22_001, 12],
+                vec![50_001, 6],
             ],
         ),
     ] {

@@ -143,14 +143,16 @@ fn item_layouts_change_no_bit() {
     let other = one.with_engine_changed(|e| e.set_cpu_adapter(!one.engine().cpu_adapter()));
     let (x, g) = inputs();
     // Channels-last PReLU's items lie its period apart: 64 and 8 channels,
-    // 16 and 2 vec4s; with 132 and 12 its forward reads the engine's table.
-    let shapes: [&[usize]; 6] = [
+    // 16 and 2 vec4s; with 132, 12 and 3 its forward reads the engine's
+    // table.
+    let shapes: [&[usize]; 7] = [
         &[1, 1, 40_013],
         &[2, 2, 16_384],
         &[2_001, 64],
         &[4_001, 8],
         &[1_001, 132],
         &[1_001, 12],
+        &[1_001, 3],
     ];
     let f16 = one.device().features().contains(wgpu::Features::SHADER_F16);
     for shape in shapes {

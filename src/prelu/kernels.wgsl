@@ -15,13 +15,14 @@ struct Params {
 // The engine's table as storage (`weight_table` in weights.wgsl).
 @group(0) @binding(22) var<storage, read_write> table_out: array<f32>;
 
-// The weights into the table, an invocation a channel: a dispatch of its
-// own before the kernels that read it.
+// The weights into the table, an invocation an entry, `params.inner`
+// entries (whole periods of the channels one after another): a dispatch of
+// its own before the kernels that read it.
 @compute @workgroup_size(WG)
 fn weights_to_table(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let c = flat_workgroup(wg) * WG + lid;
-    if c < params.channels {
-        table_out[c] = f32(w1[params.w_off + c]);
+    let i = flat_workgroup(wg) * WG + lid;
+    if i < params.inner {
+        table_out[i] = f32(w1[params.w_off + i % params.channels]);
     }
 }
 
@@ -30,7 +31,7 @@ fn weights_to_table(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
 fn table_weights4() -> vec4<f32> {
     let w = weight_table[table_vec4];
     let next = table_vec4 + 1u;
-    table_vec4 = select(next, 0u, next == params.channels / 4u);
+    table_vec4 = select(next, 0u, next == params.channels * table_periods() / 4u);
     return w;
 }
 

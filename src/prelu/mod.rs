@@ -33,7 +33,7 @@ use crate::error::Result;
 use crate::shape::Channels;
 
 pub(crate) use weights::Weights;
-use weights::{plain_kernel, Plain, Vec4s};
+use weights::{plain_kernel, table_entries, Plain, Vec4s};
 
 /// The activation's binding-free WGSL functions.
 pub(crate) const WGSL: &str = include_str!("prelu.wgsl");
@@ -150,11 +150,23 @@ pub(crate) fn dispatches(
         size: TABLE_BYTES,
         elem_off: 0,
     };
-    let period = (channels.channels * channels.inner) as u64;
+    // The phase of the table's entries: whole periods.
+    let period = match weights.table {
+        true => table_entries(channels.channels) as u64,
+        false => (channels.channels * channels.inner) as u64,
+    };
     let w_off = bw.elem_off;
     let mut dispatches = Vec::new();
     if weights.table {
-        let copy = weights_to_table(engine, operands.dtype, &bw, &table_bound, channels.channels)?;
+        let c = channels.channels;
+        let copy = weights_to_table(
+            engine,
+            operands.dtype,
+            &bw,
+            &table_bound,
+            c,
+            table_entries(c),
+        )?;
         dispatches.extend(copy);
     }
     let op = Elementwise {
@@ -186,15 +198,17 @@ pub(crate) fn dispatches(
 }
 
 /// The dispatch that copies the weight `bw`'s `channels` weights, as f32,
-/// into the engine's table for the kernels that read it: the element-wise
-/// forward (`Weights::table`) and the runs walk (`placed.rs`); none for no
-/// channel.
+/// into the engine's first `entries` table entries, period after period,
+/// for the kernels that read it: the element-wise forward
+/// (`Weights::table`, `table_entries`) and the runs walk (`placed.rs`, one
+/// period); none for no entry.
 pub(crate) fn weights_to_table(
     engine: &Engine,
     dtype: Dtype,
     bw: &Bound<'_>,
     table: &Bound<'_>,
     channels: usize,
+    entries: usize,
 ) -> Result<Option<Prepared>> {
     let spec = KernelSpec {
         module: &MODULE,
@@ -203,7 +217,7 @@ pub(crate) fn weights_to_table(
         constants: Vec::new(),
     };
     let kernel = engine.kernel(&spec, dtype)?;
-    let groups = (channels as u64).div_ceil(u64::from(WORKGROUP_SIZE));
+    let groups = (entries as u64).div_ceil(u64::from(WORKGROUP_SIZE));
     let Some(grid) = engine.grid(groups)? else {
         return Ok(None);
     };
@@ -215,6 +229,8 @@ pub(crate) fn weights_to_table(
         },
         w_off: bw.elem_off,
         channels: channels as u32,
+        // The entries the table takes, channel periods one after another.
+        inner: entries as u32,
         ..Params::default()
     };
     engine

@@ -338,7 +338,8 @@ impl<'a> Placed<'a> {
         if self.lane_weights == LaneWeights::Table {
             let (dtype, channels) = (self.operands.dtype, self.common.channels as usize);
             let table = table_bound.as_ref().expect("the runs walk binds the table");
-            dispatches.extend(weights_to_table(engine, dtype, &self.bw, table, channels)?);
+            let copy = weights_to_table(engine, dtype, &self.bw, table, channels, channels)?;
+            dispatches.extend(copy);
         }
         for (chunk, [bx, bg, by]) in chunks {
             let (p0, p1) = chunk.partials;

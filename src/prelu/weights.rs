@@ -17,6 +17,18 @@ const CLOSEST_STEP: u32 = 16;
 /// The most channels the table holds (`Weights::table`): its f32s.
 pub(crate) const TABLE_CHANNELS: usize = (TABLE_BYTES / 4) as usize;
 
+/// The entries the element-wise forward's table takes for `channels`
+/// channels: the fewest whole periods that fill whole vec4s
+/// (weights.wgsl's `table_periods`).
+pub(crate) fn table_entries(channels: usize) -> usize {
+    let periods = match channels % 4 {
+        0 => 1,
+        2 => 2,
+        _ => 4,
+    };
+    channels * periods
+}
+
 /// How PReLU's vec4 kernels fetch weights: the pipeline constants of the
 /// same names in weights.wgsl.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -102,10 +114,12 @@ impl Weights {
     }
 
     /// The fetch from the engine's table, items side by side, where the
-    /// layout is channels-last with a multiple of four channels, at most
-    /// the table holds, whose items cannot lie a period apart: more
-    /// channels than `CLOSEST_STEP` allows, or a count that does not divide
-    /// 4 · WG elements (12, 20, 48, 60: else the walk).
+    /// layout is channels-last, the whole periods that fill whole vec4s fit
+    /// the table (`table_entries`: up to 1,024 channels for multiples of
+    /// four, 510 for other even counts, 255 for odd ones), and the items
+    /// cannot lie a period apart: more channels than `CLOSEST_STEP`
+    /// allows, or a count that does not divide 4 · WG elements (3, 12, 37:
+    /// else the walk).
     /// For the plain forward on a CPU adapter (`plain_kernel`). On
     /// lavapipe at 16M f32, × the 2-stream floor, six rounds by turns in
     /// one binary, the kernels before (items 256 apart, or the walk) → the
@@ -115,14 +129,16 @@ impl Weights {
     /// ratios up: quiet, 256 and 512 read 1.18–1.33 with the table
     /// (BENCHMARKS.md). Counts below 68, four rounds on another machine,
     /// the walk → the table: 12 1.41 → 1.31, 20 1.38 → 1.27, 48 1.57 →
-    /// 1.34, 60 1.43 → 1.32. A 64 KiB table for 4,096 channels was slower
-    /// in a throw-away kernel.
+    /// 1.34, 60 1.43 → 1.32; counts not of four, four rounds: 3 1.38 →
+    /// 1.27, 6 1.29 → 1.19, 37 1.42 → 1.27, 99 1.23 → 1.18, 255 1.40 → 1.31
+    /// (the NCHW rows of the same shapes 0.04 lower too). A 64 KiB table
+    /// for 4,096 channels was slower in a throw-away kernel.
     pub(crate) fn table(channels: &Channels) -> Option<Self> {
         let c = channels.channels;
         let period_apart =
             c <= 4 * CLOSEST_STEP as usize && (4 * WORKGROUP_SIZE as usize).is_multiple_of(c);
         let fits =
-            channels.inner == 1 && c.is_multiple_of(4) && !period_apart && c <= TABLE_CHANNELS;
+            channels.inner == 1 && c > 0 && !period_apart && table_entries(c) <= TABLE_CHANNELS;
         fits.then_some(Self {
             item_step: 1,
             table: true,
@@ -282,7 +298,8 @@ mod tests {
     /// the element-wise kernel where its weights repeat over a workgroup's
     /// eight vec4s an invocation (f32, operands on multiples of four),
     /// else the walk; on a GPU, and for the input gradient, always the
-    /// walk.
+    /// walk. (The forward tries the table's fetch first, where the layout
+    /// has one: `table_per_layout_class`.)
     #[test]
     fn plain_kernel_per_layout_class() {
         use Plain::{Elementwise, Walk};
@@ -319,10 +336,11 @@ mod tests {
         }
     }
 
-    /// The fetch from the engine's table: channels-last, a multiple of four
-    /// channels up to the table's 1,024, but for the counts up to 64 that
-    /// divide 1,024 (they lie a period apart), items side by side; and the
-    /// plain kernel it makes on each kind of adapter, operands and op.
+    /// The fetch from the engine's table: channels-last, as many whole
+    /// periods as fill whole vec4s within the table's 1,024 entries, but
+    /// for the counts up to 64 that divide 1,024 (they lie a period apart),
+    /// items side by side; and the plain kernel it makes on each kind of
+    /// adapter, operands and op.
     #[test]
     fn table_per_layout_class() {
         let table = |shape: &[usize], axis: usize| {
@@ -331,21 +349,26 @@ mod tests {
             Weights::table(&channels)
         };
         // Shape, channel axis, and whether the weights fit the table.
-        let cases: [(&[usize], usize, bool); 15] = [
+        let cases: [(&[usize], usize, bool); 20] = [
             (&[131_072, 128], 1, true),     // channels-last 128
             (&[80, 28, 28, 256], 3, true),  // channels-last 256
             (&[16_384, 1024], 1, true),     // a dense layer
             (&[1001, 132], 1, true),        // channels-last, not dividing 1,024
             (&[1001, 68], 1, true),         // more than a period apart takes
             (&[85, 64, 64, 48], 3, true),   // fewer, not dividing 1,024
-            (&[1001, 12], 1, true),         // the fewest not dividing it
+            (&[1001, 12], 1, true),         // four times three
             (&[262_144, 64], 1, false),     // a period apart instead
             (&[1001, 8], 1, false),         // a period apart instead
             (&[1001, 4], 1, false),         // a period apart instead
             (&[4, 32, 32, 4096], 3, false), // more than the table holds
             (&[4, 1028], 1, false),
-            (&[50, 99, 91, 37], 3, false),  // not a multiple of four
-            (&[1001, 6], 1, false),         // not a multiple of four
+            (&[50, 99, 91, 37], 3, true),   // odd: four periods
+            (&[111, 224, 224, 3], 3, true), // the fewest
+            (&[1001, 6], 1, true),          // even: two periods
+            (&[1001, 255], 1, true),        // the most odd ones
+            (&[1001, 510], 1, true),        // the most even ones
+            (&[1001, 257], 1, false),       // more odd ones than it holds
+            (&[1001, 514], 1, false),       // more even ones than it holds
             (&[80, 256, 28, 28], 1, false), // batched NCHW
         ];
         for (shape, axis, fits) in cases {

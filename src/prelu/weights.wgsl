@@ -69,16 +69,25 @@ override RUNS_OF_ONE: bool = false;
 // kernels' `w4` is bound to a stand-in that nothing reads.
 override WEIGHTS_VEC4: bool = false;
 
-// WEIGHTS_TABLE: channels-last (every element its own run), a multiple
-// of four channels, the weights copied as f32 into the engine's table
-// (kernels.wgsl's `weights_to_table`) before the forward, whose items lie
-// side by side: each vec4's four weights are one load of the table, its
-// position found once per invocation and stepped vec4 to vec4 after.
+// WEIGHTS_TABLE: channels-last (every element its own run), the weights
+// copied as f32 into the engine's table (kernels.wgsl's
+// `weights_to_table`) before the forward, period after period until they
+// fill whole vec4s (`table_periods`), whose items lie side by side: each
+// vec4's four weights are one load of the table, its position found once
+// per invocation and stepped vec4 to vec4 after.
 override WEIGHTS_TABLE: bool = false;
 
 var<private> first_weights: vec4<f32>;
 // WEIGHTS_TABLE's position: the table's vec4 of the next item.
 var<private> table_vec4: u32;
+
+// Channel periods in the element-wise table: the fewest whose elements
+// fill whole vec4s (4 / gcd(channels, 4)), so that a vec4's four weights
+// are one vec4 of the table whatever the count.
+fn table_periods() -> u32 {
+    let c = params.channels;
+    return select(select(4u, 2u, c % 2u == 0u), 1u, c % 4u == 0u);
+}
 // WEIGHTS_STEP's position: the next item's offset in its run, and its
 // channel.
 var<private> step_offset: u32;
@@ -102,7 +111,12 @@ fn vec4_weights(e: u32) -> vec4<f32> {
 fn begin_invocation(first: u32) {
     if WEIGHTS_TABLE {
         // Runs of one: the element's index is its run's.
-        table_vec4 = channel_of_run(params.phase + first) / 4u;
+        // (phase + first) mod the table's elements, from its channel
+        // and how many periods it is in (a power of two of them).
+        let i = params.phase + first;
+        let period = div_by(i, params.channels_div);
+        let c = i - period * params.channels;
+        table_vec4 = ((period & (table_periods() - 1u)) * params.channels + c) / 4u;
     }
     if WEIGHTS_REPEAT {
         first_weights = vec4_weights(first);
