@@ -9,11 +9,13 @@
 //! plain ops' choice of kernel (`weights.rs`, pure), the weight gradient's
 //! pure planner (`plan.rs`, its two walks in `walks.rs`), the walk's
 //! recording that the forward, the
-//! input gradient and the weight gradient share (`placed.rs`), the weight
+//! input gradient and the weight gradient share (`placed.rs`; where it
+//! finds its weights, `lane_weights.rs`, pure), the weight
 //! gradient's second pass (`weight_grad.rs`), and its CPU reference
 //! (`cpu.rs`).
 
 pub(crate) mod cpu;
+mod lane_weights;
 pub(crate) mod placed;
 pub(crate) mod plan;
 pub(crate) mod slabs;

@@ -12,52 +12,11 @@ use crate::engine::{
 use crate::error::Result;
 use crate::shape::Channels;
 
+use super::lane_weights::LaneWeights;
 use super::plan::{self, Layout, Limits, Pass1, Plan};
 use super::walks;
 use super::weight_grad::{Params, MODULE, PARTIALS, PARTIALS4, WORDS_MODULE};
-use super::weights::TABLE_CHANNELS;
 use super::{weights_to_table, W1, W4};
-
-/// How the walk finds each invocation's weights.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum LaneWeights {
-    /// Columns: four consecutive channels, one vec4 of the weights
-    /// (channels last, a multiple of four of them, on a multiple of four).
-    Direct,
-    /// Columns: one vec4 of a row of lane weights made before the walk in
-    /// scratch.
-    Row,
-    /// Runs: each run's weight from the engine's table, into which a
-    /// dispatch copies the weights before the walk.
-    Table,
-    /// The walk finds them itself: runs (a weight per run), and columns
-    /// whose rows are too long for the row.
-    InWalk,
-}
-
-impl LaneWeights {
-    /// Where the walk of `plan` finds its weights, `channels` of them bound
-    /// `w_elem_off` elements into their binding. On a CPU adapter the runs
-    /// walk reads them from the table where it holds them: lavapipe loads
-    /// a storage weight lane by lane, a uniform one in one gather. On
-    /// lavapipe at 16M f32, × the floor, four rounds by turns in one
-    /// binary, batched NCHW (runs of 3,136, 784, 50,176 and 9,009): the
-    /// forward 1.02–1.19 → 1.04–1.15, the input gradient alone 1.17–1.24 →
-    /// 1.10–1.17, with the weight gradient 1.27–1.35 → 1.24–1.31
-    /// (BENCHMARKS.md).
-    fn choose(plan: &Plan, channels: u64, w_elem_off: u32, cpu_adapter: bool) -> Self {
-        let runs = plan.pass1 == Pass1::Runs;
-        let table = runs && cpu_adapter && channels <= TABLE_CHANNELS as u64;
-        let fours = plan.inner == 1 && channels.is_multiple_of(4);
-        match () {
-            _ if table => Self::Table,
-            _ if runs => Self::InWalk,
-            _ if fours && w_elem_off.is_multiple_of(4) => Self::Direct,
-            _ if plan.row <= walks::LANE_WEIGHT_ROW_UP_TO => Self::Row,
-            _ => Self::InWalk,
-        }
-    }
-}
 
 /// A PReLU op's tensors bound for the plan of its shape.
 pub(crate) struct Placed<'a> {

@@ -1,0 +1,189 @@
+//! The weight fetch and the plain kernel for each layout class.
+
+use super::*;
+use crate::engine::elementwise::MASK_BLOCK;
+use crate::engine::kernel::vec4_span;
+
+/// The weight fetch each layout class gets: (per vec4, repeat, step).
+#[test]
+fn weight_fetch_per_layout_class() {
+    let fetch = |shape: &[usize], weights: usize, axis: usize| {
+        let len = shape.iter().product();
+        let channels = Channels::new(shape, len, weights, axis).unwrap();
+        let w = Weights::for_layout(&channels, vec4_span(false));
+        (w.per_vec4, w.repeat, w.step)
+    };
+    // Shape, weights, channel axis, and the fetch expected.
+    type Case<'a> = (&'a [usize], usize, usize, (bool, bool, bool));
+    let cases: [Case; 10] = [
+        (&[8, 64, 100], 1, 1, (true, true, false)), // one shared weight
+        (&[1, 64, 262_144], 64, 1, (true, true, false)), // runs of whole spans
+        (&[80, 64, 56, 56], 64, 1, (true, false, true)), // runs >= a step, of fours
+        (&[50, 37, 99, 91], 37, 1, (false, false, true)), // runs >= a step, odd
+        (&[80, 256, 28, 28], 256, 1, (true, false, false)), // runs < a step, of fours
+        (&[640, 512, 7, 7], 512, 1, (false, false, true)), // runs of 49: stepped, dividing
+        (&[262_144, 64], 64, 1, (false, true, false)), // channels-last, 64 | 1024
+        (&[111, 224, 224, 3], 3, 3, (false, false, true)), // channels-last, 3: runs of one
+        (&[50, 99, 91, 37], 37, 3, (false, false, true)), // channels-last, 37
+        (&[16_384, 1024], 1024, 1, (false, true, false)), // a dense layer
+    ];
+    for (shape, weights, axis, expected) in cases {
+        assert_eq!(fetch(shape, weights, axis), expected, "{shape:?}");
+    }
+    // Over the blocks of the mask layout (the forward with statistics)
+    // a workgroup spans a block: runs of whole blocks repeat, runs of
+    // an odd number of vec4 spans no longer do.
+    let blocked = |inner: usize| {
+        let channels = Channels::new(&[2, 8, inner], 16 * inner, 8, 1).unwrap();
+        Weights::for_layout(&channels, MASK_BLOCK).repeat
+    };
+    assert!(blocked(4 * 8192));
+    assert!(!blocked(3 * 4096));
+}
+
+/// How close the element-wise kernel's items lie on a CPU adapter:
+/// side by side where a workgroup's span lies in one run (one shared
+/// weight, runs of whole spans), the channels' period apart where it
+/// divides 1,024 elements and is at most 64 (channels-last, a power of
+/// two), WG apart where it is longer or the weights do not repeat.
+#[test]
+fn item_step_per_layout_class() {
+    let step = |shape: &[usize], weights: usize, axis: usize| {
+        let len = shape.iter().product();
+        let channels = Channels::new(shape, len, weights, axis).unwrap();
+        let w = Weights::for_layout(&channels, vec4_span(true));
+        // Stepped weights advance WG apart: never closer.
+        assert!(!w.step || w.item_step == WORKGROUP_SIZE, "{shape:?}");
+        w.item_step
+    };
+    assert_eq!(step(&[8, 64, 100], 1, 1), 1); // one shared weight
+    assert_eq!(step(&[1, 64, 262_144], 64, 1), 1); // runs of whole spans
+    assert_eq!(step(&[2, 3, 8192], 3, 1), 1); // runs of one span
+    assert_eq!(step(&[1000, 2], 2, 1), 1); // channels-last, a vec4's period
+    assert_eq!(step(&[1000, 8], 8, 1), 2);
+    assert_eq!(step(&[262_144, 64], 64, 1), 16); // channels-last, 64
+    assert_eq!(step(&[131_072, 128], 128, 1), 256); // 128: farther than 256 bytes
+    assert_eq!(step(&[16_384, 1024], 1024, 1), 256); // a dense layer
+    assert_eq!(step(&[2, 3, 4096], 3, 1), 256); // runs of half a span
+    assert_eq!(step(&[80, 64, 56, 56], 64, 1), 256); // batched NCHW
+    assert_eq!(step(&[50, 99, 91, 37], 37, 3), 256); // channels-last, 37
+}
+
+/// The plain forward's kernel for each layout class: on a CPU adapter
+/// the element-wise kernel where its weights repeat over a workgroup's
+/// eight vec4s an invocation (f32, operands on multiples of four),
+/// else the walk; on a GPU, and for the input gradient, always the
+/// walk. (The forward tries the table's fetch first, where the layout
+/// has one: `table_per_layout_class`.)
+#[test]
+fn plain_kernel_per_layout_class() {
+    use Plain::{Elementwise, Walk};
+    let choose = |shape: &[usize], axis: usize, dtype, aligned, cpu, gradient| {
+        let len = shape.iter().product();
+        let channels = Channels::new(shape, len, shape[axis], axis).unwrap();
+        let weights = Weights::for_layout(&channels, vec4_span(cpu));
+        plain_kernel(weights, Vec4s { dtype, aligned }, cpu, gradient)
+    };
+    let kernel = |shape, axis, dtype, aligned, cpu| choose(shape, axis, dtype, aligned, cpu, false);
+    // Shape, channel axis, and the kernel on a CPU adapter for f32.
+    let cases: [(&[usize], usize, Plain); 11] = [
+        (&[1, 64, 262_144], 1, Elementwise), // runs of whole spans
+        (&[2, 3, 8192], 1, Elementwise),     // runs of one span
+        (&[2, 3, 4096], 1, Walk),            // runs of half a span
+        (&[262_144, 64], 1, Elementwise),    // channels-last, 64 | 1024
+        (&[16_384, 1024], 1, Elementwise),   // a dense layer
+        (&[4, 32, 32, 4096], 3, Walk),       // channels-last, 4,096
+        (&[111, 224, 224, 3], 3, Walk),      // channels-last, 3
+        (&[80, 64, 56, 56], 1, Walk),        // batched NCHW
+        (&[640, 512, 7, 7], 1, Walk),        // short runs
+        (&[50, 37, 99, 91], 1, Walk),        // odd runs
+        (&[8, 1, 100], 1, Elementwise),      // one channel
+    ];
+    for (shape, axis, expected) in cases {
+        let (f32, f16) = (Dtype::F32, Dtype::F16);
+        assert_eq!(kernel(shape, axis, f32, true, true), expected, "{shape:?}");
+        assert_eq!(kernel(shape, axis, f16, true, true), Walk, "f16 {shape:?}");
+        assert_eq!(kernel(shape, axis, f32, false, true), Walk, "off {shape:?}");
+        assert_eq!(kernel(shape, axis, f32, true, false), Walk, "GPU {shape:?}");
+        let gradient = choose(shape, axis, f32, true, true, true);
+        assert_eq!(gradient, Walk, "input gradient {shape:?}");
+    }
+}
+
+/// The fetch from the engine's table: channels-last, as many whole
+/// periods as fill whole vec4s within the table's 1,024 entries, but
+/// for the counts up to 64 that divide 1,024 (they lie a period apart),
+/// items side by side; and the plain kernel it makes on each kind of
+/// adapter, operands and op.
+#[test]
+fn table_per_layout_class() {
+    let table = |shape: &[usize], axis: usize| {
+        let len = shape.iter().product();
+        let channels = Channels::new(shape, len, shape[axis], axis).unwrap();
+        Weights::table(&channels)
+    };
+    // Shape, channel axis, and whether the weights fit the table.
+    let cases: [(&[usize], usize, bool); 20] = [
+        (&[131_072, 128], 1, true),     // channels-last 128
+        (&[80, 28, 28, 256], 3, true),  // channels-last 256
+        (&[16_384, 1024], 1, true),     // a dense layer
+        (&[1001, 132], 1, true),        // channels-last, not dividing 1,024
+        (&[1001, 68], 1, true),         // more than a period apart takes
+        (&[85, 64, 64, 48], 3, true),   // fewer, not dividing 1,024
+        (&[1001, 12], 1, true),         // four times three
+        (&[262_144, 64], 1, false),     // a period apart instead
+        (&[1001, 8], 1, false),         // a period apart instead
+        (&[1001, 4], 1, false),         // a period apart instead
+        (&[4, 32, 32, 4096], 3, false), // more than the table holds
+        (&[4, 1028], 1, false),
+        (&[50, 99, 91, 37], 3, true),   // odd: four periods
+        (&[111, 224, 224, 3], 3, true), // the fewest
+        (&[1001, 6], 1, true),          // even: two periods
+        (&[1001, 255], 1, true),        // the most odd ones
+        (&[1001, 510], 1, true),        // the most even ones
+        (&[1001, 257], 1, false),       // more odd ones than it holds
+        (&[1001, 514], 1, false),       // more even ones than it holds
+        (&[80, 256, 28, 28], 1, false), // batched NCHW
+    ];
+    for (shape, axis, fits) in cases {
+        let weights = table(shape, axis);
+        assert_eq!(weights.is_some(), fits, "{shape:?}");
+        let Some(weights) = weights else { continue };
+        assert_eq!(weights.item_step, 1, "{shape:?}");
+        assert!(!weights.repeat && !weights.step && !weights.vec4_load);
+        assert!(weights.constants().contains(&("WEIGHTS_TABLE", 1.0)));
+        let (f32, f16) = (Dtype::F32, Dtype::F16);
+        let plain = |dtype, aligned, cpu, gradient| {
+            plain_kernel(weights, Vec4s { dtype, aligned }, cpu, gradient)
+        };
+        assert_eq!(plain(f32, true, true, false), Plain::Elementwise);
+        assert_eq!(plain(f16, true, true, false), Plain::Walk, "f16");
+        assert_eq!(plain(f32, false, true, false), Plain::Walk, "unaligned");
+        assert_eq!(plain(f32, true, false, false), Plain::Walk, "GPU");
+        assert_eq!(plain(f32, true, true, true), Plain::Walk, "gradient");
+    }
+}
+
+/// The weights as one vec4 load: channels-last with a multiple of four
+/// channels whose weights repeat over a workgroup, f32, the weight on a
+/// multiple of four elements of its binding.
+#[test]
+fn vec4_weight_loads_per_layout_class() {
+    let vec4 = |shape: &[usize], elem_off: u32, dtype: Dtype| {
+        let axis = shape.len() - 1;
+        let len = shape.iter().product();
+        let channels = Channels::new(shape, len, shape[axis], axis).unwrap();
+        let weights = Weights::for_layout(&channels, vec4_span(true));
+        weights.with_vec4_load(&channels, elem_off, dtype).vec4_load
+    };
+    let f32 = Dtype::F32;
+    assert!(vec4(&[300, 64], 0, f32));
+    assert!(vec4(&[300, 64], 4, f32));
+    assert!(vec4(&[9, 1024], 0, f32)); // a dense layer
+    assert!(vec4(&[1000, 4], 0, f32));
+    assert!(!vec4(&[300, 64], 2, f32)); // the weight off a vec4
+    assert!(!vec4(&[300, 64], 0, Dtype::F16));
+    assert!(!vec4(&[1000, 2], 0, f32)); // two channels
+    assert!(!vec4(&[300, 37], 0, f32)); // weights not repeating
+    assert!(!vec4(&[300, 4096], 0, f32));
+}
