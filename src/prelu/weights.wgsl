@@ -88,6 +88,7 @@ fn table_periods() -> u32 {
     let c = params.channels;
     return select(select(4u, 2u, c % 2u == 0u), 1u, c % 4u == 0u);
 }
+
 // WEIGHTS_STEP's position: the next item's offset in its run, and its
 // channel.
 var<private> step_offset: u32;
@@ -110,9 +111,10 @@ fn vec4_weights(e: u32) -> vec4<f32> {
 
 fn begin_invocation(first: u32) {
     if WEIGHTS_TABLE {
-        // Runs of one: the element's index is its run's.
-        // (phase + first) mod the table's elements, from its channel
-        // and how many periods it is in (a power of two of them).
+        // Runs of one: the element's index is its run's. Its place in
+        // the table, (phase + first) mod the table's elements, from its
+        // channel and its period's place among the table's periods (a
+        // power of two of them).
         let i = params.phase + first;
         let period = div_by(i, params.channels_div);
         let c = i - period * params.channels;
