@@ -148,6 +148,8 @@ fn prelu_layouts_that_step_the_channel() {
                 // four of 255.
                 vec![45, 6],
                 vec![33, 255],
+                // 16, which divides 1,024 but reads the table.
+                vec![301, 16],
             ],
         ),
         (

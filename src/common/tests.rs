@@ -143,9 +143,9 @@ fn item_layouts_change_no_bit() {
     let other = one.with_engine_changed(|e| e.set_cpu_adapter(!one.engine().cpu_adapter()));
     let (x, g) = inputs();
     // Channels-last PReLU's items lie its period apart: 64 and 8 channels,
-    // 16 and 2 vec4s; with 132, 12 and 3 its forward reads the engine's
-    // table.
-    let shapes: [&[usize]; 7] = [
+    // 16 and 2 vec4s; with 132, 12, 3 and 16 its forward reads the
+    // engine's table.
+    let shapes: [&[usize]; 8] = [
         &[1, 1, 40_013],
         &[2, 2, 16_384],
         &[2_001, 64],
@@ -153,6 +153,7 @@ fn item_layouts_change_no_bit() {
         &[1_001, 132],
         &[1_001, 12],
         &[1_001, 3],
+        &[1_001, 16],
     ];
     let f16 = one.device().features().contains(wgpu::Features::SHADER_F16);
     for shape in shapes {

@@ -119,7 +119,12 @@ impl Weights {
     /// four, 510 for other even counts, 255 for odd ones), and the items
     /// cannot lie a period apart: more channels than `CLOSEST_STEP`
     /// allows, or a count that does not divide 4 · WG elements (3, 12, 37:
-    /// else the walk).
+    /// else the walk). And 16 channels: their items, four vec4s apart,
+    /// read 1.45–1.89 × the floor, 1.25–1.33 from the table (four rounds
+    /// in one binary), where 8, 32 and 64 read as well or better a period
+    /// apart (1.06 against 1.065, 1.195 against 1.315, 1.285 against
+    /// 1.325). Why a step of four reads worse than two or eight is not
+    /// known.
     /// For the plain forward on a CPU adapter (`plain_kernel`). On
     /// lavapipe at 16M f32, × the 2-stream floor, six rounds by turns in
     /// one binary, the kernels before (items 256 apart, or the walk) → the
@@ -135,8 +140,9 @@ impl Weights {
     /// for 4,096 channels was slower in a throw-away kernel.
     pub(crate) fn table(channels: &Channels) -> Option<Self> {
         let c = channels.channels;
-        let period_apart =
-            c <= 4 * CLOSEST_STEP as usize && (4 * WORKGROUP_SIZE as usize).is_multiple_of(c);
+        let period_apart = c <= 4 * CLOSEST_STEP as usize
+            && (4 * WORKGROUP_SIZE as usize).is_multiple_of(c)
+            && c != 16;
         let fits =
             channels.inner == 1 && c > 0 && !period_apart && table_entries(c) <= TABLE_CHANNELS;
         fits.then_some(Self {

@@ -123,7 +123,7 @@ fn table_per_layout_class() {
         Weights::table(&channels)
     };
     // Shape, channel axis, and whether the weights fit the table.
-    let cases: [(&[usize], usize, bool); 20] = [
+    let cases: [(&[usize], usize, bool); 22] = [
         (&[131_072, 128], 1, true),     // channels-last 128
         (&[80, 28, 28, 256], 3, true),  // channels-last 256
         (&[16_384, 1024], 1, true),     // a dense layer
@@ -134,6 +134,8 @@ fn table_per_layout_class() {
         (&[262_144, 64], 1, false),     // a period apart instead
         (&[1001, 8], 1, false),         // a period apart instead
         (&[1001, 4], 1, false),         // a period apart instead
+        (&[1001, 32], 1, false),        // a period apart instead
+        (&[1001, 16], 1, true),         // four vec4s apart reads worse
         (&[4, 32, 32, 4096], 3, false), // more than the table holds
         (&[4, 1028], 1, false),
         (&[50, 99, 91, 37], 3, true),   // odd: four periods
