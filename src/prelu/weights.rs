@@ -14,7 +14,8 @@ use crate::shape::Channels;
 /// 1.41 → 1.96 and 512 1.52 → 2.22 (BENCHMARKS.md).
 const CLOSEST_STEP: u32 = 16;
 
-/// The most channels the table holds (`Weights::table`): its f32s.
+/// The entries the table holds, its f32s: the most channels of the runs
+/// walk's weights, and of whole periods for the forward (`table_entries`).
 pub(crate) const TABLE_CHANNELS: usize = (TABLE_BYTES / 4) as usize;
 
 /// The entries the element-wise forward's table takes for `channels`
