@@ -35,6 +35,18 @@ pub(crate) struct Bound<'a> {
     pub(crate) elem_off: u32,
 }
 
+impl<'a> Bound<'a> {
+    /// All of `buffer`, from its start.
+    pub(crate) fn whole(buffer: &'a wgpu::Buffer) -> Self {
+        Self {
+            buffer,
+            offset: 0,
+            size: buffer.size(),
+            elem_off: 0,
+        }
+    }
+}
+
 impl Engine {
     /// Largest storage binding, in bytes.
     pub(crate) fn binding_limit(&self) -> u64 {

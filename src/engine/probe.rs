@@ -62,19 +62,13 @@ impl Engine {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let whole = |buffer| Bound {
-            buffer,
-            offset: 0,
-            size: 8,
-            elem_off: 0,
-        };
         let grid = self.grid(1)?.expect("one workgroup");
         let count = [2u32, 0, 0, 0];
         let dispatch = self.prepare(
             &kernel,
             bytemuck::bytes_of(&count),
             grid,
-            &[(1, &whole(&x)), (2, &whole(&y))],
+            &[(1, &Bound::whole(&x)), (2, &Bound::whole(&y))],
         )?;
         let mut encoder = self.device.create_command_encoder(&Default::default());
         record_in_encoder(&mut encoder, "wgpu_relu.probe", &[dispatch])?;

@@ -28,9 +28,7 @@ use crate::element::Dtype;
 use crate::engine::elementwise::{
     Elementwise, Geometry, Operands, BLOCKED, BLOCKED_WORDS, ELEMENTWISE, TENSORS,
 };
-use crate::engine::{
-    Bound, Engine, KernelSpec, Module, Operand, Prepared, TABLE, TABLE_BYTES, WORKGROUP_SIZE,
-};
+use crate::engine::{Bound, Engine, KernelSpec, Module, Operand, Prepared, TABLE, WORKGROUP_SIZE};
 use crate::error::Result;
 use crate::shape::Channels;
 
@@ -146,12 +144,7 @@ pub(crate) fn dispatches(
     // reads it where WEIGHTS_TABLE is set); only the fetch from it reads
     // it, after `weights_to_table` has written it.
     let table = engine.table();
-    let table_bound = Bound {
-        buffer: &table,
-        offset: 0,
-        size: TABLE_BYTES,
-        elem_off: 0,
-    };
+    let table_bound = Bound::whole(&table);
     // The phase of the table's entries: whole periods.
     let period = match weights.table {
         true => table_entries(channels.channels) as u64,

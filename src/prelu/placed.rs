@@ -6,9 +6,7 @@
 
 use crate::element::Dtype;
 use crate::engine::elementwise::{Operands, G1, G4, X1, X4, Y1, Y4};
-use crate::engine::{
-    Bound, Engine, KernelSpec, Operand, Prepared, TABLE, TABLE_BYTES, WORKGROUP_SIZE,
-};
+use crate::engine::{Bound, Engine, KernelSpec, Operand, Prepared, TABLE, WORKGROUP_SIZE};
 use crate::error::Result;
 use crate::shape::Channels;
 
@@ -288,12 +286,7 @@ impl<'a> Placed<'a> {
             Pass1::Runs => Some(engine.table()),
             Pass1::Columns => None,
         };
-        let table_bound = table.as_ref().map(|buffer| Bound {
-            buffer,
-            offset: 0,
-            size: TABLE_BYTES,
-            elem_off: 0,
-        });
+        let table_bound = table.as_ref().map(Bound::whole);
         if self.lane_weights == LaneWeights::Table {
             let (dtype, channels) = (self.operands.dtype, self.common.channels as usize);
             let table = table_bound.as_ref().expect("the runs walk binds the table");
