@@ -150,6 +150,12 @@ fn prelu_layouts_that_step_the_channel() {
                 vec![33, 255],
                 // 16, which divides 1,024 but reads the table.
                 vec![301, 16],
+                // Fewer table vec4s than an invocation's items, each
+                // loaded once: seven (7, 28), six (24) and five (20).
+                vec![999, 7],
+                vec![257, 28],
+                vec![513, 24],
+                vec![601, 20],
             ],
         ),
         (
@@ -164,6 +170,7 @@ fn prelu_layouts_that_step_the_channel() {
                 vec![300, 1024],
                 vec![22_001, 12],
                 vec![50_001, 6],
+                vec![40_001, 7],
             ],
         ),
     ] {

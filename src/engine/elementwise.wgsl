@@ -34,6 +34,13 @@ fn item_step() -> u32 {
     return select(ITEM_STEP, WG, ITEM_STEP == 0u);
 }
 
+// Which of its ITEMS an invocation's vec4 kernel is at when it calls
+// `forward4` or `backward4`: a family may hold values for all of an
+// invocation's items from `begin_invocation` on and pick one by it.
+// lavapipe unrolls the loops (a copy unrolled by hand read the same), so
+// the pick is a constant index, not private memory indexed at run time.
+var<private> item: u32;
+
 // The first of an invocation's items, counted from the dispatch's first.
 fn first_item(group: u32, lid: u32) -> u32 {
     let step = item_step();
@@ -96,6 +103,7 @@ fn forward_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_
     begin_invocation(base * 4u);
     let o = vec4_offsets();
     for (var k = 0u; k < ITEMS; k++) {
+        item = k;
         let v = base + k * item_step();
         if v < n4 {
             y4[o.y + v] = forward4(x4[o.x + v], v * 4u);
@@ -129,6 +137,7 @@ fn backward_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
     begin_invocation(base * 4u);
     let o = vec4_offsets();
     for (var k = 0u; k < ITEMS; k++) {
+        item = k;
         let v = base + k * item_step();
         if v < n4 {
             y4[o.y + v] = output4(o.y + v, backward4(x4[o.x + v], g4[o.g + v], v * 4u));

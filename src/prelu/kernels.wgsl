@@ -26,20 +26,15 @@ fn weights_to_table(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
     }
 }
 
-// The next item's weights from the table, items side by side: after the
-// last channels' vec4 the position goes back to the first.
-fn table_weights4() -> vec4<f32> {
-    let w = weight_table[table_vec4];
-    let next = table_vec4 + 1u;
-    table_vec4 = select(next, 0u, next == params.channels * table_periods() / 4u);
-    return w;
-}
-
 fn forward1(x: elem, e: u32) -> elem {
     return prelu_forward(x, weight_at(e));
 }
 
 fn forward4(x: vec4<elem>, e: u32) -> vec4<elem> {
+    if TABLE_HELD > 0u {
+        // (`item` is the template's: which of the invocation's items.)
+        return prelu_forward4(x, held_weights[item % max(TABLE_HELD, 1u)]);
+    }
     if WEIGHTS_TABLE {
         return prelu_forward4(x, table_weights4());
     }

@@ -4,6 +4,7 @@
 //! every class.
 
 use crate::element::Dtype;
+use crate::engine::kernel::items;
 use crate::engine::{TABLE_BYTES, WORKGROUP_SIZE};
 use crate::shape::Channels;
 
@@ -64,6 +65,10 @@ pub(crate) struct Weights {
     pub(crate) vec4_load: bool,
     /// The weights read from the engine's table (`Weights::table`).
     pub(crate) table: bool,
+    /// With `table`, the table's vec4s where an invocation's items
+    /// outnumber them: each loaded once an invocation (`TABLE_HELD`); 0
+    /// elsewhere.
+    pub(crate) held: u32,
 }
 
 impl Weights {
@@ -99,6 +104,7 @@ impl Weights {
             runs_of_one,
             vec4_load: false,
             table: false,
+            held: 0,
         }
     }
 
@@ -139,6 +145,17 @@ impl Weights {
     /// 1.27, 6 1.29 → 1.19, 37 1.42 → 1.27, 99 1.23 → 1.18, 255 1.40 → 1.31
     /// (the NCHW rows of the same shapes 0.04 lower too). A 64 KiB table
     /// for 4,096 channels was slower in a throw-away kernel.
+    ///
+    /// Where the table's vec4s are fewer than an invocation's items (3 to
+    /// 7 of them: 3, 5, 6, 7, 10, 12, 14, 16, 20, 24 and 28 channels), the
+    /// invocation loads each once and its items pick theirs (`held`): each
+    /// load costs lavapipe's forward about as much whether the lanes
+    /// gather or share one index, so only fewer loads gain. Four rounds by
+    /// turns at 16M f32 on an eighth machine, × the 2-stream floor, eight
+    /// loads an invocation → the held ones: 3 1.300 → 1.190, 6 1.305 →
+    /// 1.195, 16 1.310 → 1.230, 20 1.315 → 1.230, 24 1.280 → 1.215, 7
+    /// 1.290 → 1.280; 37 (not held) and the NCHW rows level
+    /// (BENCHMARKS.md).
     pub(crate) fn table(channels: &Channels) -> Option<Self> {
         let c = channels.channels;
         let period_apart = c <= 4 * CLOSEST_STEP as usize
@@ -146,9 +163,11 @@ impl Weights {
             && c != 16;
         let fits =
             channels.inner == 1 && c > 0 && !period_apart && table_entries(c) <= TABLE_CHANNELS;
+        let vec4s = (table_entries(c) / 4) as u32;
         fits.then_some(Self {
             item_step: 1,
             table: true,
+            held: if vec4s < items(true) { vec4s } else { 0 },
             ..Self::default()
         })
     }
@@ -167,6 +186,7 @@ impl Weights {
         .into_iter()
         .filter(|&(on, _)| on)
         .map(|(_, name)| (name, 1.0))
+        .chain((self.held > 0).then_some(("TABLE_HELD", f64::from(self.held))))
         .collect()
     }
 }

@@ -77,9 +77,31 @@ override WEIGHTS_VEC4: bool = false;
 // per invocation and stepped vec4 to vec4 after.
 override WEIGHTS_TABLE: bool = false;
 
+// TABLE_HELD: with WEIGHTS_TABLE, the table's vec4s (whole periods) where
+// they are fewer than an invocation's ITEMS, 0 elsewhere: the invocation
+// loads each of them once, into `held_weights`, before its items, and
+// item k takes held_weights[k % TABLE_HELD]. A load of the table costs
+// lavapipe's forward as much at one literal index for every lane as
+// gathered lane by lane (channels-last 3 and 16 at 16M: 1.28–1.32 × the
+// floor either way in a throw-away kernel, 1.08–1.20 with the weight a
+// literal): fewer loads, not cheaper ones, are what gains (BENCHMARKS.md).
+override TABLE_HELD: u32 = 0u;
+
 var<private> first_weights: vec4<f32>;
 // WEIGHTS_TABLE's position: the table's vec4 of the next item.
 var<private> table_vec4: u32;
+// TABLE_HELD's weights, the invocation's first item's first (as many as
+// an invocation's items at most: ITEMS is 8 on a CPU adapter).
+var<private> held_weights: array<vec4<f32>, 8>;
+
+// The next item's weights from the table, items side by side: after the
+// last channels' vec4 the position goes back to the first.
+fn table_weights4() -> vec4<f32> {
+    let w = weight_table[table_vec4];
+    let next = table_vec4 + 1u;
+    table_vec4 = select(next, 0u, next == params.channels * table_periods() / 4u);
+    return w;
+}
 
 // Channel periods in the element-wise table: the fewest whose elements
 // fill whole vec4s (4 / gcd(channels, 4)), so that a vec4's four weights
@@ -119,6 +141,9 @@ fn begin_invocation(first: u32) {
         let period = div_by(i, params.channels_div);
         let c = i - period * params.channels;
         table_vec4 = ((period & (table_periods() - 1u)) * params.channels + c) / 4u;
+        for (var k = 0u; k < TABLE_HELD; k++) {
+            held_weights[k] = table_weights4();
+        }
     }
     if WEIGHTS_REPEAT {
         first_weights = vec4_weights(first);

@@ -166,6 +166,40 @@ fn table_per_layout_class() {
     }
 }
 
+/// The table's vec4s each invocation holds: channels-last counts whose
+/// whole periods fill fewer vec4s than an invocation's eight items.
+#[test]
+fn held_table_weights_per_count() {
+    let table = |c: usize| Weights::table(&Channels::new(&[1001, c], 1001 * c, c, 1).unwrap());
+    // Channels, and the vec4s held (None: not from the table).
+    let cases = [
+        (3, Some(3)),  // four periods of three
+        (6, Some(3)),  // two periods of six
+        (12, Some(3)), // one period of twelve
+        (5, Some(5)),
+        (20, Some(5)),
+        (24, Some(6)),
+        (7, Some(7)),
+        (28, Some(7)),
+        (16, Some(4)), // divides 1,024, but from the table
+        (37, Some(0)), // 37 vec4s: one load an item
+        (48, Some(0)), // 12 vec4s
+        (132, Some(0)),
+        (8, None),  // a period apart instead
+        (32, None), // a period apart instead: eight vec4s
+    ];
+    for (c, expected) in cases {
+        let weights = table(c);
+        assert_eq!(weights.map(|w| w.held), expected, "{c} channels");
+        let constant =
+            weights.and_then(|w| w.constants().into_iter().find(|c| c.0 == "TABLE_HELD"));
+        let expected = expected
+            .filter(|&n| n > 0)
+            .map(|n| ("TABLE_HELD", f64::from(n)));
+        assert_eq!(constant, expected, "{c} channels");
+    }
+}
+
 /// The weights as one vec4 load: channels-last with a multiple of four
 /// channels whose weights repeat over a workgroup, f32, the weight on a
 /// multiple of four elements of its binding.
