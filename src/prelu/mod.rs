@@ -128,7 +128,9 @@ pub(crate) fn dispatches(
         }
     }
     let bw = engine.bind(w, operands.esize(), 0, channels.channels as u64)?;
-    let weights = weights.with_vec4_load(channels, bw.elem_off, operands.dtype);
+    let weights = weights
+        .with_vec4_load(channels, bw.elem_off, operands.dtype)
+        .with_table_loads(channels, cpu_adapter);
     // The weight seen as vec4s, or a stand-in nothing reads.
     let scratch = engine.scratch(16);
     let w4 = match weights.vec4_load {
@@ -141,27 +143,26 @@ pub(crate) fn dispatches(
         },
     };
     // Every element-wise kernel of the module binds the table (its forward
-    // reads it where WEIGHTS_TABLE is set); only the fetch from it reads
-    // it, after `weights_to_table` has written it.
+    // reads it where WEIGHTS_TABLE is set, every weight load where
+    // TABLE_LOADS is); only those read it, after `weights_to_table` has
+    // written it: whole periods for the first, one for the second.
     let table = engine.table();
     let table_bound = Bound::whole(&table);
+    let c = channels.channels;
     // The phase of the table's entries: whole periods.
     let period = match weights.table {
-        true => table_entries(channels.channels) as u64,
-        false => (channels.channels * channels.inner) as u64,
+        true => table_entries(c) as u64,
+        false => (c * channels.inner) as u64,
     };
     let w_off = bw.elem_off;
     let mut dispatches = Vec::new();
-    if weights.table {
-        let c = channels.channels;
-        let copy = weights_to_table(
-            engine,
-            operands.dtype,
-            &bw,
-            &table_bound,
-            c,
-            table_entries(c),
-        )?;
+    let entries = match (weights.table, weights.table_loads) {
+        (true, _) => table_entries(c),
+        (false, true) => c,
+        (false, false) => 0,
+    };
+    if entries > 0 {
+        let copy = weights_to_table(engine, operands.dtype, &bw, &table_bound, c, entries)?;
         dispatches.extend(copy);
     }
     let op = Elementwise {

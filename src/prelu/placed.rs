@@ -164,7 +164,7 @@ impl<'a> Placed<'a> {
             (!self.aligned, "ALIGNED", 0.0),
             (same_offsets, "SAME_OFFSETS", 1.0),
             (self.operands.accumulate, "ACCUMULATE", 1.0),
-            (self.lane_weights == LaneWeights::Table, "RUNS_TABLE", 1.0),
+            (self.lane_weights == LaneWeights::Table, "TABLE_LOADS", 1.0),
         ];
         constants.extend(
             flags

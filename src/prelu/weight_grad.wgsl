@@ -64,10 +64,6 @@ override FORWARD: bool = false;
 // forward 6–9%.
 // (`w4` is declared with the weight in weights.wgsl.)
 override ROW_WEIGHTS: bool = false;
-// Where `weight_grad_runs` finds its run's weight: true, the engine's
-// table (`table_weight` in weights.wgsl), one gather on a CPU adapter;
-// false, the weight, a storage load, lane by lane there.
-override RUNS_TABLE: bool = false;
 
 // One block for every weight-gradient kernel; each reads the fields it
 // needs. Offsets are in elements from the start of their binding.
@@ -221,14 +217,6 @@ fn placed_tail(t: Tail, w: vec4<f32>) -> vec4<elem> {
     return prelu_backward4(t.x, t.g, w);
 }
 
-// The weight of channel c for the runs walk.
-fn run_weight(c: u32) -> f32 {
-    if RUNS_TABLE {
-        return table_weight(c);
-    }
-    return f32(w1[params.w_off + c]);
-}
-
 fn lane_sum(s: vec4<f32>) -> f32 {
     return add1(add1(s.x, s.y), add1(s.z, s.w));
 }
@@ -256,11 +244,11 @@ fn weight_grad_runs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
     let v0 = min((start + 3u) / 4u + ITEMS * j, last + 1u);
     let v1 = min(v0 + ITEMS, last + 1u);
     let c = channel_of_run(r);
-    let w = vec4<f32>(run_weight(c));
+    let w = vec4<f32>(channel_weight(c));
     var w_next = w;
     if RAGGED {
         // Run r + 1's channel from c's, without a second division.
-        w_next = vec4<f32>(run_weight(next_channel(c)));
+        w_next = vec4<f32>(channel_weight(next_channel(c)));
     }
     var sum = vec4<f32>(0.0);
     var head = vec4<f32>(0.0);

@@ -15,8 +15,9 @@ use crate::shape::Channels;
 /// 1.41 → 1.96 and 512 1.52 → 2.22 (BENCHMARKS.md).
 const CLOSEST_STEP: u32 = 16;
 
-/// The entries the table holds, its f32s: the most channels of the runs
-/// walk's weights, and of whole periods for the forward (`table_entries`).
+/// The entries the table holds, its f32s: the most channels of the
+/// weights it serves one period of (the runs walk's, `TABLE_LOADS`), and
+/// of whole periods for the forward (`table_entries`).
 pub(crate) const TABLE_CHANNELS: usize = (TABLE_BYTES / 4) as usize;
 
 /// The entries the element-wise forward's table takes for `channels`
@@ -69,6 +70,9 @@ pub(crate) struct Weights {
     /// outnumber them: each loaded once an invocation (`TABLE_HELD`); 0
     /// elsewhere.
     pub(crate) held: u32,
+    /// Every weight load reads the engine's table at its channel
+    /// (`with_table_loads`).
+    pub(crate) table_loads: bool,
 }
 
 impl Weights {
@@ -105,6 +109,7 @@ impl Weights {
             vec4_load: false,
             table: false,
             held: 0,
+            table_loads: false,
         }
     }
 
@@ -116,6 +121,27 @@ impl Weights {
         let fours = channels.inner == 1 && channels.channels.is_multiple_of(4);
         Self {
             vec4_load: self.repeat && fours && elem_off.is_multiple_of(4) && dtype == Dtype::F32,
+            ..self
+        }
+    }
+
+    /// On a CPU adapter, where the kernel loads weights item by item
+    /// (stepped from channel to channel, or divided for: neither repeated
+    /// nor from the table's vec4s nor one vec4 load) and the table holds
+    /// them (1,024 channels or fewer): every load from the table
+    /// (`TABLE_LOADS`), into which a dispatch copies them first. lavapipe
+    /// loads a storage weight lane by lane, in a loop with a branch and a
+    /// bounds test for each lane, and a uniform one in one gather. On
+    /// lavapipe at 16M, PReLU's forward with statistics over a batch of
+    /// 32×32 images (runs of 1,024, stepped), × the 2-stream floor, four
+    /// rounds by turns in one binary on an eighth machine: f32 1.830 →
+    /// 1.555, f16 (three rounds) 4.19 → 3.81; the rows it leaves alone
+    /// moved by −0.07 to +0.02 (BENCHMARKS.md).
+    pub(crate) fn with_table_loads(self, channels: &Channels, cpu_adapter: bool) -> Self {
+        let per_item = !self.repeat && !self.table && !self.vec4_load;
+        let fits = channels.channels <= TABLE_CHANNELS;
+        Self {
+            table_loads: cpu_adapter && per_item && fits,
             ..self
         }
     }
@@ -182,6 +208,7 @@ impl Weights {
             (self.step && self.runs_long, "RUNS_LONG"),
             (self.step && self.runs_of_one, "RUNS_OF_ONE"),
             (self.table, "WEIGHTS_TABLE"),
+            (self.table_loads, "TABLE_LOADS"),
         ]
         .into_iter()
         .filter(|&(on, _)| on)

@@ -10,20 +10,31 @@
 @group(0) @binding(19) var<storage, read_write> w4: array<vec4<elem>>;
 // The weights as f32, four channels a vec4: the engine's table, written
 // by `weights_to_table` (kernels.wgsl) before the kernels that read it,
-// the element-wise forward (WEIGHTS_TABLE below) and the runs walk
-// (RUNS_TABLE in weight_grad.wgsl), on CPU adapters. A uniform: lavapipe
-// loads storage lane by lane even at one index, and a uniform array in
+// the element-wise forward (WEIGHTS_TABLE below) and the kernels whose
+// weight loads all read it (TABLE_LOADS), on CPU adapters. A uniform:
+// lavapipe loads storage lane by lane, in a loop with a branch and a
+// bounds test for each lane, even at one index, and a uniform array in
 // one gather. Every kernel that may read it binds it.
 @group(0) @binding(21) var<uniform> weight_table: array<vec4<f32>, 256>;
 
-// The weight of channel c from the table.
-fn table_weight(c: u32) -> f32 {
-    return weight_table[c / 4u][c % 4u];
+// TABLE_LOADS: every load of a channel's weight (`channel_weight`) reads
+// the table, which holds the channels' weights one period from its
+// first entry: the runs walk's (`weight_grad_runs`), and the element-wise
+// kernels' where they load weights item by item (stepped from channel to
+// channel, or divided for), on CPU adapters.
+override TABLE_LOADS: bool = false;
+
+// The weight of channel c.
+fn channel_weight(c: u32) -> f32 {
+    if TABLE_LOADS {
+        return weight_table[c / 4u][c % 4u];
+    }
+    return f32(w1[params.w_off + c]);
 }
 
 fn weight_at(e: u32) -> f32 {
     let run = div_by(params.phase + e, params.inner_div);
-    return f32(w1[params.w_off + channel_of_run(run)]);
+    return channel_weight(channel_of_run(run));
 }
 
 // run % channels.
@@ -166,16 +177,19 @@ fn weights4(e: u32) -> vec4<f32> {
     if WEIGHTS_STEP {
         let offset = step_offset;
         let c = step_channel;
-        var w = vec4<f32>(f32(w1[params.w_off + c]));
+        var w: vec4<f32>;
         if RUNS_OF_ONE {
             let cs = vec4<u32>(c) + vec4<u32>(0u, 1u, 2u, 3u);
             let n = vec4<u32>(params.channels);
-            let ws = params.w_off + select(cs, cs - n, cs >= n);
-            w = vec4<f32>(f32(w1[ws.x]), f32(w1[ws.y]), f32(w1[ws.z]), f32(w1[ws.w]));
-        } else if !WEIGHT_PER_VEC4 {
-            // The vec4 may end in the next run.
-            let past = (vec4<u32>(offset) + vec4<u32>(0u, 1u, 2u, 3u)) >= vec4<u32>(params.inner);
-            w = select(w, vec4<f32>(f32(w1[params.w_off + next_channel(c)])), past);
+            let ws = select(cs, cs - n, cs >= n);
+            w = vec4<f32>(channel_weight(ws.x), channel_weight(ws.y), channel_weight(ws.z), channel_weight(ws.w));
+        } else {
+            w = vec4<f32>(channel_weight(c));
+            if !WEIGHT_PER_VEC4 {
+                // The vec4 may end in the next run.
+                let past = (vec4<u32>(offset) + vec4<u32>(0u, 1u, 2u, 3u)) >= vec4<u32>(params.inner);
+                w = select(w, vec4<f32>(channel_weight(next_channel(c))), past);
+            }
         }
         let advanced = offset + 4u * WG;
         if RUNS_LONG {

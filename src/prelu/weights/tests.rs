@@ -200,6 +200,38 @@ fn held_table_weights_per_count() {
     }
 }
 
+/// Where every weight load reads the engine's table: on a CPU adapter,
+/// where the kernel loads weights item by item and the table holds them.
+#[test]
+fn table_loads_per_layout_class() {
+    let loads = |shape: &[usize], axis: usize, cpu: bool| {
+        let len = shape.iter().product();
+        let channels = Channels::new(shape, len, shape[axis], axis).unwrap();
+        let weights = Weights::for_layout(&channels, vec4_span(cpu));
+        let weights = weights.with_table_loads(&channels, cpu);
+        let constant = weights.constants().contains(&("TABLE_LOADS", 1.0));
+        assert_eq!(constant, weights.table_loads, "{shape:?}");
+        weights.table_loads
+    };
+    // Shape, channel axis, and whether a CPU adapter's loads read the table.
+    let cases: [(&[usize], usize, bool); 10] = [
+        (&[256, 64, 32, 32], 1, true),  // runs of a step: stepped
+        (&[80, 64, 56, 56], 1, true),   // longer runs: stepped
+        (&[80, 256, 28, 28], 1, true),  // shorter runs: divided for
+        (&[50, 37, 99, 91], 1, true),   // odd runs
+        (&[111, 224, 224, 3], 3, true), // channels-last: stepped
+        (&[16_384, 1024], 1, false),    // repeats: loaded once an invocation
+        (&[1, 64, 262_144], 1, false),  // runs of whole spans: repeat
+        (&[8, 1, 100], 1, false),       // one shared weight: repeat
+        (&[4, 4096, 32, 32], 1, false), // more than the table holds
+        (&[4, 1025, 4, 4], 1, false),   // more than the table holds
+    ];
+    for (shape, axis, expected) in cases {
+        assert_eq!(loads(shape, axis, true), expected, "{shape:?}");
+        assert!(!loads(shape, axis, false), "{shape:?} on a GPU");
+    }
+}
+
 /// The weights as one vec4 load: channels-last with a multiple of four
 /// channels whose weights repeat over a workgroup, f32, the weight on a
 /// multiple of four elements of its binding.
