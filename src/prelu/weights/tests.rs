@@ -4,6 +4,11 @@ use super::*;
 use crate::engine::elementwise::MASK_BLOCK;
 use crate::engine::kernel::vec4_span;
 
+/// A tensor of `shape` with a weight for each index of `axis`.
+fn layout(shape: &[usize], axis: usize) -> Channels {
+    Channels::new(shape, shape.iter().product(), shape[axis], axis).unwrap()
+}
+
 /// The weight fetch each layout class gets: (per vec4, repeat, step).
 #[test]
 fn weight_fetch_per_layout_class() {
@@ -79,8 +84,7 @@ fn item_step_per_layout_class() {
 fn plain_kernel_per_layout_class() {
     use Plain::{Elementwise, Walk};
     let choose = |shape: &[usize], axis: usize, dtype, aligned, cpu, gradient| {
-        let len = shape.iter().product();
-        let channels = Channels::new(shape, len, shape[axis], axis).unwrap();
+        let channels = layout(shape, axis);
         let weights = Weights::for_layout(&channels, vec4_span(cpu));
         plain_kernel(weights, Vec4s { dtype, aligned }, cpu, gradient)
     };
@@ -118,8 +122,7 @@ fn plain_kernel_per_layout_class() {
 #[test]
 fn table_per_layout_class() {
     let table = |shape: &[usize], axis: usize| {
-        let len = shape.iter().product();
-        let channels = Channels::new(shape, len, shape[axis], axis).unwrap();
+        let channels = layout(shape, axis);
         Weights::table(&channels)
     };
     // Shape, channel axis, and whether the weights fit the table.
@@ -170,7 +173,7 @@ fn table_per_layout_class() {
 /// whole periods fill fewer vec4s than an invocation's eight items.
 #[test]
 fn held_table_weights_per_count() {
-    let table = |c: usize| Weights::table(&Channels::new(&[1001, c], 1001 * c, c, 1).unwrap());
+    let table = |c: usize| Weights::table(&layout(&[1001, c], 1));
     // Channels, and the vec4s held (None: not from the table).
     let cases = [
         (3, Some(3)),  // four periods of three
@@ -205,8 +208,7 @@ fn held_table_weights_per_count() {
 #[test]
 fn table_loads_per_layout_class() {
     let loads = |shape: &[usize], axis: usize, cpu: bool| {
-        let len = shape.iter().product();
-        let channels = Channels::new(shape, len, shape[axis], axis).unwrap();
+        let channels = layout(shape, axis);
         let weights = Weights::for_layout(&channels, vec4_span(cpu));
         let weights = weights.with_table_loads(&channels, cpu);
         let constant = weights.constants().contains(&("TABLE_LOADS", 1.0));
@@ -239,8 +241,7 @@ fn table_loads_per_layout_class() {
 fn vec4_weight_loads_per_layout_class() {
     let vec4 = |shape: &[usize], elem_off: u32, dtype: Dtype| {
         let axis = shape.len() - 1;
-        let len = shape.iter().product();
-        let channels = Channels::new(shape, len, shape[axis], axis).unwrap();
+        let channels = layout(shape, axis);
         let weights = Weights::for_layout(&channels, vec4_span(true));
         weights.with_vec4_load(&channels, elem_off, dtype).vec4_load
     };
