@@ -86,6 +86,29 @@ fn prelu_weight_gradient_matches_reference_in_every_reduction() {
     }
 }
 
+/// The columns walk (channels-last) over 1 MiB bindings: rows of 5,000
+/// vec4s, whose blocks fit a binding twelve rows at a time, not sixteen;
+/// and rows of 255 vec4s (3 channels), whose last invocation on a software
+/// rasteriser takes one column where the others take two, the tensor's
+/// partial last vec4 in it.
+#[test]
+fn prelu_backward_over_small_bindings() {
+    let limits = wgpu_relu::wgpu::Limits {
+        max_storage_buffer_binding_size: 1 << 20,
+        ..wgpu_relu::wgpu::Limits::default()
+    };
+    let small =
+        wgpu_relu::Gpu::with_options(wgpu_relu::GpuOptions::default().limits(limits)).unwrap();
+    let mut rng = Rng::new("prelu_backward_small_bindings");
+    let shapes: [&[usize]; 2] = [&[60, 20_000], &[4419, 3]];
+    for shape in shapes {
+        let len = shape.iter().product();
+        let weight = rng.values(shape[1]);
+        let (x, g) = (finite(&mut rng, len), finite(&mut rng, len));
+        check_backward(&small, &Op::Prelu { weight, axis: 1 }, &x, &g, shape, 1e-5);
+    }
+}
+
 /// NaN and infinities reach the weight gradient exactly as in the reference.
 #[test]
 fn prelu_backward_edge_values() {

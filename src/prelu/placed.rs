@@ -172,8 +172,13 @@ impl<'a> Placed<'a> {
                 .filter(|f| f.0)
                 .map(|(_, name, value)| (name, value)),
         );
-        if plan.workgroup() != u64::from(WORKGROUP_SIZE) {
-            constants.push(("WG", plan.workgroup() as f64));
+        let columns = plan.columns_each(cpu_adapter);
+        if columns != 1 {
+            constants.push(("COLUMNS", columns as f64));
+        }
+        let workgroup = plan.workgroup(cpu_adapter);
+        if workgroup != u64::from(WORKGROUP_SIZE) {
+            constants.push(("WG", workgroup as f64));
         }
         KernelSpec {
             module: if self.words { &WORDS_MODULE } else { &MODULE },

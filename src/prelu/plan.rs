@@ -57,6 +57,10 @@ const FOLD_RUNS_FROM_SLOTS: u64 = 16;
 /// Invocations a software rasteriser runs together (32-bit lanes of 256-bit
 /// vectors): a columns workgroup of a long row is a whole number of them.
 const SIMD_GROUP: u64 = 8;
+/// Vec4 columns side by side an invocation of the columns walk takes on a
+/// software rasteriser where a workgroup holds the row
+/// (`Plan::columns_each`); columns.wgsl takes one or two.
+const SIDE_COLUMNS: u64 = 2;
 /// Rows of partials this many floats apart (512 bytes) or more are read a
 /// row at a time by each workgroup on a software rasteriser (`rows_apart`).
 const ROWS_APART_FROM: u64 = 128;
@@ -216,6 +220,25 @@ impl Plan {
         self.fold_stride >= ROWS_APART_FROM
     }
 
+    /// Vec4 columns side by side each invocation of the columns walk takes
+    /// (`COLUMNS`): `SIDE_COLUMNS` on a software rasteriser where a
+    /// workgroup holds the row, one elsewhere. Such a rasteriser runs a
+    /// workgroup's SIMD groups in turn up to each barrier, one after each
+    /// row there, and every turn costs it a switch: two vec4s a turn took
+    /// channels-last's backward with the weight gradient from 1.41–1.48 ×
+    /// the floor to 1.22–1.33 on lavapipe, its input gradient alone from
+    /// 1.28–1.36 to 1.13–1.20, and four read no better than two
+    /// (BENCHMARKS.md). Wider rows have a barrier every fourth row only,
+    /// and a GPU has no turns to save. Where they lie, and so the sums'
+    /// order, is the same either way.
+    pub(crate) fn columns_each(&self, cpu_adapter: bool) -> u64 {
+        let engine = u64::from(WORKGROUP_SIZE);
+        match self.pass1 == Pass1::Columns && cpu_adapter && self.row <= engine {
+            true => SIDE_COLUMNS,
+            false => 1,
+        }
+    }
+
     /// Invocations per workgroup of pass 1: the engine's; for columns, a
     /// shorter row itself (37 channels: 222, not 256), a longer one shared
     /// evenly over its `row_groups`, each share a whole number of SIMD
@@ -226,11 +249,15 @@ impl Plan {
     /// gradient, three of 176 1.20. Shares cut off a SIMD group's width
     /// were slower where the last workgroup was nearly full (four of 251
     /// for rows of 1,001 vec4s, not three of 256 and one of 233: +0.03 to
-    /// +0.09; BENCHMARKS.md).
-    pub(crate) fn workgroup(&self) -> u64 {
+    /// +0.09; BENCHMARKS.md). Where an invocation takes `columns_each`
+    /// columns, a row's workgroup is as many times fewer (a row of 222
+    /// vec4s on a software rasteriser: 111).
+    pub(crate) fn workgroup(&self, cpu_adapter: bool) -> u64 {
         let engine = u64::from(WORKGROUP_SIZE);
         match self.pass1 {
-            Pass1::Columns if self.row <= engine => self.row,
+            Pass1::Columns if self.row <= engine => {
+                self.row.div_ceil(self.columns_each(cpu_adapter))
+            }
             Pass1::Columns => self
                 .row
                 .div_ceil(self.row_groups)

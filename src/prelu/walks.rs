@@ -23,8 +23,10 @@ const SET_UP_PLACES: u64 = 1;
 /// (`run_slots`).
 const PAD_SLOTS_FROM: u64 = 16;
 /// Rows of vec4s an invocation of `weight_grad_columns` takes, a row apart:
-/// each of its four lanes' partials sums 16 elements.
+/// each of its four lanes' partials sums 16 elements. At most 16, the rows
+/// columns.wgsl writes out.
 pub(crate) const COLUMN_ROWS: u64 = 16;
+const _: () = assert!(COLUMN_ROWS <= 16);
 /// The longest row (vec4s) whose lane weights are made in scratch before
 /// the columns walk (1 MiB of f32); longer rows find them in the walk.
 pub(crate) const LANE_WEIGHT_ROW_UP_TO: u64 = 1 << 16;

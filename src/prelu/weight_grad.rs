@@ -26,6 +26,7 @@ pub(crate) static MODULE: Module = Module {
         super::WEIGHTS,
         include_str!("sums.wgsl"),
         include_str!("weight_grad.wgsl"),
+        include_str!("columns.wgsl"),
         include_str!("reduce.wgsl"),
     ],
 };
@@ -48,6 +49,7 @@ pub(crate) static WORDS_MODULE: Module = Module {
         super::WEIGHTS,
         include_str!("sums.wgsl"),
         include_str!("weight_grad.wgsl"),
+        include_str!("columns.wgsl"),
         include_str!("reduce.wgsl"),
     ],
 };

@@ -2,8 +2,8 @@
 // x > 0 ? 0 : x * g, each over a fixed set of elements, into `partials`.
 // Reduced on the GPU in two passes with a fixed order, so it is
 // bit-identical from run to run (no float atomics):
-//   1. `weight_grad_runs` or `weight_grad_columns` (here) write grad_x and
-//      the partials, each invocation its own;
+//   1. `weight_grad_runs` (here) or `weight_grad_columns` (columns.wgsl)
+//      write grad_x and the partials, each invocation its own;
 //   2. `weight_grad_reduce_*` (reduce.wgsl) sum each channel's partials in
 //      a fixed order and round once to `elem`.
 // Partials too many for one binding are written and read in parts: pass 2
@@ -20,8 +20,6 @@
 // that sum a workgroup (sums.wgsl); for the columns walk, an equal share
 // of its row (`Plan::workgroup`), so that few invocations idle.
 override WG: u32 = 256u;
-// Rows of vec4s each invocation of `weight_grad_columns` takes.
-override ROWS: u32 = 16u;
 // vec4s each invocation of `weight_grad_runs` takes side by side: 4 to 7,
 // whichever leaves a run's invocations fewest places idle (walks.rs).
 override ITEMS: u32 = 4u;
@@ -36,11 +34,6 @@ override ITEMS: u32 = 4u;
 // changes the order of nothing but the scheduling: the sums are the same
 // with and without.
 override ROW_BARRIER: bool = false;
-// Rows of the columns walk between two of ROW_BARRIER's barriers, the
-// plan's (`Plan::barrier_rows`): four where a row is wider than a
-// workgroup, so that each SIMD group has four rows' loads in flight, not
-// one.
-override BARRIER_ROWS: u32 = 1u;
 // Runs that are not a whole number of vec4s (inner % 4 != 0): a run's last
 // vec4 may reach into the next. TAIL: the tensor ends inside a vec4 and
 // this dispatch is of the one item (invocation or block) that holds it;
@@ -55,16 +48,6 @@ override TAIL: bool = false;
 // that every PReLU kernel reads the tensors in the same places.
 override SUMS: bool = true;
 override FORWARD: bool = false;
-// Where `weight_grad_columns_w4` finds its lanes' four weights, as one
-// vec4 load: true, column q's at `w4[w_off / 4 + q]`, a row of them made by
-// `weight_grad_lane_weights`; false, the weights themselves (channels-last
-// with a multiple of four channels), four consecutive channels on a
-// multiple of four. A software rasteriser pays for each load and each
-// division: finding four lanes' channels in the walk cost lavapipe's
-// forward 6–9%.
-// (`w4` is declared with the weight in weights.wgsl.)
-override ROW_WEIGHTS: bool = false;
-
 // One block for every weight-gradient kernel; each reads the fields it
 // needs. Offsets are in elements from the start of their binding.
 struct Params {
@@ -322,125 +305,4 @@ fn weight_grad_runs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
     if j == 0u && start % 4u == 0u {
         partials[slot] = 0.0;
     }
-}
-
-// Pass 1 over the tensor as rows of `row` vec4s, a whole number of periods
-// each, so that a lane's channel is the same in every row: an invocation
-// takes vec4 column q of ROWS rows (a row apart) and
-// leaves its four lanes' sums side by side at block * row + q.
-// Where an invocation of the columns walk is: its vec4 column q of block
-// `block`, or past the dispatch (`block` then at least params.len).
-fn column_place(wg: vec3<u32>, lid: u32) -> vec2<u32> {
-    let group = flat_workgroup(wg);
-    let local_block = div_by(group, params.row_groups_div);
-    let q = (group - local_block * params.row_groups) * WG + lid;
-    return vec2<u32>(select(params.len, local_block, q < params.row), q);
-}
-
-// The first lane's column in its period.
-fn first_column(q: u32) -> u32 {
-    return 4u * q - div_by(4u * q, params.period_div) * params.period;
-}
-
-// The weights of column q's four lanes (each lane's channel divided for
-// and loaded): the same in every row.
-fn lane_weights(q: u32) -> vec4<f32> {
-    var w = vec4<f32>();
-    for (var l = 0u; l < 4u; l++) {
-        let e = 4u * q + l;
-        let column = e - div_by(e, params.period_div) * params.period;
-        w[l] = f32(w1[params.w_off + div_by(column, params.inner_div)]);
-    }
-    return w;
-}
-
-// The columns walk finding its lanes' weights itself, for rows too long
-// for a row of lane weights in scratch (walks.rs). Invocations past the
-// dispatch walk too, touching nothing, so that every invocation reaches
-// ROW_BARRIER's barriers.
-@compute @workgroup_size(WG)
-fn weight_grad_columns(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let place = column_place(wg, lid);
-    let in_dispatch = place.x < params.len;
-    var w = vec4<f32>();
-    if in_dispatch {
-        w = lane_weights(place.y);
-    }
-    column_walk(in_dispatch, params.base + place.x, place.y, w);
-}
-
-// Before `weight_grad_columns_w4` with ROW_WEIGHTS: the lane weights of
-// each of the row's `len` columns into w4, from `y_off` (elements, a
-// multiple of 4), exactly as the weights are (elem to elem).
-@compute @workgroup_size(WG)
-fn weight_grad_lane_weights(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let q = flat_workgroup(wg) * WG + lid;
-    if q >= params.len {
-        return;
-    }
-    w4[params.y_off / 4u + q] = vec4<elem>(lane_weights(q));
-}
-
-// `weight_grad_columns` with its lanes' weights one vec4 load from w4
-// (ROW_WEIGHTS says which). An entry of its own, since a kernel may bind
-// eight storage buffers and this one binds w4 in w1's place.
-@compute @workgroup_size(WG)
-fn weight_grad_columns_w4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let place = column_place(wg, lid);
-    let in_dispatch = place.x < params.len;
-    let q = place.y;
-    var i = (params.w_off + first_column(q)) / 4u;
-    if ROW_WEIGHTS {
-        i = params.w_off / 4u + q;
-    }
-    var w = vec4<f32>();
-    if in_dispatch {
-        w = vec4<f32>(w4[i]);
-    }
-    column_walk(in_dispatch, params.base + place.x, q, w);
-}
-
-// The columns walk of column q of `block` with its lanes' weights w, where
-// `in_dispatch` (else only the barriers).
-fn column_walk(in_dispatch: bool, block: u32, q: u32, w: vec4<f32>) {
-    var sum = vec4<f32>(0.0);
-    let b = bases();
-    let total = params.total;
-    let row = params.row;
-    let whole = select(0u, total / 4u, in_dispatch);
-    let first = block * ROWS * row + q;
-    for (var k = 0u; k < ROWS; k++) {
-        let v = first + k * row;
-        if v < whole {
-            let x = load_x(b, v);
-            if SUMS {
-                let g = load_g(b, v);
-                store_grad_x(b, v, backward_quad(x, g, w));
-                sum = add4(sum, weight_term_quad(x, g));
-            } else {
-                store_grad_x(b, v, placed_result(b, v, x, w));
-            }
-        }
-        if ROW_BARRIER && k % BARRIER_ROWS == BARRIER_ROWS - 1u {
-            workgroupBarrier();
-        }
-    }
-    // The tensor's last, partial vec4, where it is in this invocation's
-    // column: found once, after the loop (a test in every row made
-    // channels-last 37's input gradient 16% slower on lavapipe).
-    let lanes = total % 4u;
-    let past = whole - first;
-    if TAIL && in_dispatch && whole >= first && past < ROWS * row && past % row == 0u {
-        let t = load_tail(b, whole, lanes);
-        if SUMS {
-            store_tail(b, whole, lanes, prelu_backward4(t.x, t.g, w));
-            sum = add4(sum, prelu_weight_term4(t.x, t.g));
-        } else {
-            store_tail(b, whole, lanes, placed_tail(t, w));
-        }
-    }
-    if !SUMS || !in_dispatch {
-        return;
-    }
-    partials4[block * params.row + q - params.p_shift / 4u] = sum;
 }

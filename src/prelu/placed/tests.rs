@@ -17,10 +17,15 @@ fn row_barriers_change_no_bit() {
     // row of lane weights; the tensor's last vec4 partial), rows too
     // long for the row (weights found in the walk), runs of 7; rows of
     // partials far apart, which the fold and pass 2 then read a row at a
-    // time (runs of 65 in 64 channels; 2,000 and 4,096 channels).
-    let shapes: [&[usize]; 9] = [
+    // time (runs of 65 in 64 channels; 2,000 and 4,096 channels). A
+    // software rasteriser's invocations take two columns where a
+    // workgroup holds the row: 37 channels' partial last vec4 lies in an
+    // invocation's second column, 3 channels' in the lone column of a
+    // row of 255.
+    let shapes: [&[usize]; 10] = [
         &[1000, 64],
         &[385, 37],
+        &[4419, 3],
         &[8, 65537],
         &[300, 4, 7],
         &[40, 2000],

@@ -207,28 +207,41 @@ fn chunks_split_where_a_binding_ends() {
 /// workgroup, one a row, however short; longer rows split evenly over the
 /// fewest workgroups that hold them, in whole SIMD groups; runs take the
 /// engine's. A software rasteriser's barriers come after each row where a
-/// workgroup holds it, after every fourth where it is wider.
+/// workgroup holds it, after every fourth where it is wider; its
+/// invocations take two columns side by side where a workgroup holds the
+/// row, its workgroup then half as many (an odd row's last invocation
+/// with one column), and one in wider rows.
 #[test]
 fn columns_rows_split_evenly_over_their_workgroups() {
-    let table: [(&[u64], bool, u64, u64, u64); 14] = [
-        (&[50, 99, 91, 37], true, 222, 1, 1), // 6 periods of 37 vec4s
-        (&[111, 224, 224, 3], true, 255, 1, 1),
-        (&[80, 56, 56, 64], true, 256, 1, 1),
-        (&[128070, 131], true, 131, 1, 1), // a step of 131 vec4s
-        (&[180400, 93], true, 186, 1, 1),  // two steps of 93
-        (&[640, 512, 7, 7], false, 256, 25, 4), // rows of 6,272 vec4s
-        (&[7943, 64, 33], false, 232, 7, 4), // three steps of 528 vec4s: 1,584
-        (&[65280, 257], true, 232, 8, 4),  // seven steps of 257: 1,799
-        (&[32700, 513], true, 232, 9, 4),  // four steps of 513: 2,052
-        (&[300, 1001], true, 256, 4, 4),   // rows of 1,001 vec4s
-        (&[4096, 4096], true, 256, 4, 4),  // rows of 1,024 vec4s
-        (&[8192, 2048], true, 256, 4, 4),  // two steps of 512, not one over two
-        (&[8192, 1800], true, 232, 4, 4),  // two steps of 450: 900
-        (&[80, 64, 56, 56], false, 256, 0, 1), // runs
+    // Shape, channels last, and: the workgroup on a GPU and on a CPU, the
+    // workgroups a row, the rows between two barriers.
+    let table: [(&[u64], bool, [u64; 4]); 14] = [
+        (&[50, 99, 91, 37], true, [222, 111, 1, 1]), // 6 periods of 37 vec4s
+        (&[111, 224, 224, 3], true, [255, 128, 1, 1]),
+        (&[80, 56, 56, 64], true, [256, 128, 1, 1]),
+        (&[128070, 131], true, [131, 66, 1, 1]), // a step of 131 vec4s
+        (&[180400, 93], true, [186, 93, 1, 1]),  // two steps of 93
+        (&[640, 512, 7, 7], false, [256, 256, 25, 4]), // rows of 6,272 vec4s
+        (&[7943, 64, 33], false, [232, 232, 7, 4]), // three steps of 528 vec4s: 1,584
+        (&[65280, 257], true, [232, 232, 8, 4]), // seven steps of 257: 1,799
+        (&[32700, 513], true, [232, 232, 9, 4]), // four steps of 513: 2,052
+        (&[300, 1001], true, [256, 256, 4, 4]),  // rows of 1,001 vec4s
+        (&[4096, 4096], true, [256, 256, 4, 4]), // rows of 1,024 vec4s
+        (&[8192, 2048], true, [256, 256, 4, 4]), // two steps of 512, not one over two
+        (&[8192, 1800], true, [232, 232, 4, 4]), // two steps of 450: 900
+        (&[80, 64, 56, 56], false, [256, 256, 0, 1]), // runs
     ];
-    for (shape, last, workgroup, row_groups, barrier_rows) in table {
+    for (shape, last, [workgroup, cpu_workgroup, row_groups, barrier_rows]) in table {
         let plan = plan(layout(shape, last), DEFAULT).unwrap();
-        assert_eq!(plan.workgroup(), workgroup, "{shape:?}");
+        assert_eq!(plan.workgroup(false), workgroup, "{shape:?}");
+        assert_eq!(plan.workgroup(true), cpu_workgroup, "{shape:?}");
+        let columns = plan.columns_each(true);
+        assert_eq!(columns, 1 + u64::from(row_groups == 1), "{shape:?}");
+        assert_eq!(plan.columns_each(false), 1, "{shape:?}");
+        assert!(
+            cpu_workgroup * columns >= workgroup.min(plan.row),
+            "{shape:?}"
+        );
         assert_eq!(plan.row_groups, row_groups, "{shape:?}");
         assert_eq!(plan.barrier_rows(), barrier_rows, "{shape:?}");
         if plan.pass1 == Pass1::Columns {
