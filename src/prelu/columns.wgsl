@@ -16,8 +16,8 @@ override ROWS: u32 = 16u;
 // holds the row. It runs a workgroup's SIMD groups one after another up
 // to each of ROW_BARRIER's barriers, and each SIMD group's turn costs a
 // switch of its state; with one vec4 a turn, channels-last's backward
-// with the weight gradient read 1.41–1.48 × the floor on lavapipe where
-// Leaky's backward read 1.09, with two 1.22–1.33 (BENCHMARKS.md).
+// with the weight gradient read 1.41–1.47 × the floor on lavapipe where
+// Leaky's backward read 1.07–1.09, with two 1.11–1.33 (BENCHMARKS.md).
 override COLUMNS: u32 = 1u;
 // Rows of the columns walk between two of ROW_BARRIER's barriers, the
 // plan's (`Plan::barrier_rows`): four where a row is wider than a

@@ -225,9 +225,9 @@ impl Plan {
     /// workgroup holds the row, one elsewhere. Such a rasteriser runs a
     /// workgroup's SIMD groups in turn up to each barrier, one after each
     /// row there, and every turn costs it a switch: two vec4s a turn took
-    /// channels-last's backward with the weight gradient from 1.41–1.48 ×
-    /// the floor to 1.22–1.33 on lavapipe, its input gradient alone from
-    /// 1.28–1.36 to 1.13–1.20, and four read no better than two
+    /// channels-last's backward with the weight gradient from 1.41–1.47 ×
+    /// the floor to 1.11–1.33 on lavapipe, its input gradient alone from
+    /// 1.22–1.36 to 1.13–1.20, and four read no better than two
     /// (BENCHMARKS.md). Wider rows have a barrier every fourth row only,
     /// and a GPU has no turns to save. Where they lie, and so the sums'
     /// order, is the same either way.
