@@ -51,7 +51,7 @@ fn relu_backward_is_zero_at_zero_and_leaky_backward_is_the_slope() {
 #[test]
 fn prelu_backward_matches_reference_in_every_layout() {
     let mut rng = Rng::new("prelu_backward");
-    let cases: [(&[usize], usize, bool); 12] = [
+    let cases: [(&[usize], usize, bool); 14] = [
         (&[2, 3, 40, 50], 1, false),
         (&[2, 3, 40, 50], 1, true),
         (&[1, 64, 64, 64], 1, false),
@@ -64,6 +64,10 @@ fn prelu_backward_matches_reference_in_every_layout() {
         (&[2, 3, 5000], 1, false),
         (&[2, 3, 4097], 1, false),
         (&[0, 3], 1, false),
+        // Fewer than four elements, one weight each: the tensor is its
+        // partial last vec4.
+        (&[3], 0, false),
+        (&[2, 3], 1, false),
     ];
     for (shape, axis, shared) in cases {
         let len = shape.iter().product();

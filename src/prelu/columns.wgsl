@@ -180,12 +180,13 @@ fn four_column_rows(at: ColumnWalk, k: u32, w: ColumnPair, sum: ColumnPair) -> C
 }
 
 // The tensor's last, partial vec4 where it lies in the column from vec4
-// `first`, whose walk ends at `end` (0: none): found once, after the rows
-// (a test in every row made channels-last 37's input gradient 16% slower
-// on lavapipe).
-fn column_tail(at: ColumnWalk, first: u32, end: u32, w: vec4<f32>, sum: vec4<f32>) -> vec4<f32> {
+// `first` that this invocation walks (`walks`), whose whole vec4s end at
+// `end` (a tensor of fewer than four elements has none: `end` is 0 and the
+// tail is vec4 0): found once, after the rows (a test in every row made
+// channels-last 37's input gradient 16% slower on lavapipe).
+fn column_tail(at: ColumnWalk, first: u32, end: u32, walks: bool, w: vec4<f32>, sum: vec4<f32>) -> vec4<f32> {
     let past = end - first;
-    if !TAIL || end == 0u || end < first || past >= ROWS * at.row || past % at.row != 0u {
+    if !TAIL || !walks || end < first || past >= ROWS * at.row || past % at.row != 0u {
         return sum;
     }
     let lanes = params.total % 4u;
@@ -206,25 +207,23 @@ fn column_tail(at: ColumnWalk, first: u32, end: u32, w: vec4<f32>, sum: vec4<f32
 fn column_walk(in_dispatch: bool, block: u32, q: u32, w: ColumnPair) {
     let row = params.row;
     let whole = select(0u, params.total / 4u, in_dispatch);
-    let at = ColumnWalk(
-        bases(), row, block * ROWS * row + q,
-        whole, select(0u, whole, COLUMNS == 2u && q + 1u < row),
-    );
+    let second = COLUMNS == 2u && q + 1u < row;
+    let at = ColumnWalk(bases(), row, block * ROWS * row + q, whole, select(0u, whole, second));
     var sum = ColumnPair();
     sum = four_column_rows(at, 0u, w, sum);
     sum = four_column_rows(at, 4u, w, sum);
     sum = four_column_rows(at, 8u, w, sum);
     sum = four_column_rows(at, 12u, w, sum);
-    sum.a = column_tail(at, at.first, at.end_a, w.a, sum.a);
+    sum.a = column_tail(at, at.first, at.end_a, in_dispatch, w.a, sum.a);
     if COLUMNS == 2u {
-        sum.b = column_tail(at, at.first + 1u, at.end_b, w.b, sum.b);
+        sum.b = column_tail(at, at.first + 1u, at.end_b, in_dispatch && second, w.b, sum.b);
     }
     if !SUMS || !in_dispatch {
         return;
     }
     let p = block * row + q - params.p_shift / 4u;
     partials4[p] = sum.a;
-    if COLUMNS == 2u && q + 1u < row {
+    if second {
         partials4[p + 1u] = sum.b;
     }
 }
