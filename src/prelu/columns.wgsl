@@ -15,9 +15,10 @@ override ROWS: u32 = 16u;
 // (`Plan::columns_each`): two on a software rasteriser where a workgroup
 // holds the row. It runs a workgroup's SIMD groups one after another up
 // to each of ROW_BARRIER's barriers, and each SIMD group's turn costs a
-// switch of its state; with one vec4 a turn, channels-last's backward
-// with the weight gradient read 1.41–1.47 × the floor on lavapipe where
-// Leaky's backward read 1.07–1.09, with two 1.11–1.33 (BENCHMARKS.md).
+// switch of its state. By turns on lavapipe, channels-last's backward
+// with the weight gradient read 1.41–1.47 × the floor with one vec4 a
+// turn, where Leaky's backward read 1.07–1.09, and 1.11–1.33 with two
+// (BENCHMARKS.md).
 override COLUMNS: u32 = 1u;
 // Rows of the columns walk between two of ROW_BARRIER's barriers, the
 // plan's (`Plan::barrier_rows`): four where a row is wider than a
@@ -70,22 +71,19 @@ fn lane_weights(q: u32) -> vec4<f32> {
 }
 
 // The columns walk finding its lanes' weights itself, for rows too long
-// for a row of lane weights in scratch (walks.rs). Invocations past the
-// dispatch walk too, touching nothing, so that every invocation reaches
-// ROW_BARRIER's barriers.
+// for a row of lane weights in scratch (walks.rs), which are wider than a
+// workgroup: one column an invocation. Invocations past the dispatch walk
+// too, touching nothing, so that every invocation reaches ROW_BARRIER's
+// barriers.
 @compute @workgroup_size(WG)
 fn weight_grad_columns(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let place = column_place(wg, lid);
-    let q = place.y;
     let in_dispatch = place.x < params.len;
     var w = ColumnPair();
     if in_dispatch {
-        w.a = lane_weights(q);
-        if COLUMNS == 2u && q + 1u < params.row {
-            w.b = lane_weights(q + 1u);
-        }
+        w.a = lane_weights(place.y);
     }
-    column_walk(in_dispatch, params.base + place.x, q, w);
+    column_walk(in_dispatch, params.base + place.x, place.y, w);
 }
 
 // Before `weight_grad_columns_w4` with ROW_WEIGHTS: the lane weights of

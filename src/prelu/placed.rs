@@ -173,6 +173,9 @@ impl<'a> Placed<'a> {
                 .map(|(_, name, value)| (name, value)),
         );
         let columns = plan.columns_each(cpu_adapter);
+        // (`weight_grad_columns` takes one column: its rows are wider
+        // than a workgroup.)
+        debug_assert!(columns == 1 || self.lane_weights != LaneWeights::InWalk);
         if columns != 1 {
             constants.push(("COLUMNS", columns as f64));
         }

@@ -57,10 +57,6 @@ const FOLD_RUNS_FROM_SLOTS: u64 = 16;
 /// Invocations a software rasteriser runs together (32-bit lanes of 256-bit
 /// vectors): a columns workgroup of a long row is a whole number of them.
 const SIMD_GROUP: u64 = 8;
-/// Vec4 columns side by side an invocation of the columns walk takes on a
-/// software rasteriser where a workgroup holds the row
-/// (`Plan::columns_each`); columns.wgsl takes one or two.
-const SIDE_COLUMNS: u64 = 2;
 /// Rows of partials this many floats apart (512 bytes) or more are read a
 /// row at a time by each workgroup on a software rasteriser (`rows_apart`).
 const ROWS_APART_FROM: u64 = 128;
@@ -218,25 +214,6 @@ impl Plan {
     /// `rows_apart` for the rows the fold adds (`fold_stride`).
     pub(crate) fn fold_rows_apart(&self) -> bool {
         self.fold_stride >= ROWS_APART_FROM
-    }
-
-    /// Vec4 columns side by side each invocation of the columns walk takes
-    /// (`COLUMNS`): `SIDE_COLUMNS` on a software rasteriser where a
-    /// workgroup holds the row, one elsewhere. Such a rasteriser runs a
-    /// workgroup's SIMD groups in turn up to each barrier, one after each
-    /// row there, and every turn costs it a switch: two vec4s a turn took
-    /// channels-last's backward with the weight gradient from 1.41–1.47 ×
-    /// the floor to 1.11–1.33 on lavapipe, its input gradient alone from
-    /// 1.22–1.36 to 1.13–1.20, and four read no better than two
-    /// (BENCHMARKS.md). Wider rows have a barrier every fourth row only,
-    /// and a GPU has no turns to save. Where they lie, and so the sums'
-    /// order, is the same either way.
-    pub(crate) fn columns_each(&self, cpu_adapter: bool) -> u64 {
-        let engine = u64::from(WORKGROUP_SIZE);
-        match self.pass1 == Pass1::Columns && cpu_adapter && self.row <= engine {
-            true => SIDE_COLUMNS,
-            false => 1,
-        }
     }
 
     /// Invocations per workgroup of pass 1: the engine's; for columns, a

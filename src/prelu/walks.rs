@@ -56,6 +56,11 @@ const ROW_GROUPS_SHUNNED: u64 = 2;
 /// 1.18 / 1.18; eight read up to 1.7 (BENCHMARKS.md).
 const WIDE_ROWS_PER_BARRIER: u64 = 4;
 
+/// Vec4 columns side by side an invocation of the columns walk takes on a
+/// software rasteriser where a workgroup holds the row
+/// (`Plan::columns_each`); columns.wgsl takes one or two.
+const SIDE_COLUMNS: u64 = 2;
+
 /// Whether runs of `inner` over `total` elements have vec4s that reach
 /// into the next run (`RAGGED`): runs that end inside a vec4, more than one.
 pub(crate) fn ragged(inner: u64, total: u64) -> bool {
@@ -309,6 +314,25 @@ impl Plan {
     pub(crate) fn barrier_rows(&self) -> u64 {
         match self.row_groups > 1 {
             true => WIDE_ROWS_PER_BARRIER,
+            false => 1,
+        }
+    }
+
+    /// Vec4 columns side by side each invocation of the columns walk takes
+    /// (`COLUMNS`): `SIDE_COLUMNS` on a software rasteriser where a
+    /// workgroup holds the row, one elsewhere. Such a rasteriser runs a
+    /// workgroup's SIMD groups in turn up to each barrier, one after each
+    /// row there, and every turn costs it a switch: by turns on lavapipe,
+    /// two vec4s a turn read 0.13–0.34 of the floor lower in
+    /// channels-last's backward with the weight gradient (1.41–1.47 →
+    /// 1.11–1.33 in one stretch), 0.06–0.22 in its input gradient alone,
+    /// and four no better than two (BENCHMARKS.md). Wider rows have a barrier every fourth row only,
+    /// and a GPU has no turns to save. Where they lie, and so the sums'
+    /// order, is the same either way.
+    pub(crate) fn columns_each(&self, cpu_adapter: bool) -> u64 {
+        let engine = u64::from(WORKGROUP_SIZE);
+        match self.pass1 == Pass1::Columns && cpu_adapter && self.row <= engine {
+            true => SIDE_COLUMNS,
             false => 1,
         }
     }
