@@ -97,12 +97,7 @@ fn prelu_weight_gradient_matches_reference_in_every_reduction() {
 /// partial last vec4 in it.
 #[test]
 fn prelu_backward_over_small_bindings() {
-    let limits = wgpu_relu::wgpu::Limits {
-        max_storage_buffer_binding_size: 1 << 20,
-        ..wgpu_relu::wgpu::Limits::default()
-    };
-    let small =
-        wgpu_relu::Gpu::with_options(wgpu_relu::GpuOptions::default().limits(limits)).unwrap();
+    let small = small_bindings_gpu();
     let mut rng = Rng::new("prelu_backward_small_bindings");
     let shapes: [&[usize]; 2] = [&[60, 20_000], &[4419, 3]];
     for shape in shapes {

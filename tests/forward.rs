@@ -100,12 +100,7 @@ fn twenty_million_elements() {
 /// gradient alone.
 #[test]
 fn prelu_layouts_that_step_the_channel() {
-    let limits = wgpu_relu::wgpu::Limits {
-        max_storage_buffer_binding_size: 1 << 20,
-        ..wgpu_relu::wgpu::Limits::default()
-    };
-    let small =
-        wgpu_relu::Gpu::with_options(wgpu_relu::GpuOptions::default().limits(limits)).unwrap();
+    let small = small_bindings_gpu();
     let mut rng = Rng::new("prelu_step");
     for (gpu, shapes) in [
         (

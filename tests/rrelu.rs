@@ -9,9 +9,7 @@ mod golden;
 
 use common::*;
 use golden::{assert_golden, load, load_u32, passed, Direction, OFFSETS};
-use wgpu_relu::{
-    cpu, wgpu, Activation, Element, Error, Gpu, GpuOptions, GradOut, RreluMode, Saved,
-};
+use wgpu_relu::{cpu, wgpu, Activation, Element, Error, Gpu, GradOut, RreluMode, Saved};
 
 const LOWER: f32 = 1.0 / 8.0;
 const UPPER: f32 = 1.0 / 3.0;
@@ -165,11 +163,7 @@ fn slopes_depend_only_on_seed_stream_and_index() {
     let (seed, stream) = (Rng::new("rrelu_slopes").next_u64(), 9);
     let act = training(seed, stream);
     let twin = cpu::rrelu_slopes(0, len, LOWER, UPPER, seed, stream).unwrap();
-    let limits = wgpu::Limits {
-        max_storage_buffer_binding_size: 1 << 20,
-        ..wgpu::Limits::default()
-    };
-    let small = Gpu::with_options(GpuOptions::default().limits(limits)).unwrap();
+    let small = small_bindings_gpu();
     for (gpu, what) in [(gpu(), "default bindings"), (&small, "1 MiB bindings")] {
         for offset in [0, 3] {
             let seen = slopes_seen(gpu, &act, len, offset);

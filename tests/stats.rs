@@ -329,14 +329,7 @@ fn counts_of_a_period_past_a_million() {
 /// channel phase of its first element.
 #[test]
 fn counts_over_several_bindings() {
-    let limits = wgpu::Limits {
-        max_storage_buffer_binding_size: 1 << 20,
-        ..wgpu::Limits::default()
-    };
-    counts_on(
-        &Gpu::with_options(GpuOptions::default().limits(limits)).unwrap(),
-        (3 << 18) + 7000,
-    );
+    counts_on(&small_bindings_gpu(), (3 << 18) + 7000);
 }
 
 /// Past the grid's limit per dimension (16 workgroups here).
@@ -435,11 +428,7 @@ fn bad_monitors_are_errors() {
     }
     // Totals bound whole: past one binding, an error when the monitor is
     // made, before anything is recorded.
-    let small = wgpu::Limits {
-        max_storage_buffer_binding_size: 1 << 20,
-        ..wgpu::Limits::default()
-    };
-    let small = Gpu::with_options(GpuOptions::default().limits(small)).unwrap();
+    let small = small_bindings_gpu();
     assert!(small.activity_monitor(100_000, 1).is_ok());
     let r = small.activity_monitor(150_000, 1);
     assert!(

@@ -239,14 +239,7 @@ fn prelu_accumulated_weight_gradient_is_deterministic() {
 /// Over several 1 MiB bindings: every chunk's mask words in their place.
 #[test]
 fn masks_over_several_bindings() {
-    let limits = wgpu::Limits {
-        max_storage_buffer_binding_size: 1 << 20,
-        ..wgpu::Limits::default()
-    };
-    masks_on(
-        &Gpu::with_options(GpuOptions::default().limits(limits)).unwrap(),
-        (3 << 18) + 77,
-    );
+    masks_on(&small_bindings_gpu(), (3 << 18) + 77);
 }
 
 /// Past the grid's limit per dimension (16 workgroups here, as 65535 on a

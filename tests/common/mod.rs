@@ -25,6 +25,17 @@ pub fn gpu() -> &'static Gpu {
     })
 }
 
+/// A `Gpu` whose storage bindings hold 1 MiB (262,144 f32), so that a
+/// tensor of a few million elements spans several: the chunked paths at
+/// test sizes.
+pub fn small_bindings_gpu() -> Gpu {
+    let limits = wgpu_relu::wgpu::Limits {
+        max_storage_buffer_binding_size: 1 << 20,
+        ..wgpu_relu::wgpu::Limits::default()
+    };
+    Gpu::with_options(wgpu_relu::GpuOptions::default().limits(limits)).unwrap()
+}
+
 /// Random inputs from `rand`'s seeded generator, seeded fresh each run and
 /// printed, so a failure can be replayed with TEST_SEED.
 pub struct Rng(rand::rngs::StdRng);
