@@ -326,9 +326,10 @@ impl Plan {
     /// two vec4s a turn read 0.13–0.34 of the floor lower in
     /// channels-last's backward with the weight gradient (1.41–1.47 →
     /// 1.11–1.33 in one stretch), 0.06–0.22 in its input gradient alone,
-    /// and four no better than two (BENCHMARKS.md). Wider rows have a barrier every fourth row only,
-    /// and a GPU has no turns to save. Where they lie, and so the sums'
-    /// order, is the same either way.
+    /// and four no better than two (BENCHMARKS.md). Wider rows have a
+    /// barrier every fourth row only, and a GPU has no turns to save.
+    /// Where the columns' partials lie, and so the sums' order, is the
+    /// same either way.
     pub(crate) fn columns_each(&self, cpu_adapter: bool) -> u64 {
         let engine = u64::from(WORKGROUP_SIZE);
         match self.pass1 == Pass1::Columns && cpu_adapter && self.row <= engine {
