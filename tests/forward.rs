@@ -151,6 +151,10 @@ fn prelu_layouts_that_step_the_channel() {
                 vec![257, 28],
                 vec![513, 24],
                 vec![601, 20],
+                // Items in lines of 64 vec4s, the table's period dividing
+                // them: 64 and 128 channels, the last line partial.
+                vec![333, 64],
+                vec![129, 128],
             ],
         ),
         (
@@ -166,6 +170,9 @@ fn prelu_layouts_that_step_the_channel() {
                 vec![22_001, 12],
                 vec![50_001, 6],
                 vec![40_001, 7],
+                // Items in lines over chunks.
+                vec![5001, 64],
+                vec![2001, 256],
             ],
         ),
     ] {

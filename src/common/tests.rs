@@ -142,10 +142,10 @@ fn item_layouts_change_no_bit() {
     let one = Gpu::new().unwrap();
     let other = one.with_engine_changed(|e| e.set_cpu_adapter(!one.engine().cpu_adapter()));
     let (x, g) = inputs();
-    // Channels-last PReLU's items lie its period apart: 64 and 8 channels,
-    // 16 and 2 vec4s; with 132, 12, 3 and 16 its forward reads the
-    // engine's table.
-    let shapes: [&[usize]; 8] = [
+    // Channels-last PReLU's items lie its period apart: 8 channels, 2
+    // vec4s; with 132, 12, 3, 16, 64 and 128 its forward reads the
+    // engine's table, with 16, 64 and 128 its items in lines.
+    let shapes: [&[usize]; 9] = [
         &[1, 1, 40_013],
         &[2, 2, 16_384],
         &[2_001, 64],
@@ -154,6 +154,7 @@ fn item_layouts_change_no_bit() {
         &[1_001, 12],
         &[1_001, 3],
         &[1_001, 16],
+        &[1_003, 128],
     ];
     let f16 = one.device().features().contains(wgpu::Features::SHADER_F16);
     for shape in shapes {

@@ -12,6 +12,7 @@ use crate::error::Result;
 use super::bind::{Bound, Operand};
 use super::dispatch::Prepared;
 use super::kernel::{items, KernelSpec, Module, WORKGROUP_SIZE};
+pub(crate) use super::kernel::{CPU_ITEM_LINES, LINE_VEC4S};
 use super::word_parts::word_parts;
 use super::Engine;
 
@@ -79,6 +80,12 @@ pub(crate) struct Elementwise<'a> {
     /// computes per item assumes them WG apart; a power of two that
     /// divides WG.
     pub(crate) cpu_item_step: u32,
+    /// On a CPU adapter, outside the blocks of the mask layout, the lines
+    /// an invocation's items lie in (`ITEM_LINES` in elementwise.wgsl:
+    /// `items` of them side by side in each, eight invocations a line),
+    /// or 0 for none: where what the family computes per item repeats
+    /// every [`LINE_VEC4S`] vec4s.
+    pub(crate) cpu_item_lines: u32,
 }
 
 /// The words of the mask of `len` elements, or the first word of the
@@ -117,7 +124,11 @@ impl Engine {
         let constants = op.operands.constants();
         // `vec4`: the entry's invocations take vec4s (`item_step` apart);
         // `same_offsets`: x, g and y lie at one offset in their bindings.
-        let items = items(self.cpu_adapter());
+        let lines = match self.cpu_adapter() && !entries.blocked {
+            true => op.cpu_item_lines,
+            false => 0,
+        };
+        let items = items(self.cpu_adapter()) * lines.max(1);
         // (Over the mask layout's blocks, whose words hold vec4s WG apart,
         // a workgroup put together side by side in workgroup memory read
         // 1.45-2.1 x the floor where WG apart reads 1.3; BENCHMARKS.md.)
@@ -130,6 +141,9 @@ impl Engine {
             constants.push(("ITEMS", f64::from(items)));
             if item_step < WORKGROUP_SIZE {
                 constants.push(("ITEM_STEP", f64::from(item_step)));
+            }
+            if lines > 0 {
+                constants.push(("ITEM_LINES", f64::from(lines)));
             }
             if vec4 {
                 constants.extend(op.vec4_constants.iter().copied());

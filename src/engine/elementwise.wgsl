@@ -29,22 +29,60 @@ override ITEMS: u32 = 4u;
 // copy-only kernel of three streams 27.2 -> 17.3 ms; BENCHMARKS.md).
 override ITEM_STEP: u32 = 0u;
 
+// ITEM_LINES: where not 0 (a CPU adapter, outside the mask layout's
+// blocks), an invocation's ITEMS lie in ITEM_LINES lines, LINE_ITEMS of
+// them side by side in each; eight neighbouring invocations (a SIMD group
+// of lavapipe's at 256 bits) take a line of 8 * LINE_ITEMS together, line
+// after line, each at the same place in every line. Where a family's
+// per-item values repeat every line (PReLU's weights channels-last, their
+// period dividing a line), an invocation's items k and k + LINE_ITEMS
+// share them, and the SIMD group still streams one stretch. lavapipe at
+// 16M f32, channels-last 256 channels, × the 2-stream floor: one load of
+// the weights a vec4 1.315, held for eight lines 1.045 (BENCHMARKS.md).
+override ITEM_LINES: u32 = 0u;
+const LINE_INVOCATIONS: u32 = 8u;
+
+// An invocation's lines of items (1 where not in lines), and its items in
+// each. The kernels loop over both: lavapipe unrolls the inner loop, so
+// that `item` is a constant index (PReLU's forward in lines, channels-last
+// 256, × the floor: one loop of 64 read 1.155, these two 1.045;
+// BENCHMARKS.md).
+fn item_lines() -> u32 {
+    return max(ITEM_LINES, 1u);
+}
+
+fn line_items() -> u32 {
+    return ITEMS / item_lines();
+}
+
 // How far apart an invocation's items lie.
 fn item_step() -> u32 {
     return select(ITEM_STEP, WG, ITEM_STEP == 0u);
 }
 
-// Which of its ITEMS an invocation's vec4 kernel is at when it calls
-// `forward4` or `backward4`: a family may hold values for all of an
-// invocation's items from `begin_invocation` on and pick one by it.
+// An invocation's item j of a line (a vec4 or a scalar), from its first.
+fn item_at(first: u32, line: u32, j: u32) -> u32 {
+    if ITEM_LINES > 0u {
+        return first + line * LINE_INVOCATIONS * line_items() + j;
+    }
+    return first + j * item_step();
+}
+
+// Which of its ITEMS (of a line's, in lines) an invocation's vec4 kernel
+// is at when it calls `forward4` or `backward4`: a family may hold values
+// for all of an invocation's items from `begin_invocation` on and pick one
+// by it.
 // lavapipe unrolls the loops (a copy unrolled by hand read the same), so
 // the pick is a constant index, not private memory indexed at run time.
 var<private> item: u32;
 
 // The first of an invocation's items, counted from the dispatch's first.
 fn first_item(group: u32, lid: u32) -> u32 {
-    let step = item_step();
     let g = group * WG + lid;
+    if ITEM_LINES > 0u {
+        return g / LINE_INVOCATIONS * LINE_INVOCATIONS * ITEMS + g % LINE_INVOCATIONS * line_items();
+    }
+    let step = item_step();
     return g / step * ITEMS * step + g % step;
 }
 
@@ -102,11 +140,13 @@ fn forward_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_
     let base = first_item(group, lid);
     begin_invocation(base * 4u);
     let o = vec4_offsets();
-    for (var k = 0u; k < ITEMS; k++) {
-        item = k;
-        let v = base + k * item_step();
-        if v < n4 {
-            y4[o.y + v] = forward4(x4[o.x + v], v * 4u);
+    for (var line = 0u; line < item_lines(); line++) {
+        for (var j = 0u; j < line_items(); j++) {
+            item = j;
+            let v = item_at(base, line, j);
+            if v < n4 {
+                y4[o.y + v] = forward4(x4[o.x + v], v * 4u);
+            }
         }
     }
     let t = group * WG + lid;
@@ -120,10 +160,12 @@ fn forward_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_
 fn forward_scalar(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let geo = params.geometry;
     let base = first_item(flat_workgroup(wg), lid);
-    for (var k = 0u; k < ITEMS; k++) {
-        let e = base + k * item_step();
-        if e < geo.len {
-            y1[geo.y_off + e] = forward1(x1[geo.x_off + e], e);
+    for (var line = 0u; line < item_lines(); line++) {
+        for (var j = 0u; j < line_items(); j++) {
+            let e = item_at(base, line, j);
+            if e < geo.len {
+                y1[geo.y_off + e] = forward1(x1[geo.x_off + e], e);
+            }
         }
     }
 }
@@ -136,11 +178,13 @@ fn backward_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
     let base = first_item(group, lid);
     begin_invocation(base * 4u);
     let o = vec4_offsets();
-    for (var k = 0u; k < ITEMS; k++) {
-        item = k;
-        let v = base + k * item_step();
-        if v < n4 {
-            y4[o.y + v] = output4(o.y + v, backward4(x4[o.x + v], g4[o.g + v], v * 4u));
+    for (var line = 0u; line < item_lines(); line++) {
+        for (var j = 0u; j < line_items(); j++) {
+            item = j;
+            let v = item_at(base, line, j);
+            if v < n4 {
+                y4[o.y + v] = output4(o.y + v, backward4(x4[o.x + v], g4[o.g + v], v * 4u));
+            }
         }
     }
     let t = group * WG + lid;
@@ -154,10 +198,12 @@ fn backward_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
 fn backward_scalar(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let geo = params.geometry;
     let base = first_item(flat_workgroup(wg), lid);
-    for (var k = 0u; k < ITEMS; k++) {
-        let e = base + k * item_step();
-        if e < geo.len {
-            y1[geo.y_off + e] = output1(geo.y_off + e, backward1(x1[geo.x_off + e], g1[geo.g_off + e], e));
+    for (var line = 0u; line < item_lines(); line++) {
+        for (var j = 0u; j < line_items(); j++) {
+            let e = item_at(base, line, j);
+            if e < geo.len {
+                y1[geo.y_off + e] = output1(geo.y_off + e, backward1(x1[geo.x_off + e], g1[geo.g_off + e], e));
+            }
         }
     }
 }

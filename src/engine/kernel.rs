@@ -37,6 +37,16 @@ pub(crate) fn items(cpu_adapter: bool) -> u32 {
     }
 }
 
+/// The lines an element-wise kernel's items take where a family asks for
+/// lines on a CPU adapter (`Elementwise::cpu_item_lines`): `items` vec4s
+/// an invocation in each, 64 in all, whose values its first line's hold.
+pub(crate) const CPU_ITEM_LINES: u32 = 8;
+
+/// The vec4s of one line of items in lines (elementwise.wgsl's
+/// `LINE_INVOCATIONS` invocations of a CPU adapter's `items` each): what a
+/// family's per-item values must repeat in for it to take lines.
+pub(crate) const LINE_VEC4S: u32 = 8 * 8;
+
 /// Elements a workgroup of a vec4 kernel covers; chunks start on multiples.
 pub(crate) fn vec4_span(cpu_adapter: bool) -> u64 {
     u64::from(WORKGROUP_SIZE * 4 * items(cpu_adapter))

@@ -27,10 +27,12 @@ fn forward_packed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocatio
     let group = flat_workgroup(wg);
     let base = first_item(group, lid);
     let o = vec4_offsets();
-    for (var k = 0u; k < ITEMS; k++) {
-        let v = base + k * item_step();
-        if v < n4 {
-            yw4[o.y + v] = forward_words_at(xw4[o.x + v], 8u * v, 8u * v + 4u);
+    for (var line = 0u; line < item_lines(); line++) {
+        for (var j = 0u; j < line_items(); j++) {
+            let v = item_at(base, line, j);
+            if v < n4 {
+                yw4[o.y + v] = forward_words_at(xw4[o.x + v], 8u * v, 8u * v + 4u);
+            }
         }
     }
     let t = group * WG + lid;
@@ -47,11 +49,13 @@ fn backward_packed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
     let group = flat_workgroup(wg);
     let base = first_item(group, lid);
     let o = vec4_offsets();
-    for (var k = 0u; k < ITEMS; k++) {
-        let v = base + k * item_step();
-        if v < n4 {
-            let r = backward_words_at(xw4[o.x + v], gw4[o.g + v], 8u * v, 8u * v + 4u);
-            yw4[o.y + v] = output_words4(o.y + v, r);
+    for (var line = 0u; line < item_lines(); line++) {
+        for (var j = 0u; j < line_items(); j++) {
+            let v = item_at(base, line, j);
+            if v < n4 {
+                let r = backward_words_at(xw4[o.x + v], gw4[o.g + v], 8u * v, 8u * v + 4u);
+                yw4[o.y + v] = output_words4(o.y + v, r);
+            }
         }
     }
     let t = group * WG + lid;

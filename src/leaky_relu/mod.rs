@@ -69,6 +69,7 @@ pub(crate) fn dispatches(
         // GPUs the hardware converts and the f16 kernels are memory-bound.
         words: engine.cpu_adapter(),
         cpu_item_step: 1,
+        cpu_item_lines: 0,
     };
     engine.elementwise(&op, |geometry, _| {
         let params = Params {

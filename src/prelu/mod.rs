@@ -26,7 +26,7 @@ pub(crate) mod weights;
 use crate::common::{ADD, EXACT, HALVES, INDEX, SIGN};
 use crate::element::Dtype;
 use crate::engine::elementwise::{
-    Elementwise, Geometry, Operands, BLOCKED, BLOCKED_WORDS, ELEMENTWISE, TENSORS,
+    Elementwise, Geometry, Operands, BLOCKED, BLOCKED_WORDS, CPU_ITEM_LINES, ELEMENTWISE, TENSORS,
 };
 use crate::engine::{Bound, Engine, KernelSpec, Module, Operand, Prepared, TABLE, WORKGROUP_SIZE};
 use crate::error::Result;
@@ -177,6 +177,7 @@ pub(crate) fn dispatches(
         // lies in one run, channels-last a period apart where that is
         // close (`Weights::item_step`).
         cpu_item_step: weights.item_step,
+        cpu_item_lines: if weights.lines { CPU_ITEM_LINES } else { 0 },
     };
     dispatches.extend(engine.elementwise(&op, |geometry, start| {
         let params = Params {

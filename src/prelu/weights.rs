@@ -4,6 +4,7 @@
 //! every class.
 
 use crate::element::Dtype;
+use crate::engine::elementwise::LINE_VEC4S;
 use crate::engine::kernel::items;
 use crate::engine::{TABLE_BYTES, WORKGROUP_SIZE};
 use crate::shape::Channels;
@@ -73,6 +74,10 @@ pub(crate) struct Weights {
     /// Every weight load reads the engine's table at its channel
     /// (`with_table_loads`).
     pub(crate) table_loads: bool,
+    /// With `table` and `held`, the items in lines (`CPU_ITEM_LINES`):
+    /// the table's vec4s divide a line's (`LINE_VEC4S`), so that an
+    /// invocation's eight held weights serve every line.
+    pub(crate) lines: bool,
 }
 
 impl Weights {
@@ -110,6 +115,7 @@ impl Weights {
             table: false,
             held: 0,
             table_loads: false,
+            lines: false,
         }
     }
 
@@ -154,10 +160,24 @@ impl Weights {
     /// allows, or a count that does not divide 4 · WG elements (3, 12, 37:
     /// else the walk). And 16 channels: their items, four vec4s apart,
     /// read 1.45–1.89 × the floor, 1.25–1.33 from the table (four rounds
-    /// in one binary), where 8, 32 and 64 read as well or better a period
-    /// apart (1.06 against 1.065, 1.195 against 1.315, 1.285 against
-    /// 1.325). Why a step of four reads worse than two or eight is not
-    /// known.
+    /// in one binary), where 8 and 32 read as well or better a period
+    /// apart (1.06 against 1.065, 1.195 against 1.315). Why a step of four
+    /// reads worse than two or eight is not known. And 64, which reads
+    /// better in lines.
+    ///
+    /// Items in lines (`lines`), where the table's vec4s divide a line's
+    /// (`LINE_VEC4S`): 16, 64, 128 and 256 channels. Each invocation holds
+    /// eight weights for its 64 vec4s, where side by side it loads one a
+    /// vec4, and eight invocations still stream one stretch. lavapipe at
+    /// 16M f32, × the 2-stream floor, two rounds by turns in one binary,
+    /// before → in lines: 256 channels 1.315 → 1.045, 128 1.280 → 1.080,
+    /// 64 (a period apart) 1.220 → 1.035, 16 (a period apart, with lines
+    /// turned off) 1.450 → 1.020; 32 1.120 → 1.145 and, in three rounds,
+    /// 1.145 → 1.21 (a period apart kept). Rows whose weights repeat less
+    /// often stay side by side: in lines of their own period, 512 channels
+    /// read 1.19–1.25 against 1.29–1.31 and the dense layer of 1,024
+    /// 1.40–1.46 against 1.28 (sixteen and thirty-two weights held an
+    /// invocation: BENCHMARKS.md).
     /// For the plain forward on a CPU adapter (`plain_kernel`). On
     /// lavapipe at 16M f32, × the 2-stream floor, six rounds by turns in
     /// one binary, the kernels before (items 256 apart, or the walk) → the
@@ -184,16 +204,24 @@ impl Weights {
     /// (BENCHMARKS.md).
     pub(crate) fn table(channels: &Channels) -> Option<Self> {
         let c = channels.channels;
+        let vec4s = (table_entries(c) / 4) as u32;
         let period_apart = c <= 4 * CLOSEST_STEP as usize
             && (4 * WORKGROUP_SIZE as usize).is_multiple_of(c)
-            && c != 16;
+            && c != 16
+            && c != 64;
+        let lines = !period_apart && LINE_VEC4S.is_multiple_of(vec4s);
         let fits =
             channels.inner == 1 && c > 0 && !period_apart && table_entries(c) <= TABLE_CHANNELS;
-        let vec4s = (table_entries(c) / 4) as u32;
+        let held = match lines {
+            true => items(true),
+            false if vec4s < items(true) => vec4s,
+            false => 0,
+        };
         fits.then_some(Self {
             item_step: 1,
             table: true,
-            held: if vec4s < items(true) { vec4s } else { 0 },
+            held,
+            lines,
             ..Self::default()
         })
     }

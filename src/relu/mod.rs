@@ -56,6 +56,7 @@ pub(crate) fn dispatches(engine: &Engine, operands: Operands<'_>) -> Result<Vec<
         vec4_constants: Vec::new(),
         words: true,
         cpu_item_step: 1,
+        cpu_item_lines: 0,
     };
     engine.elementwise(&op, |geometry, _| {
         bytemuck::bytes_of(&Params { geometry }).to_vec()

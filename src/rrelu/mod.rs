@@ -121,6 +121,7 @@ pub(crate) fn dispatches(
         vec4_constants: Vec::new(),
         words: engine.cpu_adapter() && !operands.blocked() && on_fours,
         cpu_item_step: 1,
+        cpu_item_lines: 0,
     };
     let split = |v: u64| [v as u32, (v >> 32) as u32];
     engine.elementwise(&op, |geometry, start| {

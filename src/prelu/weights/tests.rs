@@ -116,8 +116,8 @@ fn plain_kernel_per_layout_class() {
 
 /// The fetch from the engine's table: channels-last, as many whole
 /// periods as fill whole vec4s within the table's 1,024 entries, but
-/// for the counts up to 64 that divide 1,024 (they lie a period apart),
-/// items side by side; and the plain kernel it makes on each kind of
+/// for 4, 8 and 32 channels (they lie a period apart), items side by
+/// side or in lines; and the plain kernel it makes on each kind of
 /// adapter, operands and op.
 #[test]
 fn table_per_layout_class() {
@@ -134,11 +134,11 @@ fn table_per_layout_class() {
         (&[1001, 68], 1, true),         // more than a period apart takes
         (&[85, 64, 64, 48], 3, true),   // fewer, not dividing 1,024
         (&[1001, 12], 1, true),         // four times three
-        (&[262_144, 64], 1, false),     // a period apart instead
+        (&[262_144, 64], 1, true),      // in lines
         (&[1001, 8], 1, false),         // a period apart instead
         (&[1001, 4], 1, false),         // a period apart instead
         (&[1001, 32], 1, false),        // a period apart instead
-        (&[1001, 16], 1, true),         // four vec4s apart reads worse
+        (&[1001, 16], 1, true),         // in lines
         (&[4, 32, 32, 4096], 3, false), // more than the table holds
         (&[4, 1028], 1, false),
         (&[50, 99, 91, 37], 3, true),   // odd: four periods
@@ -184,12 +184,13 @@ fn held_table_weights_per_count() {
         (24, Some(6)),
         (7, Some(7)),
         (28, Some(7)),
-        (16, Some(4)), // divides 1,024, but from the table
         (37, Some(0)), // 37 vec4s: one load an item
         (48, Some(0)), // 12 vec4s
         (132, Some(0)),
-        (8, None),  // a period apart instead
-        (32, None), // a period apart instead: eight vec4s
+        (8, None),      // a period apart instead
+        (32, None),     // a period apart instead: eight vec4s
+        (16, Some(8)),  // in lines: four vec4s, twice
+        (256, Some(8)), // in lines: 64 vec4s, eight a line
     ];
     for (c, expected) in cases {
         let weights = table(c);
@@ -200,6 +201,43 @@ fn held_table_weights_per_count() {
             .filter(|&n| n > 0)
             .map(|n| ("TABLE_HELD", f64::from(n)));
         assert_eq!(constant, expected, "{c} channels");
+    }
+}
+
+/// Items in lines: channels-last counts whose table vec4s divide a line's
+/// 64 but for those that lie a period apart (16, 64, 128 and 256
+/// channels), each invocation holding eight weights.
+#[test]
+fn table_items_in_lines_per_count() {
+    let table = |c: usize| Weights::table(&layout(&[1001, c], 1));
+    // Channels, and whether in lines (None: not from the table).
+    let cases = [
+        (16, Some(true)),
+        (64, Some(true)),
+        (128, Some(true)),
+        (256, Some(true)), // a line's 64 vec4s
+        (4, None),         // a period apart
+        (8, None),         // a period apart
+        (32, None),        // a period apart
+        (512, Some(false)),
+        (1024, Some(false)),
+        (96, Some(false)), // 24 vec4s: not dividing 64
+        (12, Some(false)),
+        (48, Some(false)),
+        (6, Some(false)),
+        (37, Some(false)),
+        (130, Some(false)), // two periods: 65 vec4s
+    ];
+    for (c, expected) in cases {
+        let weights = table(c);
+        assert_eq!(weights.map(|w| w.lines), expected, "{c} channels");
+        if let Some(w) = weights.filter(|w| w.lines) {
+            // Each line's eight items hold the weights of every line.
+            assert_eq!(w.held, items(true), "{c} channels");
+            assert!(LINE_VEC4S.is_multiple_of((table_entries(c) / 4) as u32));
+            // A line is eight invocations' items of one line.
+            assert_eq!(LINE_VEC4S, 8 * items(true));
+        }
     }
 }
 
