@@ -89,9 +89,11 @@ override WEIGHTS_VEC4: bool = false;
 override WEIGHTS_TABLE: bool = false;
 
 // TABLE_HELD: with WEIGHTS_TABLE, the table's vec4s (whole periods) where
-// they are fewer than an invocation's ITEMS, 0 elsewhere: the invocation
-// loads each of them once, into `held_weights`, before its items, and
-// item k takes held_weights[k % TABLE_HELD]. A load of the table costs
+// they are fewer than an invocation's ITEMS, or eight where its items lie
+// in lines (the template's ITEM_LINES) and the period divides a line, 0
+// elsewhere: the invocation loads that many vec4s once, into
+// `held_weights`, before its items, and item k (of each line) takes
+// held_weights[k % TABLE_HELD]. A load of the table costs
 // lavapipe's forward as much at one literal index for every lane as
 // gathered lane by lane (channels-last 3 and 16 at 16M: 1.28–1.32 × the
 // floor either way in a throw-away kernel, 1.08–1.20 with the weight a
@@ -102,7 +104,7 @@ var<private> first_weights: vec4<f32>;
 // WEIGHTS_TABLE's position: the table's vec4 of the next item.
 var<private> table_vec4: u32;
 // TABLE_HELD's weights, the invocation's first item's first (as many as
-// an invocation's items at most: ITEMS is 8 on a CPU adapter).
+// an invocation's items at most, or a line's: eight on a CPU adapter).
 var<private> held_weights: array<vec4<f32>, 8>;
 
 // The next item's weights from the table, items side by side: after the
