@@ -30,13 +30,13 @@ override ITEMS: u32 = 4u;
 override ITEM_STEP: u32 = 0u;
 
 // ITEM_LINES: where not 0 (a CPU adapter, outside the mask layout's
-// blocks), an invocation's ITEMS lie in ITEM_LINES lines, LINE_ITEMS of
-// them side by side in each; eight neighbouring invocations (a SIMD group
-// of lavapipe's at 256 bits) take a line of 8 * LINE_ITEMS together, line
-// after line, each at the same place in every line. Where a family's
+// blocks), an invocation's ITEMS lie in ITEM_LINES lines, line_items()
+// of them side by side in each; LINE_INVOCATIONS neighbouring invocations
+// (a SIMD group of lavapipe's at 256 bits) take a line together, line
+// after line, each at the same places in every line. Where a family's
 // per-item values repeat every line (PReLU's weights channels-last, their
-// period dividing a line), an invocation's items k and k + LINE_ITEMS
-// share them, and the SIMD group still streams one stretch. lavapipe at
+// period dividing a line), an invocation's item j of every line shares
+// them, and the SIMD group still streams one stretch. lavapipe at
 // 16M f32, channels-last 256 channels, × the 2-stream floor: one load of
 // the weights a vec4 1.315, held for eight lines 1.045 (BENCHMARKS.md).
 override ITEM_LINES: u32 = 0u;

@@ -37,9 +37,9 @@ pub(crate) fn items(cpu_adapter: bool) -> u32 {
     }
 }
 
-/// The lines an element-wise kernel's items take where a family asks for
-/// lines on a CPU adapter (`Elementwise::cpu_item_lines`): `items` vec4s
-/// an invocation in each, 64 in all, whose values its first line's hold.
+/// The lines of an invocation's items where a family asks for lines on a
+/// CPU adapter (`Elementwise::cpu_item_lines`): `items` vec4s of each, 64
+/// in all.
 pub(crate) const CPU_ITEM_LINES: u32 = 8;
 
 /// The vec4s of one line of items in lines (elementwise.wgsl's
