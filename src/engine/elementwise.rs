@@ -12,7 +12,6 @@ use crate::error::Result;
 use super::bind::{Bound, Operand};
 use super::dispatch::Prepared;
 use super::kernel::{items, KernelSpec, Module, WORKGROUP_SIZE};
-pub(crate) use super::kernel::{CPU_ITEM_LINES, LINE_VEC4S};
 use super::word_parts::word_parts;
 use super::Engine;
 
@@ -84,7 +83,7 @@ pub(crate) struct Elementwise<'a> {
     /// an invocation's items lie in (`ITEM_LINES` in elementwise.wgsl:
     /// `items` of them side by side in each, eight invocations a line),
     /// or 0 for none: where what the family computes per item repeats
-    /// every [`LINE_VEC4S`] vec4s.
+    /// every `LINE_VEC4S` vec4s (kernel.rs).
     pub(crate) cpu_item_lines: u32,
 }
 

@@ -26,8 +26,9 @@ pub(crate) mod weights;
 use crate::common::{ADD, EXACT, HALVES, INDEX, SIGN};
 use crate::element::Dtype;
 use crate::engine::elementwise::{
-    Elementwise, Geometry, Operands, BLOCKED, BLOCKED_WORDS, CPU_ITEM_LINES, ELEMENTWISE, TENSORS,
+    Elementwise, Geometry, Operands, BLOCKED, BLOCKED_WORDS, ELEMENTWISE, TENSORS,
 };
+use crate::engine::kernel::CPU_ITEM_LINES;
 use crate::engine::{Bound, Engine, KernelSpec, Module, Operand, Prepared, TABLE, WORKGROUP_SIZE};
 use crate::error::Result;
 use crate::shape::Channels;

@@ -4,8 +4,7 @@
 //! every class.
 
 use crate::element::Dtype;
-use crate::engine::elementwise::LINE_VEC4S;
-use crate::engine::kernel::items;
+use crate::engine::kernel::{items, LINE_VEC4S};
 use crate::engine::{TABLE_BYTES, WORKGROUP_SIZE};
 use crate::shape::Channels;
 
