@@ -155,6 +155,10 @@ fn prelu_layouts_that_step_the_channel() {
                 // them: 64 and 128 channels, the last line partial.
                 vec![333, 64],
                 vec![129, 128],
+                // 512 channels: a period of two lines, two sets held;
+                // odd rows, so that the last invocation's lines are
+                // partial.
+                vec![67, 512],
             ],
         ),
         (
@@ -170,9 +174,10 @@ fn prelu_layouts_that_step_the_channel() {
                 vec![22_001, 12],
                 vec![50_001, 6],
                 vec![40_001, 7],
-                // Items in lines over chunks.
+                // Items in lines over chunks (512: two sets held).
                 vec![5001, 64],
                 vec![2001, 256],
+                vec![1001, 512],
             ],
         ),
     ] {

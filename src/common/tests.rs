@@ -143,9 +143,10 @@ fn item_layouts_change_no_bit() {
     let other = one.with_engine_changed(|e| e.set_cpu_adapter(!one.engine().cpu_adapter()));
     let (x, g) = inputs();
     // Channels-last PReLU's items lie its period apart: 8 channels, 2
-    // vec4s; with 132, 12, 3, 16, 64 and 128 its forward reads the
-    // engine's table, with 16, 64 and 128 its items in lines.
-    let shapes: [&[usize]; 9] = [
+    // vec4s; with 132, 12, 3, 16, 64, 128 and 512 its forward reads the
+    // engine's table, with 16, 64, 128 and 512 its items in lines (512's
+    // period two lines long).
+    let shapes: [&[usize]; 10] = [
         &[1, 1, 40_013],
         &[2, 2, 16_384],
         &[2_001, 64],
@@ -155,6 +156,7 @@ fn item_layouts_change_no_bit() {
         &[1_001, 3],
         &[1_001, 16],
         &[1_003, 128],
+        &[251, 512],
     ];
     let f16 = one.device().features().contains(wgpu::Features::SHADER_F16);
     for shape in shapes {

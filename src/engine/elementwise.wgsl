@@ -75,6 +75,10 @@ fn item_at(first: u32, line: u32, j: u32) -> u32 {
 // lavapipe unrolls the loops (a copy unrolled by hand read the same), so
 // the pick is a constant index, not private memory indexed at run time.
 var<private> item: u32;
+// And in lines, which of its lines (0 where not in lines): a family whose
+// values repeat every few lines picks among them by it, with a select on
+// values picked at constant indices.
+var<private> item_line: u32;
 
 // The first of an invocation's items, counted from the dispatch's first.
 fn first_item(group: u32, lid: u32) -> u32 {
@@ -143,6 +147,7 @@ fn forward_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_
     for (var line = 0u; line < item_lines(); line++) {
         for (var j = 0u; j < line_items(); j++) {
             item = j;
+            item_line = line;
             let v = item_at(base, line, j);
             if v < n4 {
                 y4[o.y + v] = forward4(x4[o.x + v], v * 4u);
@@ -181,6 +186,7 @@ fn backward_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
     for (var line = 0u; line < item_lines(); line++) {
         for (var j = 0u; j < line_items(); j++) {
             item = j;
+            item_line = line;
             let v = item_at(base, line, j);
             if v < n4 {
                 y4[o.y + v] = output4(o.y + v, backward4(x4[o.x + v], g4[o.g + v], v * 4u));

@@ -32,8 +32,14 @@ fn forward1(x: elem, e: u32) -> elem {
 
 fn forward4(x: vec4<elem>, e: u32) -> vec4<elem> {
     if TABLE_HELD > 0u {
-        // (`item` is the template's: which of the invocation's items.)
-        return prelu_forward4(x, held_weights[item % max(TABLE_HELD, 1u)]);
+        // (`item` and `item_line` are the template's: which of the
+        // invocation's items, of a line's in lines, and which line.)
+        let k = item % max(TABLE_HELD, 1u);
+        var w = held_weights[k];
+        if TABLE_PHASES == 2u {
+            w = select(w, held_weights[TABLE_HELD + k], item_line % 2u == 1u);
+        }
+        return prelu_forward4(x, w);
     }
     if WEIGHTS_TABLE {
         return prelu_forward4(x, table_weights4());

@@ -15,6 +15,13 @@ use crate::shape::Channels;
 /// 1.41 → 1.96 and 512 1.52 → 2.22 (BENCHMARKS.md).
 const CLOSEST_STEP: u32 = 16;
 
+/// The most lines one period of the engine's table may span where the
+/// forward takes its items in lines (`Weights::phases`). lavapipe at 16M
+/// f32, × the 2-stream floor, three rounds by turns in one binary: 512
+/// channels (two lines) 1.24 side by side → 1.09 in lines, the dense
+/// layer of 1,024 channels (four) 1.30 → 1.46 (BENCHMARKS.md).
+const MOST_TABLE_PHASES: u32 = 2;
+
 /// The entries the table holds, its f32s: the most channels of the
 /// weights it serves one period of (the runs walk's, `TABLE_LOADS`), and
 /// of whole periods for the forward (`table_entries`).
@@ -75,8 +82,14 @@ pub(crate) struct Weights {
     pub(crate) table_loads: bool,
     /// With `table` and `held`, the items in lines (`CPU_ITEM_LINES`):
     /// the table's vec4s divide a line's (`LINE_VEC4S`), so that an
-    /// invocation's eight held weights serve every line.
+    /// invocation's eight held weights serve every line, or span
+    /// `phases` whole lines.
     pub(crate) lines: bool,
+    /// With `lines`, the lines one period of the table spans
+    /// (`TABLE_PHASES`): 1 where it divides a line, else up to
+    /// `MOST_TABLE_PHASES`. An invocation holds `held` vec4s for each,
+    /// and its line l takes set l % `phases`.
+    pub(crate) phases: u32,
 }
 
 impl Weights {
@@ -115,6 +128,7 @@ impl Weights {
             held: 0,
             table_loads: false,
             lines: false,
+            phases: 0,
         }
     }
 
@@ -172,11 +186,17 @@ impl Weights {
     /// before → in lines: 256 channels 1.315 → 1.045, 128 1.280 → 1.080,
     /// 64 (a period apart) 1.220 → 1.035, 16 (a period apart, with lines
     /// turned off) 1.450 → 1.020; 32 1.120 → 1.145 and, in three rounds,
-    /// 1.145 → 1.21 (a period apart kept). Rows whose weights repeat less
-    /// often stay side by side: in lines of their own period, 512 channels
-    /// read 1.19–1.25 against 1.29–1.31 and the dense layer of 1,024
-    /// 1.40–1.46 against 1.28 (sixteen and thirty-two weights held an
-    /// invocation: BENCHMARKS.md).
+    /// 1.145 → 1.21 (a period apart kept). And where the period is two
+    /// lines (512 channels): each invocation holds eight weights for
+    /// each of the two places its lines take in the period and picks a
+    /// line's with a select (`phases`), its lines still one after
+    /// another (1.24 → 1.09 and 1.27 → 1.08, three rounds each). Rows
+    /// whose weights repeat less often stay side by side: the dense layer
+    /// of 1,024 in four sets read 1.46 against 1.30; in lines of their own
+    /// period (sixteen and thirty-two weights a line), 512 channels had
+    /// read 1.19–1.25 and 1,024 1.40–1.46; lines a period apart, 512 1.40
+    /// against 1.31 (BENCHMARKS.md).
+    ///
     /// For the plain forward on a CPU adapter (`plain_kernel`). On
     /// lavapipe at 16M f32, × the 2-stream floor, six rounds by turns in
     /// one binary, the kernels before (items 256 apart, or the walk) → the
@@ -208,7 +228,14 @@ impl Weights {
             && (4 * WORKGROUP_SIZE as usize).is_multiple_of(c)
             && c != 16
             && c != 64;
-        let lines = !period_apart && LINE_VEC4S.is_multiple_of(vec4s);
+        // The lines a period spans, where it divides one or is whole
+        // lines long.
+        let phases = vec4s.div_ceil(LINE_VEC4S);
+        let lines = !period_apart
+            && match phases {
+                1 => LINE_VEC4S.is_multiple_of(vec4s),
+                _ => vec4s == phases * LINE_VEC4S && phases <= MOST_TABLE_PHASES,
+            };
         let fits =
             channels.inner == 1 && c > 0 && !period_apart && table_entries(c) <= TABLE_CHANNELS;
         let held = match lines {
@@ -221,6 +248,7 @@ impl Weights {
             table: true,
             held,
             lines,
+            phases: if lines { phases } else { 0 },
             ..Self::default()
         })
     }
@@ -241,6 +269,7 @@ impl Weights {
         .filter(|&(on, _)| on)
         .map(|(_, name)| (name, 1.0))
         .chain((self.held > 0).then_some(("TABLE_HELD", f64::from(self.held))))
+        .chain((self.phases > 1).then_some(("TABLE_PHASES", f64::from(self.phases))))
         .collect()
     }
 }

@@ -100,12 +100,24 @@ override WEIGHTS_TABLE: bool = false;
 // literal): fewer loads, not cheaper ones, are what gains (BENCHMARKS.md).
 override TABLE_HELD: u32 = 0u;
 
+// TABLE_PHASES: with TABLE_HELD in lines, the lines a period of the table
+// spans, 1 where it divides a line or 2 (512 channels): the invocation
+// holds TABLE_HELD vec4s for each of its lines' places in the period,
+// a line apart, and its line l takes the set l % 2 with a select.
+// Its lines lie one after another, so a SIMD group still streams one
+// stretch: lavapipe at 16M f32, 512 channels, × the 2-stream floor, one
+// table load a vec4 side by side 1.24, two sets held 1.09; lines a
+// period apart with one set, 1.40; four sets for 1,024 channels 1.46
+// against 1.30 (BENCHMARKS.md).
+override TABLE_PHASES: u32 = 1u;
+
 var<private> first_weights: vec4<f32>;
 // WEIGHTS_TABLE's position: the table's vec4 of the next item.
 var<private> table_vec4: u32;
 // TABLE_HELD's weights, the invocation's first item's first (as many as
-// an invocation's items at most, or a line's: eight on a CPU adapter).
-var<private> held_weights: array<vec4<f32>, 8>;
+// an invocation's items at most, or a line's: eight on a CPU adapter),
+// and with TABLE_PHASES 2 its second line's after them.
+var<private> held_weights: array<vec4<f32>, 16>;
 
 // The next item's weights from the table, items side by side: after the
 // last channels' vec4 the position goes back to the first.
@@ -154,8 +166,13 @@ fn begin_invocation(first: u32) {
         let period = div_by(i, params.channels_div);
         let c = i - period * params.channels;
         table_vec4 = ((period & (table_periods() - 1u)) * params.channels + c) / 4u;
-        for (var k = 0u; k < TABLE_HELD; k++) {
+        let vec4s = params.channels * table_periods() / 4u;
+        for (var k = 0u; k < TABLE_HELD * TABLE_PHASES; k++) {
             held_weights[k] = table_weights4();
+            if TABLE_PHASES > 1u && (k + 1u) % max(TABLE_HELD, 1u) == 0u {
+                // On to the same places in the next line.
+                table_vec4 = (table_vec4 + vec4s / TABLE_PHASES - TABLE_HELD) % vec4s;
+            }
         }
     }
     if WEIGHTS_REPEAT {

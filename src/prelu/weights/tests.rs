@@ -191,6 +191,7 @@ fn held_table_weights_per_count() {
         (32, None),     // a period apart instead: eight vec4s
         (16, Some(8)),  // in lines: four vec4s, twice
         (256, Some(8)), // in lines: 64 vec4s, eight a line
+        (512, Some(8)), // in lines: 128 vec4s, eight a line for each of two
     ];
     for (c, expected) in cases {
         let weights = table(c);
@@ -210,31 +211,53 @@ fn held_table_weights_per_count() {
 #[test]
 fn table_items_in_lines_per_count() {
     let table = |c: usize| Weights::table(&layout(&[1001, c], 1));
-    // Channels, and whether in lines (None: not from the table).
+    // Channels, and the lines a period spans in lines (Some(0): side by
+    // side; None: not from the table).
     let cases = [
-        (16, Some(true)),
-        (64, Some(true)),
-        (128, Some(true)),
-        (256, Some(true)), // a line's 64 vec4s
-        (4, None),         // a period apart
-        (8, None),         // a period apart
-        (32, None),        // a period apart
-        (512, Some(false)),
-        (1024, Some(false)),
-        (96, Some(false)), // 24 vec4s: not dividing 64
-        (12, Some(false)),
-        (48, Some(false)),
-        (6, Some(false)),
-        (37, Some(false)),
-        (130, Some(false)), // two periods: 65 vec4s
+        (16, Some(1)),
+        (64, Some(1)),
+        (128, Some(1)),
+        (256, Some(1)),  // a line's 64 vec4s
+        (512, Some(2)),  // two lines: two sets held
+        (4, None),       // a period apart
+        (8, None),       // a period apart
+        (32, None),      // a period apart
+        (1024, Some(0)), // four lines
+        (768, Some(0)),  // three lines
+        (384, Some(0)),  // a line and a half
+        (96, Some(0)),   // 24 vec4s: not dividing 64
+        (12, Some(0)),
+        (48, Some(0)),
+        (6, Some(0)),
+        (37, Some(0)),
+        (130, Some(0)), // two periods: 65 vec4s
+        (258, Some(0)), // two periods: 129 vec4s
     ];
     for (c, expected) in cases {
         let weights = table(c);
-        assert_eq!(weights.map(|w| w.lines), expected, "{c} channels");
+        assert_eq!(weights.map(|w| w.phases), expected, "{c} channels");
+        assert_eq!(
+            weights.map(|w| w.lines),
+            expected.map(|p| p > 0),
+            "{c} channels"
+        );
+        let constant =
+            weights.and_then(|w| w.constants().into_iter().find(|c| c.0 == "TABLE_PHASES"));
+        assert_eq!(
+            constant.map(|c| c.1 as u32),
+            expected.filter(|&p| p > 1),
+            "{c} channels"
+        );
         if let Some(w) = weights.filter(|w| w.lines) {
-            // Each line's eight items hold the weights of every line.
+            // Each line's eight items hold the weights of every line at
+            // their place in the period.
             assert_eq!(w.held, items(true), "{c} channels");
-            assert!(LINE_VEC4S.is_multiple_of((table_entries(c) / 4) as u32));
+            let vec4s = (table_entries(c) / 4) as u32;
+            assert_eq!(LINE_VEC4S * w.phases, vec4s.max(LINE_VEC4S), "{c} channels");
+            assert!(
+                LINE_VEC4S.is_multiple_of(vec4s.min(LINE_VEC4S)),
+                "{c} channels"
+            );
             // A line is eight invocations' items of one line.
             assert_eq!(LINE_VEC4S, 8 * items(true));
         }
