@@ -204,12 +204,12 @@ fn binding_limited_to_one_mebibyte_channels_last() {
 }
 
 /// Channels-last whose forward reads its weights from the engine's table
-/// on a CPU adapter: chunks that start mid-period, the weight anywhere in
-/// the app's buffer.
+/// on a CPU adapter (512 channels: two sets held an invocation), over
+/// chunks, the weight anywhere in the app's buffer.
 #[test]
 fn binding_limited_channels_last_from_the_table() {
-    run_in_one_encoder(false, (Some(1 << 20), Some(16)), 132 * 8_000, 132, true);
-    run_in_one_encoder(true, (Some(1 << 20), Some(16)), 132 * 8_000, 132, true);
+    run_in_one_encoder(false, (Some(1 << 20), Some(16)), 512 * 2_001, 512, true);
+    run_in_one_encoder(true, (Some(1 << 20), Some(16)), 512 * 2_001, 512, true);
 }
 
 #[test]
@@ -366,12 +366,12 @@ fn activations_share_the_apps_compute_pass() {
             .unwrap();
     }
     // Two PReLU forwards whose weights the engine's table holds in turn
-    // (channels-last, 132 channels), then the backward of runs of 1,000,
+    // (channels-last, 128 channels), then the backward of runs of 1,000,
     // whose walk reads its three weights from the table too on a CPU
     // adapter: each reads its own.
-    let last = [30, 132];
-    let weights: [Vec<f32>; 2] = [0, 1].map(|k| (0..132).map(|c| (c + k) as f32 / -64.0).collect());
-    let xl = gpu.upload(&x[..30 * 132]).unwrap().reshape(&last).unwrap();
+    let last = [30, 128];
+    let weights: [Vec<f32>; 2] = [0, 1].map(|k| (0..128).map(|c| (c + k) as f32 / -64.0).collect());
+    let xl = gpu.upload(&x[..30 * 128]).unwrap().reshape(&last).unwrap();
     let uploaded = weights.each_ref().map(|w| gpu.upload(w).unwrap());
     let outputs = [0, 1].map(|_| poisoned::<f32>(gpu, &last));
     {
@@ -393,7 +393,7 @@ fn activations_share_the_apps_compute_pass() {
             weight: w.clone(),
             axis: 1,
         };
-        let xs = &x[..30 * 132];
+        let xs = &x[..30 * 128];
         assert_same_products(
             &gpu.download(y).unwrap(),
             &cpu::prelu(xs, &last, w, 1).unwrap(),

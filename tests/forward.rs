@@ -129,24 +129,18 @@ fn prelu_layouts_that_step_the_channel() {
                 vec![40, 257],
                 vec![150, 131],
                 vec![30, 7, 7, 5],
-                // Channels-last from the engine's table on a CPU adapter
-                // (and above, 3, 37 and 5): a power of two, the most it
-                // holds, and neither; counts
-                // below 64 that do not divide 1,024, the table's period
-                // three and twelve vec4s.
+                // Channels-last counts that are not a period apart on a
+                // CPU adapter: the walk (132, 12, 48, 6, 255, 7, 28, 24,
+                // 20, and above 3, 37 and 5), the items WG apart (1,024),
+                // and the engine's table in lines (256, 16).
                 vec![77, 256],
                 vec![45, 1024],
                 vec![61, 132],
                 vec![1001, 12],
                 vec![333, 48],
-                // Counts not of four: the table holds two periods of six,
-                // four of 255.
                 vec![45, 6],
                 vec![33, 255],
-                // 16, which divides 1,024 but reads the table.
                 vec![301, 16],
-                // Fewer table vec4s than an invocation's items, each
-                // loaded once: seven (7, 28), six (24) and five (20).
                 vec![999, 7],
                 vec![257, 28],
                 vec![513, 24],
@@ -168,7 +162,7 @@ fn prelu_layouts_that_step_the_channel() {
                 vec![3, 2, 65_536 + 4],
                 vec![200, 7, 1001],
                 vec![300_001, 3],
-                // The table over chunks that start mid-period.
+                // Channels-last over chunks that start mid-period.
                 vec![2001, 132],
                 vec![300, 1024],
                 vec![22_001, 12],

@@ -143,9 +143,9 @@ fn item_layouts_change_no_bit() {
     let other = one.with_engine_changed(|e| e.set_cpu_adapter(!one.engine().cpu_adapter()));
     let (x, g) = inputs();
     // Channels-last PReLU's items lie its period apart: 8 channels, 2
-    // vec4s; with 132, 12, 3, 16, 64, 128 and 512 its forward reads the
-    // engine's table, with 16, 64, 128 and 512 its items in lines (512's
-    // period two lines long).
+    // vec4s; with 16, 64, 128 and 512 its forward reads the engine's
+    // table, its items in lines (512's period two lines long); 132, 12
+    // and 3 take the walk.
     let shapes: [&[usize]; 10] = [
         &[1, 1, 40_013],
         &[2, 2, 16_384],

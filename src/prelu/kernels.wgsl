@@ -15,14 +15,13 @@ struct Params {
 // The engine's table as storage (`weight_table` in weights.wgsl).
 @group(0) @binding(22) var<storage, read_write> table_out: array<f32>;
 
-// The weights into the table, an invocation an entry, `params.inner`
-// entries (whole periods of the channels one after another): a dispatch of
-// its own before the kernels that read it.
+// The weights into the table, an invocation a channel: a dispatch of its
+// own before the kernels that read it.
 @compute @workgroup_size(WG)
 fn weights_to_table(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let i = flat_workgroup(wg) * WG + lid;
-    if i < params.inner {
-        table_out[i] = f32(w1[params.w_off + i % params.channels]);
+    if i < params.channels {
+        table_out[i] = f32(w1[params.w_off + i]);
     }
 }
 
@@ -31,18 +30,14 @@ fn forward1(x: elem, e: u32) -> elem {
 }
 
 fn forward4(x: vec4<elem>, e: u32) -> vec4<elem> {
-    if TABLE_HELD > 0u {
+    if WEIGHTS_TABLE {
         // (`item` and `item_line` are the template's: which of the
-        // invocation's items, of a line's in lines, and which line.)
-        let k = item % max(TABLE_HELD, 1u);
-        var w = held_weights[k];
+        // invocation's items of a line, and which line.)
+        var w = held_weights[item];
         if TABLE_PHASES == 2u {
-            w = select(w, held_weights[TABLE_HELD + k], item_line % 2u == 1u);
+            w = select(w, held_weights[TABLE_HELD + item], item_line % 2u == 1u);
         }
         return prelu_forward4(x, w);
-    }
-    if WEIGHTS_TABLE {
-        return prelu_forward4(x, table_weights4());
     }
     return prelu_forward4(x, weights4(e));
 }

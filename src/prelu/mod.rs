@@ -34,7 +34,7 @@ use crate::error::Result;
 use crate::shape::Channels;
 
 pub(crate) use weights::Weights;
-use weights::{plain_kernel, table_entries, Plain, Vec4s};
+use weights::{plain_kernel, Plain, Vec4s};
 
 /// The activation's binding-free WGSL functions.
 pub(crate) const WGSL: &str = include_str!("prelu.wgsl");
@@ -146,24 +146,15 @@ pub(crate) fn dispatches(
     // Every element-wise kernel of the module binds the table (its forward
     // reads it where WEIGHTS_TABLE is set, every weight load where
     // TABLE_LOADS is); only those read it, after `weights_to_table` has
-    // written it: whole periods for the first, one for the second.
+    // written it.
     let table = engine.table();
     let table_bound = Bound::whole(&table);
     let c = channels.channels;
-    // The phase of the table's entries: whole periods.
-    let period = match weights.table {
-        true => table_entries(c) as u64,
-        false => (c * channels.inner) as u64,
-    };
+    let period = (c * channels.inner) as u64;
     let w_off = bw.elem_off;
     let mut dispatches = Vec::new();
-    let entries = match (weights.table, weights.table_loads) {
-        (true, _) => table_entries(c),
-        (false, true) => c,
-        (false, false) => 0,
-    };
-    if entries > 0 {
-        let copy = weights_to_table(engine, operands.dtype, &bw, &table_bound, c, entries)?;
+    if weights.table || weights.table_loads {
+        let copy = weights_to_table(engine, operands.dtype, &bw, &table_bound, c)?;
         dispatches.extend(copy);
     }
     let op = Elementwise {
@@ -178,7 +169,7 @@ pub(crate) fn dispatches(
         // lies in one run, channels-last a period apart where that is
         // close (`Weights::item_step`).
         cpu_item_step: weights.item_step,
-        cpu_item_lines: if weights.lines { CPU_ITEM_LINES } else { 0 },
+        cpu_item_lines: if weights.table { CPU_ITEM_LINES } else { 0 },
     };
     dispatches.extend(engine.elementwise(&op, |geometry, start| {
         let params = Params {
@@ -196,17 +187,15 @@ pub(crate) fn dispatches(
 }
 
 /// The dispatch that copies the weight `bw`'s `channels` weights, as f32,
-/// into the engine's first `entries` table entries, period after period,
-/// for the kernels that read it: the element-wise forward
-/// (`Weights::table`, `table_entries`) and the runs walk (`placed.rs`, one
-/// period); none for no entry.
+/// into the engine's first `channels` table entries, for the kernels that
+/// read it: the element-wise forward (`Weights::table`) and the runs walk
+/// (`placed.rs`); none for no channel.
 pub(crate) fn weights_to_table(
     engine: &Engine,
     dtype: Dtype,
     bw: &Bound<'_>,
     table: &Bound<'_>,
     channels: usize,
-    entries: usize,
 ) -> Result<Option<Prepared>> {
     let spec = KernelSpec {
         module: &MODULE,
@@ -215,7 +204,7 @@ pub(crate) fn weights_to_table(
         constants: Vec::new(),
     };
     let kernel = engine.kernel(&spec, dtype)?;
-    let groups = (entries as u64).div_ceil(u64::from(WORKGROUP_SIZE));
+    let groups = (channels as u64).div_ceil(u64::from(WORKGROUP_SIZE));
     let Some(grid) = engine.grid(groups)? else {
         return Ok(None);
     };
@@ -227,8 +216,6 @@ pub(crate) fn weights_to_table(
         },
         w_off: bw.elem_off,
         channels: channels as u32,
-        // The entries the table takes, channel periods one after another.
-        inner: entries as u32,
         ..Params::default()
     };
     engine

@@ -298,7 +298,7 @@ impl<'a> Placed<'a> {
         if self.lane_weights == LaneWeights::Table {
             let (dtype, channels) = (self.operands.dtype, self.common.channels as usize);
             let table = table_bound.as_ref().expect("the runs walk binds the table");
-            let copy = weights_to_table(engine, dtype, &self.bw, table, channels, channels)?;
+            let copy = weights_to_table(engine, dtype, &self.bw, table, channels)?;
             dispatches.extend(copy);
         }
         for (chunk, [bx, bg, by]) in chunks {

@@ -23,21 +23,9 @@ const CLOSEST_STEP: u32 = 16;
 const MOST_TABLE_PHASES: u32 = 2;
 
 /// The entries the table holds, its f32s: the most channels of the
-/// weights it serves one period of (the runs walk's, `TABLE_LOADS`), and
-/// of whole periods for the forward (`table_entries`).
+/// weights it serves (the runs walk's, `TABLE_LOADS`, and the forward's in
+/// lines, `Weights::table`).
 pub(crate) const TABLE_CHANNELS: usize = (TABLE_BYTES / 4) as usize;
-
-/// The entries the element-wise forward's table takes for `channels`
-/// channels: the fewest whole periods that fill whole vec4s
-/// (weights.wgsl's `table_periods`).
-pub(crate) fn table_entries(channels: usize) -> usize {
-    let periods = match channels % 4 {
-        0 => 1,
-        2 => 2,
-        _ => 4,
-    };
-    channels * periods
-}
 
 /// How PReLU's vec4 kernels fetch weights: the pipeline constants of the
 /// same names in weights.wgsl.
@@ -71,25 +59,20 @@ pub(crate) struct Weights {
     /// and bound on a multiple of four elements (`with_vec4_load`): a
     /// vec4's four weights are one vec4 of the weight, one load.
     pub(crate) vec4_load: bool,
-    /// The weights read from the engine's table (`Weights::table`).
+    /// The weights read from the engine's table, the items in lines
+    /// (`Weights::table`, `CPU_ITEM_LINES`).
     pub(crate) table: bool,
-    /// With `table`, the table's vec4s where an invocation's items
-    /// outnumber them: each loaded once an invocation (`TABLE_HELD`); 0
-    /// elsewhere.
+    /// With `table`, the vec4s of the table an invocation holds for each
+    /// of its lines' places in the period (`TABLE_HELD`): a line's items.
     pub(crate) held: u32,
+    /// With `table`, the lines one period of the table spans
+    /// (`TABLE_PHASES`): 1 where it divides a line (`LINE_VEC4S`), else
+    /// up to `MOST_TABLE_PHASES`. An invocation holds `held` vec4s for
+    /// each, and its line l takes set l % `phases`.
+    pub(crate) phases: u32,
     /// Every weight load reads the engine's table at its channel
     /// (`with_table_loads`).
     pub(crate) table_loads: bool,
-    /// With `table` and `held`, the items in lines (`CPU_ITEM_LINES`):
-    /// the table's vec4s divide a line's (`LINE_VEC4S`), so that an
-    /// invocation's eight held weights serve every line, or span
-    /// `phases` whole lines.
-    pub(crate) lines: bool,
-    /// With `lines`, the lines one period of the table spans
-    /// (`TABLE_PHASES`): 1 where it divides a line, else up to
-    /// `MOST_TABLE_PHASES`. An invocation holds `held` vec4s for each,
-    /// and its line l takes set l % `phases`.
-    pub(crate) phases: u32,
 }
 
 impl Weights {
@@ -126,9 +109,8 @@ impl Weights {
             vec4_load: false,
             table: false,
             held: 0,
-            table_loads: false,
-            lines: false,
             phases: 0,
+            table_loads: false,
         }
     }
 
@@ -165,65 +147,39 @@ impl Weights {
         }
     }
 
-    /// The fetch from the engine's table, items side by side, where the
-    /// layout is channels-last, the whole periods that fill whole vec4s fit
-    /// the table (`table_entries`: up to 1,024 channels for multiples of
-    /// four, 510 for other even counts, 255 for odd ones), and the items
-    /// cannot lie a period apart: more channels than `CLOSEST_STEP`
-    /// allows, or a count that does not divide 4 · WG elements (3, 12, 37:
-    /// else the walk). And 16 channels: their items, four vec4s apart,
-    /// read 1.45–1.89 × the floor, 1.25–1.33 from the table (four rounds
-    /// in one binary), where 8 and 32 read as well or better a period
-    /// apart (1.06 against 1.065, 1.195 against 1.315). Why a step of four
-    /// reads worse than two or eight is not known. And 64, which reads
-    /// better in lines.
+    /// The fetch from the engine's table, on a CPU adapter's plain
+    /// forward (`plain_kernel`), where the layout is channels-last with a
+    /// multiple of four channels whose vec4s divide a line's
+    /// (`LINE_VEC4S`) or span up to `MOST_TABLE_PHASES` whole lines, and
+    /// the items do not lie a period apart instead: 16, 64, 128, 256 and
+    /// 512 channels. The items lie in lines: eight invocations take a
+    /// line of 64 vec4s together, eight side by side each, line after
+    /// line, and each invocation holds eight weights for each place its
+    /// lines take in the period, so that it loads none item by item and a
+    /// SIMD group still streams one stretch.
     ///
-    /// Items in lines (`lines`), where the table's vec4s divide a line's
-    /// (`LINE_VEC4S`): 16, 64, 128 and 256 channels. Each invocation holds
-    /// eight weights for its 64 vec4s, where side by side it loads one a
-    /// vec4, and eight invocations still stream one stretch. lavapipe at
-    /// 16M f32, × the 2-stream floor, two rounds by turns in one binary,
-    /// before → in lines: 256 channels 1.315 → 1.045, 128 1.280 → 1.080,
-    /// 64 (a period apart) 1.220 → 1.035, 16 (a period apart, with lines
-    /// turned off) 1.450 → 1.020; 32 1.120 → 1.145 and, in three rounds,
-    /// 1.145 → 1.21 (a period apart kept). And where the period is two
-    /// lines (512 channels): each invocation holds eight weights for
-    /// each of the two places its lines take in the period and picks a
-    /// line's with a select (`phases`), its lines still one after
-    /// another (1.24 → 1.09 and 1.27 → 1.08, three rounds each). Rows
-    /// whose weights repeat less often stay side by side: the dense layer
-    /// of 1,024 in four sets read 1.46 against 1.30; in lines of their own
-    /// period (sixteen and thirty-two weights a line), 512 channels had
-    /// read 1.19–1.25 and 1,024 1.40–1.46; lines a period apart, 512 1.40
-    /// against 1.31 (BENCHMARKS.md).
+    /// lavapipe at 16M f32, × the 2-stream floor, by turns in one binary:
+    /// before → in lines, 256 channels 1.315 → 1.045, 128 1.280 → 1.080,
+    /// 64 (a period apart before) 1.220 → 1.035, 16 1.450 → 1.020, 512
+    /// (two sets) 1.24 → 1.09; three rounds, the kernel their repeating
+    /// weights take otherwise (items a period or WG apart) / lines: 16
+    /// 1.31 / 0.94, 64 1.17 / 1.02, 128 1.34 / 1.05, 256 1.40 / 1.06, 512
+    /// 1.34 / 1.08. 32 reads better a period apart (1.12 against 1.145).
     ///
-    /// For the plain forward on a CPU adapter (`plain_kernel`). On
-    /// lavapipe at 16M f32, × the 2-stream floor, six rounds by turns in
-    /// one binary, the kernels before (items 256 apart, or the walk) → the
-    /// table: channels-last 128 1.34 → 1.29, 132 1.59 → 1.38, 256 1.21 →
-    /// 1.13, 512 1.22 → 1.14, dense layers of 768 1.33 → 1.21 and 1,024
-    /// 1.39 → 1.26. Most of those rounds were contended, which closes the
-    /// ratios up: quiet, 256 and 512 read 1.18–1.33 with the table
-    /// (BENCHMARKS.md). Counts below 68, four rounds on another machine,
-    /// the walk → the table: 12 1.41 → 1.31, 20 1.38 → 1.27, 48 1.57 →
-    /// 1.34, 60 1.43 → 1.32; counts not of four, four rounds: 3 1.38 →
-    /// 1.27, 6 1.29 → 1.19, 37 1.42 → 1.27, 99 1.23 → 1.18, 255 1.40 → 1.31
-    /// (the NCHW rows of the same shapes 0.04 lower too). A 64 KiB table
-    /// for 4,096 channels was slower in a throw-away kernel.
-    ///
-    /// Where the table's vec4s are fewer than an invocation's items (3 to
-    /// 7 of them: 3, 5, 6, 7, 10, 12, 14, 16, 20, 24 and 28 channels), the
-    /// invocation loads each once and its items pick theirs (`held`): each
-    /// load costs lavapipe's forward about as much whether the lanes
-    /// gather or share one index, so only fewer loads gain. Four rounds by
-    /// turns at 16M f32 on an eighth machine, × the 2-stream floor, eight
-    /// loads an invocation → the held ones: 3 1.300 → 1.190, 6 1.305 →
-    /// 1.195, 16 1.310 → 1.230, 20 1.315 → 1.230, 24 1.280 → 1.215, 7
-    /// 1.290 → 1.280; 37 (not held) and the NCHW rows level
-    /// (BENCHMARKS.md).
+    /// Every other channels-last count (`None`) takes the walk, or where
+    /// its weights repeat (the dense layer of 1,024) items WG apart: the
+    /// table one load a vec4, items side by side, read worse or level
+    /// against them in three rounds by turns, table / the other: 37 1.25
+    /// / 1.11, 99 1.28 / 1.18, 132 1.29 / 1.22, 255 1.28 / 1.19, 48 1.29
+    /// / 1.21, 768 1.27 / 1.26, 1,024 1.30 / 1.29; and where an
+    /// invocation held the table's few vec4s, 7 1.29 / 1.16, 24 1.26 /
+    /// 1.16, 3 1.21 / 1.18, 12 1.18 / 1.17, 20 1.18 / 1.17. Four sets for
+    /// 1,024 channels read 1.46 against 1.30, lines of a whole period
+    /// (sixteen or thirty-two weights a line) 1.19–1.46, lines a period
+    /// apart 1.40 against 1.31 for 512 (BENCHMARKS.md).
     pub(crate) fn table(channels: &Channels) -> Option<Self> {
         let c = channels.channels;
-        let vec4s = (table_entries(c) / 4) as u32;
+        let vec4s = (c / 4) as u32;
         let period_apart = c <= 4 * CLOSEST_STEP as usize
             && (4 * WORKGROUP_SIZE as usize).is_multiple_of(c)
             && c != 16
@@ -231,24 +187,21 @@ impl Weights {
         // The lines a period spans, where it divides one or is whole
         // lines long.
         let phases = vec4s.div_ceil(LINE_VEC4S);
-        let lines = !period_apart
-            && match phases {
-                1 => LINE_VEC4S.is_multiple_of(vec4s),
-                _ => vec4s == phases * LINE_VEC4S && phases <= MOST_TABLE_PHASES,
-            };
-        let fits =
-            channels.inner == 1 && c > 0 && !period_apart && table_entries(c) <= TABLE_CHANNELS;
-        let held = match lines {
-            true => items(true),
-            false if vec4s < items(true) => vec4s,
-            false => 0,
+        let lines = match phases {
+            0 => false,
+            1 => LINE_VEC4S.is_multiple_of(vec4s),
+            _ => vec4s == phases * LINE_VEC4S && phases <= MOST_TABLE_PHASES,
         };
+        let fits = channels.inner == 1
+            && c.is_multiple_of(4)
+            && c <= TABLE_CHANNELS
+            && lines
+            && !period_apart;
         fits.then_some(Self {
             item_step: 1,
             table: true,
-            held,
-            lines,
-            phases: if lines { phases } else { 0 },
+            held: items(true),
+            phases,
             ..Self::default()
         })
     }
@@ -303,8 +256,9 @@ pub(crate) enum Plain {
     /// with the walk, which takes halves as words on CPU adapters, and so
     /// do operands off a multiple of four elements, which the element-wise
     /// template takes one element at a time, each with its own weight.
-    /// Channels-last with more channels, up to what the engine's table
-    /// holds, reads each vec4's weights from the table (`Weights::table`).
+    /// Channels-last with 16, 64, 128, 256 or 512 channels takes its
+    /// items in lines, their weights held from the engine's table
+    /// (`Weights::table`).
     Elementwise,
 }
 

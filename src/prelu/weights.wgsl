@@ -80,61 +80,35 @@ override RUNS_OF_ONE: bool = false;
 // kernels' `w4` is bound to a stand-in that nothing reads.
 override WEIGHTS_VEC4: bool = false;
 
-// WEIGHTS_TABLE: channels-last (every element its own run), the weights
-// copied as f32 into the engine's table (kernels.wgsl's
-// `weights_to_table`) before the forward, period after period until they
-// fill whole vec4s (`table_periods`), whose items lie side by side: each
-// vec4's four weights are one load of the table, its position found once
-// per invocation and stepped vec4 to vec4 after.
+// WEIGHTS_TABLE: channels-last (every element its own run), a multiple of
+// four channels whose vec4s divide a line of items (the template's
+// ITEM_LINES) or span TABLE_PHASES whole lines, the weights copied as f32
+// into the engine's table (kernels.wgsl's `weights_to_table`) before the
+// forward. Each invocation loads TABLE_HELD vec4s of it (a line's items)
+// for each place its lines take in the period, once, into
+// `held_weights`, and its item j of line l takes set l % TABLE_PHASES's
+// j-th. A load of the table costs lavapipe's forward as much at one
+// literal index for every lane as gathered lane by lane (channels-last 3
+// and 16 at 16M: 1.28–1.32 × the floor either way in a throw-away kernel,
+// 1.08–1.20 with the weight a literal): fewer loads, not cheaper ones,
+// are what gains, and where each vec4 loaded its weights from the table
+// the walk read as well or better (BENCHMARKS.md).
 override WEIGHTS_TABLE: bool = false;
-
-// TABLE_HELD: with WEIGHTS_TABLE, the table's vec4s (whole periods) where
-// they are fewer than an invocation's ITEMS, or eight where its items lie
-// in lines (the template's ITEM_LINES) and the period divides a line, 0
-// elsewhere: the invocation loads that many vec4s once, into
-// `held_weights`, before its items, and item k (of each line) takes
-// held_weights[k % TABLE_HELD]. A load of the table costs
-// lavapipe's forward as much at one literal index for every lane as
-// gathered lane by lane (channels-last 3 and 16 at 16M: 1.28–1.32 × the
-// floor either way in a throw-away kernel, 1.08–1.20 with the weight a
-// literal): fewer loads, not cheaper ones, are what gains (BENCHMARKS.md).
 override TABLE_HELD: u32 = 0u;
 
-// TABLE_PHASES: with TABLE_HELD in lines, the lines a period of the table
-// spans, 1 where it divides a line or 2 (512 channels): the invocation
-// holds TABLE_HELD vec4s for each of its lines' places in the period,
-// a line apart, and its line l takes the set l % 2 with a select.
-// Its lines lie one after another, so a SIMD group still streams one
-// stretch: lavapipe at 16M f32, 512 channels, × the 2-stream floor, one
-// table load a vec4 side by side 1.24, two sets held 1.09; lines a
-// period apart with one set, 1.40; four sets for 1,024 channels 1.46
-// against 1.30 (BENCHMARKS.md).
+// TABLE_PHASES: with WEIGHTS_TABLE, the lines a period of the table
+// spans, 1 where it divides a line or 2 (512 channels), the sets held: an
+// invocation's lines lie one after another, so that a SIMD group still
+// streams one stretch, and the set is picked with a select. lavapipe at
+// 16M f32, 512 channels, × the 2-stream floor: one table load a vec4
+// side by side 1.24, two sets held 1.09; lines a period apart with one
+// set, 1.40; four sets for 1,024 channels 1.46 against 1.30
+// (BENCHMARKS.md).
 override TABLE_PHASES: u32 = 1u;
 
 var<private> first_weights: vec4<f32>;
-// WEIGHTS_TABLE's position: the table's vec4 of the next item.
-var<private> table_vec4: u32;
-// TABLE_HELD's weights, the invocation's first item's first (as many as
-// an invocation's items at most, or a line's: eight on a CPU adapter),
-// and with TABLE_PHASES 2 its second line's after them.
+// WEIGHTS_TABLE's sets, the invocation's first line's first.
 var<private> held_weights: array<vec4<f32>, 16>;
-
-// The next item's weights from the table, items side by side: after the
-// last channels' vec4 the position goes back to the first.
-fn table_weights4() -> vec4<f32> {
-    let w = weight_table[table_vec4];
-    let next = table_vec4 + 1u;
-    table_vec4 = select(next, 0u, next == params.channels * table_periods() / 4u);
-    return w;
-}
-
-// Channel periods in the element-wise table: the fewest whose elements
-// fill whole vec4s (4 / gcd(channels, 4)), so that a vec4's four weights
-// are one vec4 of the table whatever the count.
-fn table_periods() -> u32 {
-    let c = params.channels;
-    return select(select(4u, 2u, c % 2u == 0u), 1u, c % 4u == 0u);
-}
 
 // WEIGHTS_STEP's position: the next item's offset in its run, and its
 // channel.
@@ -158,20 +132,19 @@ fn vec4_weights(e: u32) -> vec4<f32> {
 
 fn begin_invocation(first: u32) {
     if WEIGHTS_TABLE {
-        // Runs of one: the element's index is its run's. Its place in
-        // the table, (phase + first) mod the table's elements, from its
-        // channel and its period's place among the table's periods (a
-        // power of two of them).
-        let i = params.phase + first;
-        let period = div_by(i, params.channels_div);
-        let c = i - period * params.channels;
-        table_vec4 = ((period & (table_periods() - 1u)) * params.channels + c) / 4u;
-        let vec4s = params.channels * table_periods() / 4u;
-        for (var k = 0u; k < TABLE_HELD * TABLE_PHASES; k++) {
-            held_weights[k] = table_weights4();
-            if TABLE_PHASES > 1u && (k + 1u) % max(TABLE_HELD, 1u) == 0u {
-                // On to the same places in the next line.
-                table_vec4 = (table_vec4 + vec4s / TABLE_PHASES - TABLE_HELD) % vec4s;
+        // Runs of one: the element's index is its run's, and a multiple
+        // of four channels puts the first item's four in one vec4 of the
+        // table. Each set at the same places a line further on.
+        let vec4s = params.channels / 4u;
+        let first_vec4 = channel_of_run(params.phase + first) / 4u;
+        for (var line_set = 0u; line_set < TABLE_PHASES; line_set++) {
+            let start = first_vec4 + line_set * vec4s / TABLE_PHASES;
+            var v = select(start, start - vec4s, start >= vec4s);
+            for (var k = 0u; k < TABLE_HELD; k++) {
+                held_weights[line_set * TABLE_HELD + k] = weight_table[v];
+                // Past the last channels' vec4, back to the first (16
+                // channels: four vec4s, held twice).
+                v = select(v + 1u, 0u, v + 1u == vec4s);
             }
         }
     }
