@@ -244,9 +244,10 @@ pub(crate) enum Plain {
     /// kernel had won by 0.07 at channels-last 64; BENCHMARKS.md).
     Walk,
     /// The element-wise kernel (`kernels.wgsl`), for the forward: on a CPU
-    /// adapter where the weights repeat (runs of whole workgroup spans,
-    /// channels-last with a count that divides 1,024, one shared weight),
-    /// f32. With eight vec4s an invocation (`kernel::items`) it loads one
+    /// adapter where the weights repeat with the items side by side or
+    /// a period apart (runs of whole workgroup spans, channels-last with
+    /// a count that divides 64, one shared weight), f32. With eight vec4s
+    /// an invocation (`kernel::items`) it loads one
     /// weight per eight vec4s, side by side or a period apart
     /// (`Weights::item_step`), where the walk's columns load a row's lane
     /// weights and its runs one per four to eight vec4s: on lavapipe at
@@ -280,7 +281,13 @@ pub(crate) fn plain_kernel(
     gradient: bool,
 ) -> Plain {
     let f32_on_vec4s = vec4s.dtype == Dtype::F32 && vec4s.aligned;
-    let fetch = weights.repeat || weights.table;
+    // Weights that repeat only WG apart (periods of 128 to 1,024 elements:
+    // the dense layer of 1,024, NCHW's [n, 4, 8, 8] and [n, 16, 8, 8])
+    // would put the items WG apart: the walk read 1.09, 1.10 and 1.07 ×
+    // the 2-stream floor where they read 1.35, 1.21 and 1.33 (lavapipe at
+    // 16M f32, three rounds by turns; BENCHMARKS.md).
+    let close = weights.item_step < WORKGROUP_SIZE;
+    let fetch = (weights.repeat && close) || weights.table;
     match cpu_adapter && !gradient && fetch && f32_on_vec4s {
         true => Plain::Elementwise,
         false => Plain::Walk,

@@ -76,8 +76,8 @@ fn item_step_per_layout_class() {
 
 /// The plain forward's kernel for each layout class: on a CPU adapter
 /// the element-wise kernel where its weights repeat over a workgroup's
-/// eight vec4s an invocation (f32, operands on multiples of four),
-/// else the walk; on a GPU, and for the input gradient, always the
+/// eight vec4s an invocation with its items side by side or a period
+/// apart (f32, operands on multiples of four), else the walk; on a GPU, and for the input gradient, always the
 /// walk. (The forward tries the table's fetch first, where the layout
 /// has one: `table_per_layout_class`.)
 #[test]
@@ -90,12 +90,14 @@ fn plain_kernel_per_layout_class() {
     };
     let kernel = |shape, axis, dtype, aligned, cpu| choose(shape, axis, dtype, aligned, cpu, false);
     // Shape, channel axis, and the kernel on a CPU adapter for f32.
-    let cases: [(&[usize], usize, Plain); 11] = [
+    let cases: [(&[usize], usize, Plain); 13] = [
         (&[1, 64, 262_144], 1, Elementwise), // runs of whole spans
         (&[2, 3, 8192], 1, Elementwise),     // runs of one span
         (&[2, 3, 4096], 1, Walk),            // runs of half a span
         (&[262_144, 64], 1, Elementwise),    // channels-last, 64 | 1024
-        (&[16_384, 1024], 1, Elementwise),   // a dense layer
+        (&[16_384, 1024], 1, Walk),          // a dense layer: WG apart
+        (&[65_536, 4, 8, 8], 1, Walk),       // a period of 256: WG apart
+        (&[16_384, 16, 8, 8], 1, Walk),      // a period of 1,024: WG apart
         (&[4, 32, 32, 4096], 3, Walk),       // channels-last, 4,096
         (&[111, 224, 224, 3], 3, Walk),      // channels-last, 3
         (&[80, 64, 56, 56], 1, Walk),        // batched NCHW
