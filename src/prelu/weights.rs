@@ -166,14 +166,16 @@ impl Weights {
     /// 1.31 / 0.94, 64 1.17 / 1.02, 128 1.34 / 1.05, 256 1.40 / 1.06, 512
     /// 1.34 / 1.08. 32 reads better a period apart (1.12 against 1.145).
     ///
-    /// Every other channels-last count (`None`) takes the walk, or where
-    /// its weights repeat (the dense layer of 1,024) items WG apart: the
-    /// table one load a vec4, items side by side, read worse or level
-    /// against them in three rounds by turns, table / the other: 37 1.25
-    /// / 1.11, 99 1.28 / 1.18, 132 1.29 / 1.22, 255 1.28 / 1.19, 48 1.29
-    /// / 1.21, 768 1.27 / 1.26, 1,024 1.30 / 1.29; and where an
-    /// invocation held the table's few vec4s, 7 1.29 / 1.16, 24 1.26 /
-    /// 1.16, 3 1.21 / 1.18, 12 1.18 / 1.17, 20 1.18 / 1.17. Four sets for
+    /// Every other channels-last count (`None`) takes the walk, but 4, 8
+    /// and 32, whose items lie a period apart (`plain_kernel`): the table
+    /// one load a vec4, items side by side, read worse or level against
+    /// the walk in three rounds by turns, table / walk: 37 1.25 / 1.11, 99
+    /// 1.28 / 1.18, 132 1.29 / 1.22, 255 1.28 / 1.19, 48 1.29 / 1.21, 768
+    /// 1.27 / 1.26; and where an invocation held the table's few vec4s, 7
+    /// 1.29 / 1.16, 24 1.26 / 1.16, 3 1.21 / 1.18, 12 1.18 / 1.17, 20 1.18
+    /// / 1.17. The dense layer of 1,024 read 1.28–1.33 from the table and
+    /// 1.09–1.175 with the walk, in separate comparisons (`plain_kernel`).
+    /// Four sets for
     /// 1,024 channels read 1.46 against 1.30, lines of a whole period
     /// (sixteen or thirty-two weights a line) 1.19–1.46, lines a period
     /// apart 1.40 against 1.31 for 512 (BENCHMARKS.md).
