@@ -62,13 +62,11 @@ pub(crate) struct Weights {
     /// The weights read from the engine's table, the items in lines
     /// (`Weights::table`, `CPU_ITEM_LINES`).
     pub(crate) table: bool,
-    /// With `table`, the vec4s of the table an invocation holds for each
-    /// of its lines' places in the period (`TABLE_HELD`): a line's items.
-    pub(crate) held: u32,
     /// With `table`, the lines one period of the table spans
     /// (`TABLE_PHASES`): 1 where it divides a line (`LINE_VEC4S`), else
-    /// up to `MOST_TABLE_PHASES`. An invocation holds `held` vec4s for
-    /// each, and its line l takes set l % `phases`.
+    /// up to `MOST_TABLE_PHASES`. An invocation holds a line's items'
+    /// vec4s for each (`TABLE_HELD`), and its line l takes set
+    /// l % `phases`.
     pub(crate) phases: u32,
     /// Every weight load reads the engine's table at its channel
     /// (`with_table_loads`).
@@ -108,7 +106,6 @@ impl Weights {
             runs_of_one,
             vec4_load: false,
             table: false,
-            held: 0,
             phases: 0,
             table_loads: false,
         }
@@ -202,7 +199,6 @@ impl Weights {
         fits.then_some(Self {
             item_step: 1,
             table: true,
-            held: items(true),
             phases,
             ..Self::default()
         })
@@ -223,7 +219,7 @@ impl Weights {
         .into_iter()
         .filter(|&(on, _)| on)
         .map(|(_, name)| (name, 1.0))
-        .chain((self.held > 0).then_some(("TABLE_HELD", f64::from(self.held))))
+        .chain(self.table.then_some(("TABLE_HELD", f64::from(items(true)))))
         .chain((self.phases > 1).then_some(("TABLE_PHASES", f64::from(self.phases))))
         .collect()
     }
